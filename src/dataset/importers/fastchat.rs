@@ -1,0 +1,263 @@
+//! FastChat / Arena-Hard layout.
+//!
+//! - `question.jsonl`: `{question_id, category, turns: [prompt, …]}` → requests
+//!   (`meta.category`; several turns are joined one per line).
+//! - `model_answer/<file>.jsonl`: `{question_id, model_id, choices: [{turns: […]}]}` →
+//!   one response per (question, model_id); output text is the answer turns joined.
+//! - `model_judgment/*.jsonl`: `{question_id, model, score}` → quality = score / 10.
+//!   A score of `-1` or `null` means the judge's verdict could not be parsed: a
+//!   *missing* quality label, never 0. Judgments for models without answers are ignored.
+//! - `reference_answer/*.jsonl` (optional): the first file gives `reference`.
+//!
+//! No tokens, latencies or prices are recorded: tokens are estimated from text and
+//! latency is modelled (both flagged, and said in the run output).
+
+use crate::dataset::build::{DatasetBuilder, MetaValue, RequestRow, ResponseRow};
+use crate::dataset::{Sample, Status};
+use crate::error::{Diagnostic, Diagnostics, InputError, display_path};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Whether `dir` looks like a FastChat folder.
+pub fn detect(dir: &Path) -> bool {
+    dir.join("question.jsonl").is_file() && dir.join("model_answer").is_dir()
+}
+
+fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn for_each_json(
+    path: &Path,
+    diags: &mut Diagnostics,
+    mut f: impl FnMut(usize, &serde_json::Map<String, Value>, &mut Diagnostics),
+) -> Result<(), InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let file = display_path(path);
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(o)) => f(i + 1, &o, diags),
+            Ok(_) => diags.push(Diagnostic::row(&file, i + 1, "expected a JSON object")),
+            Err(e) => diags.push(Diagnostic::row(&file, i + 1, format!("invalid JSON: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+fn str_field(
+    o: &serde_json::Map<String, Value>,
+    key: &str,
+    file: &str,
+    row: usize,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    match o.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            diags.push(Diagnostic::cell(file, row, key, "expected a string"));
+            None
+        }
+        None => {
+            diags.push(Diagnostic::row(
+                file,
+                row,
+                format!("missing required field \"{key}\""),
+            ));
+            None
+        }
+    }
+}
+
+fn turns_text(v: Option<&Value>) -> Option<(String, u16)> {
+    let arr = v?.as_array()?;
+    let parts: Vec<&str> = arr.iter().filter_map(|t| t.as_str()).collect();
+    Some((parts.join("\n"), parts.len().max(1) as u16))
+}
+
+/// Read a FastChat folder into the builder.
+pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Result<(), InputError> {
+    let qpath = dir.join("question.jsonl");
+    let qfile = display_path(&qpath);
+    let mut references: HashMap<String, String> = HashMap::new();
+    if let Some(rp) = jsonl_files(&dir.join("reference_answer")).first() {
+        for_each_json(rp, diags, |_, o, _| {
+            if let (Some(Value::String(id)), Some((text, _))) = (
+                o.get("question_id"),
+                turns_text(
+                    o.get("choices")
+                        .and_then(|c| c.get(0))
+                        .and_then(|c| c.get("turns")),
+                ),
+            ) {
+                references.insert(id.clone(), text);
+            }
+        })?;
+        b.sources.push(source(rp)?);
+    }
+    for_each_json(&qpath, diags, |row, o, d| {
+        let Some(id) = str_field(o, "question_id", &qfile, row, d) else {
+            return;
+        };
+        let Some((text, turns)) = turns_text(o.get("turns")) else {
+            d.push(Diagnostic::cell(
+                &qfile,
+                row,
+                "turns",
+                "expected an array of strings",
+            ));
+            return;
+        };
+        let mut meta = Vec::new();
+        if let Some(Value::String(c)) = o.get("category") {
+            meta.push(("category".to_string(), MetaValue::Str(c.clone())));
+        }
+        let reference = references.get(&id).cloned();
+        b.add_request(
+            RequestRow {
+                id,
+                input: Some(text),
+                turns: Some(turns),
+                reference,
+                meta,
+                ..Default::default()
+            },
+            (qfile.clone(), row),
+            d,
+        );
+    })?;
+    b.sources.push(source(&qpath)?);
+
+    // Judgments first, so answers can pick up their quality.
+    let mut quality: HashMap<(String, String), f64> = HashMap::new();
+    let mut judged_missing: HashMap<(String, String), ()> = HashMap::new();
+    for jp in jsonl_files(&dir.join("model_judgment")) {
+        let jfile = display_path(&jp);
+        for_each_json(&jp, diags, |row, o, d| {
+            let (Some(q), Some(m)) = (
+                str_field(o, "question_id", &jfile, row, d),
+                str_field(o, "model", &jfile, row, d),
+            ) else {
+                return;
+            };
+            let score = match o.get("score") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => n.as_f64(),
+                Some(_) => {
+                    d.push(Diagnostic::cell(
+                        &jfile,
+                        row,
+                        "score",
+                        "expected a number or null",
+                    ));
+                    return;
+                }
+            };
+            match score {
+                Some(s) if s == -1.0 => {
+                    judged_missing.insert((q, m), ());
+                }
+                None => {
+                    judged_missing.insert((q, m), ());
+                }
+                Some(s) if (0.0..=10.0).contains(&s) => {
+                    quality.entry((q, m)).or_insert(s / 10.0);
+                }
+                Some(s) => d.push(Diagnostic::cell(
+                    &jfile,
+                    row,
+                    "score",
+                    format!("expected a score between 1 and 10 (or -1 for unparseable), found {s}"),
+                )),
+            }
+        })?;
+        b.sources.push(source(&jp)?);
+    }
+
+    let mut n_missing_labels = 0usize;
+    for ap in jsonl_files(&dir.join("model_answer")) {
+        let afile = display_path(&ap);
+        let mut rows: Vec<ResponseRow> = Vec::new();
+        for_each_json(&ap, diags, |row, o, d| {
+            let (Some(q), Some(m)) = (
+                str_field(o, "question_id", &afile, row, d),
+                str_field(o, "model_id", &afile, row, d),
+            ) else {
+                return;
+            };
+            let Some((text, _)) = turns_text(
+                o.get("choices")
+                    .and_then(|c| c.get(0))
+                    .and_then(|c| c.get("turns")),
+            ) else {
+                d.push(Diagnostic::cell(
+                    &afile,
+                    row,
+                    "choices",
+                    "expected choices[0].turns",
+                ));
+                return;
+            };
+            let key = (q.clone(), m.clone());
+            let qv = quality.get(&key).copied().unwrap_or(f64::NAN);
+            if qv.is_nan() && judged_missing.contains_key(&key) {
+                n_missing_labels += 1;
+            }
+            rows.push(ResponseRow {
+                request_id: q,
+                model: m,
+                sample: Some(0),
+                sample_data: Sample {
+                    status: Status::OK,
+                    quality: qv,
+                    ..Sample::MISSING
+                },
+                has_input_tokens: false,
+                has_output_tokens: false,
+                has_latency: false,
+                output: Some(text),
+                origin: (afile.clone(), row),
+            });
+        })?;
+        for r in rows {
+            b.add_response(r, None, diags);
+        }
+        b.sources.push(source(&ap)?);
+    }
+    if n_missing_labels > 0 {
+        b.info.warnings.push(format!(
+            "{n_missing_labels} judgments could not be parsed (score -1 or null): treated as missing quality labels"
+        ));
+    }
+    if b.info.name.is_empty() {
+        b.info.name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fastchat".into());
+    }
+    if b.info.quality_scale.is_empty() {
+        b.info.quality_scale = "judge score 1–10 divided by 10".into();
+    }
+    Ok(())
+}
+
+fn source(p: &Path) -> Result<crate::dataset::SourceFile, InputError> {
+    Ok(crate::dataset::SourceFile {
+        path: display_path(p),
+        sha256: crate::util::hash::sha256_file(p)
+            .map_err(|e| InputError::file(p, format!("cannot read: {e}")))?,
+    })
+}

@@ -1,0 +1,8 @@
+//! Importers for published evaluation layouts, read in place.
+//!
+//! - [`fastchat`]: FastChat / Arena-Hard folders (`question.jsonl`, `model_answer/`,
+//!   `model_judgment/`), e.g. `arena-bench-v1`.
+//! - RouteLLM and RouterBench CSVs are wide files and go through
+//!   [`crate::dataset::wide`] (boolean correctness becomes quality 1/0).
+
+pub mod fastchat;

@@ -1,0 +1,220 @@
+//! Finding and reading a dataset: a folder with `dataset.toml`, a FastChat folder, a
+//! folder of wide CSVs, or a single table file (long or wide, detected from the header).
+
+use super::Dataset;
+use super::build::DatasetBuilder;
+use super::config::{self, Layout, WideOptions};
+use super::importers::fastchat;
+use super::records::{TableFormat, header};
+use super::{SourceFile, long, wide};
+use crate::error::{Diagnostics, InputError, display_path};
+use std::path::{Path, PathBuf};
+
+/// Options for loading.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Keep only the first `n` requests (after loading), for quick looks.
+    pub limit: Option<usize>,
+}
+
+fn hash_source(p: &Path) -> Result<SourceFile, InputError> {
+    Ok(SourceFile {
+        path: display_path(p),
+        sha256: crate::util::hash::sha256_file(p)
+            .map_err(|e| InputError::file(p, format!("cannot read: {e}")))?,
+    })
+}
+
+/// Load a dataset from `path`, collecting every problem found.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
+    let mut diags = Diagnostics::new();
+    if !path.exists() {
+        return Err(InputError::file(path, "no such file or folder"));
+    }
+    let mut b;
+    if path.is_dir() {
+        if path.join("dataset.toml").is_file() {
+            let cfg = config::read(path)?;
+            b = DatasetBuilder::new(cfg.requests.is_none());
+            b.sources.push(hash_source(&path.join("dataset.toml"))?);
+            b.info.name = if cfg.name.is_empty() {
+                dir_name(path)
+            } else {
+                cfg.name.clone()
+            };
+            b.info.description = cfg.description.clone();
+            b.info.source = cfg.source.clone();
+            b.info.license = cfg.license.clone();
+            b.info.quality_scale = cfg.quality_scale.clone();
+            b.info.notes = cfg.notes.clone();
+            b.pricing_files = cfg.pricing.clone();
+            for p in &cfg.pricing {
+                if !p.is_file() {
+                    diags.push(crate::error::Diagnostic::file(
+                        display_path(&path.join("dataset.toml")),
+                        format!("pricing file {} does not exist", display_path(p)),
+                    ));
+                }
+            }
+            match cfg.layout {
+                Layout::Long => {
+                    if let Some(rq) = &cfg.requests {
+                        long::read_requests(rq, &mut b, &mut diags)?;
+                        b.sources.push(hash_source(rq)?);
+                    }
+                    for f in &cfg.files {
+                        long::read_responses(f, &mut b, &mut diags)?;
+                        b.sources.push(hash_source(f)?);
+                    }
+                }
+                Layout::Wide => {
+                    let many = cfg.files.len() > 1;
+                    for f in &cfg.files {
+                        let stem = file_stem(f);
+                        let meta = many.then_some(("file", stem.as_str()));
+                        wide::read_wide(f, &cfg.wide, &stem, meta, &mut b, &mut diags)?;
+                        b.sources.push(hash_source(f)?);
+                    }
+                }
+                Layout::FastChat => {
+                    let dir = cfg.fastchat_dir.clone().unwrap_or_default();
+                    fastchat::read(&dir, &mut b, &mut diags)?;
+                }
+            }
+        } else if fastchat::detect(path) {
+            b = DatasetBuilder::new(false);
+            fastchat::read(path, &mut b, &mut diags)?;
+            b.info.source = format!("FastChat folder {}", display_path(path));
+        } else {
+            let files = table_files(path);
+            if files.is_empty() {
+                return Err(InputError::file(
+                    path,
+                    "not a dataset: expected dataset.toml, a FastChat folder (question.jsonl + model_answer/), or .csv/.jsonl/.parquet files",
+                ));
+            }
+            b = DatasetBuilder::new(true);
+            b.info.name = dir_name(path);
+            let many = files.len() > 1;
+            for f in &files {
+                let stem = file_stem(f);
+                if is_long(f)? {
+                    long::read_responses(f, &mut b, &mut diags)?;
+                } else {
+                    let meta = many.then_some(("file", stem.as_str()));
+                    wide::read_wide(f, &WideOptions::default(), &stem, meta, &mut b, &mut diags)?;
+                }
+                b.sources.push(hash_source(f)?);
+            }
+            b.info.source = format!("files in {}", display_path(path));
+        }
+    } else {
+        b = DatasetBuilder::new(true);
+        b.info.name = file_stem(path);
+        if is_long(path)? {
+            long::read_responses(path, &mut b, &mut diags)?;
+        } else {
+            wide::read_wide(
+                path,
+                &WideOptions::default(),
+                &file_stem(path),
+                None,
+                &mut b,
+                &mut diags,
+            )?;
+        }
+        b.sources.push(hash_source(path)?);
+        b.info.source = display_path(path);
+    }
+    let mut ds = b.build(&mut diags);
+    if ds.n_requests() == 0 && diags.is_empty() {
+        diags.push(crate::error::Diagnostic::file(
+            display_path(path),
+            "the dataset has no requests",
+        ));
+    }
+    if ds.n_models() == 0 && diags.is_empty() {
+        diags.push(crate::error::Diagnostic::file(
+            display_path(path),
+            "the dataset has no responses",
+        ));
+    }
+    diags.finish(())?;
+    if let Some(n) = opts.limit {
+        truncate(&mut ds, n);
+    }
+    Ok(ds)
+}
+
+fn truncate(ds: &mut Dataset, n: usize) {
+    if n >= ds.n_requests() {
+        return;
+    }
+    let m = ds.n_models();
+    let r = &mut ds.requests;
+    r.ids.truncate(n);
+    r.ts_ms.truncate(n);
+    r.input = super::TextColumn::from_iter_str((0..n).map(|i| r.input.get(i)));
+    r.input_chars.truncate(n);
+    r.input_tokens.truncate(n);
+    r.input_tokens_estimated.truncate(n);
+    r.turns.truncate(n);
+    if let Some(rc) = &r.reference {
+        r.reference = Some(super::TextColumn::from_iter_str((0..n).map(|i| rc.get(i))));
+    }
+    for mc in &mut r.meta {
+        mc.codes.truncate(n);
+        mc.nums.truncate(n);
+    }
+    ds.cells.truncate(n * m);
+    if !ds.extra_offsets.is_empty() {
+        ds.extra_offsets.truncate(n * m + 1);
+        let end = *ds.extra_offsets.last().unwrap_or(&0) as usize;
+        ds.extra.truncate(end);
+    }
+    if let Some(o) = &ds.outputs {
+        ds.outputs = Some(super::TextColumn::from_iter_str(
+            (0..n * m).map(|i| o.get(i)),
+        ));
+    }
+}
+
+fn dir_name(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .ok()
+        .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "dataset".into())
+}
+
+fn file_stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into())
+}
+
+fn table_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && TableFormat::from_path(p).is_some())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A table is long when it has both a request id and a model column (JSONL and
+/// Parquet files are always long).
+fn is_long(p: &Path) -> Result<bool, InputError> {
+    let fmt = TableFormat::from_path(p).ok_or_else(|| {
+        InputError::file(p, "unknown table format: expected .csv, .jsonl or .parquet")
+    })?;
+    Ok(match header(p, fmt)? {
+        None => true,
+        Some(cols) => {
+            let has = |names: &[&str]| cols.iter().any(|c| names.contains(&c.as_str()));
+            has(&["model", "model_id", "model_name"])
+        }
+    })
+}

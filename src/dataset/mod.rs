@@ -1,0 +1,304 @@
+//! Datasets: requests plus the responses each model gave them.
+//!
+//! Owns the in-memory data model (DESIGN §3) and the readers that fill it. Requests are
+//! stored as columns; models are interned to `u16`; responses form a dense
+//! `[request][model]` matrix of small [`Sample`] structs (with extra samples for
+//! retries in a side table), so the engine never touches a `String` or a hash map.
+//! Reading, validation and importers live in submodules; simulation is elsewhere.
+
+pub mod build;
+pub mod config;
+pub mod importers;
+pub mod load;
+pub mod long;
+pub mod records;
+pub mod status;
+pub mod text;
+pub mod time;
+pub mod tokens;
+pub mod wide;
+
+pub use build::DatasetBuilder;
+pub use load::{LoadOptions, load};
+pub use status::{Status, StatusClass};
+pub use text::TextColumn;
+
+/// Index of a model in [`Dataset::models`].
+pub type ModelId = u16;
+
+/// Sample flags.
+pub mod flags {
+    /// Input tokens were estimated from text (not recorded).
+    pub const EST_INPUT_TOKENS: u8 = 1;
+    /// Output tokens were estimated from text (not recorded).
+    pub const EST_OUTPUT_TOKENS: u8 = 2;
+    /// Latency was modelled (not recorded).
+    pub const MODELLED_LATENCY: u8 = 4;
+    /// This sample was imputed for a missing cell.
+    pub const IMPUTED: u8 = 8;
+}
+
+/// One recorded response (one sample of one request × model cell).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Outcome; [`Status::MISSING`] marks an empty cell.
+    pub status: Status,
+    /// Bit set of [`flags`].
+    pub flags: u8,
+    /// Prompt tokens billed (including cached ones).
+    pub input_tokens: u32,
+    /// Completion tokens billed (including reasoning tokens).
+    pub output_tokens: u32,
+    /// Prompt tokens served from the provider's prompt cache.
+    pub cached_tokens: u32,
+    /// Reasoning tokens (part of `output_tokens`).
+    pub reasoning_tokens: u32,
+    /// Total latency, milliseconds.
+    pub latency_ms: f32,
+    /// Time to first token, milliseconds (NaN when unknown).
+    pub ttft_ms: f32,
+    /// Provider `retry-after` on a 429/503, milliseconds (NaN when absent).
+    pub retry_after_ms: f32,
+    /// Quality in 0..1 (NaN when unlabelled).
+    pub quality: f64,
+    /// Recorded cost in USD (NaN when not recorded: priced from the PriceBook).
+    pub cost_usd: f64,
+}
+
+impl Sample {
+    /// An empty cell.
+    pub const MISSING: Sample = Sample {
+        status: Status::MISSING,
+        flags: 0,
+        input_tokens: 0,
+        output_tokens: 0,
+        cached_tokens: 0,
+        reasoning_tokens: 0,
+        latency_ms: 0.0,
+        ttft_ms: f32::NAN,
+        retry_after_ms: f32::NAN,
+        quality: f64::NAN,
+        cost_usd: f64::NAN,
+    };
+
+    /// A successful sample with the given tokens, latency and quality (tests, synth).
+    pub fn ok(input_tokens: u32, output_tokens: u32, latency_ms: f32, quality: f64) -> Sample {
+        Sample {
+            status: Status::OK,
+            input_tokens,
+            output_tokens,
+            latency_ms,
+            quality,
+            ..Sample::MISSING
+        }
+    }
+
+    /// Whether the cell holds a response.
+    #[inline]
+    pub fn is_present(&self) -> bool {
+        self.status.is_present()
+    }
+}
+
+/// A metadata column (`meta.<name>`): values interned as strings, numeric view alongside.
+#[derive(Debug, Clone, Default)]
+pub struct MetaColumn {
+    /// Key without the `meta.` prefix.
+    pub name: String,
+    /// Per request: index into `dict`, or [`MetaColumn::NONE`] when absent.
+    pub codes: Vec<u32>,
+    /// Distinct values as strings.
+    pub dict: Vec<String>,
+    /// Per request: numeric value, NaN when absent or not a number.
+    pub nums: Vec<f64>,
+}
+
+impl MetaColumn {
+    /// Code of an absent value.
+    pub const NONE: u32 = u32::MAX;
+
+    /// Value of request `i` as a string, if present.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let c = self.codes[i];
+        (c != Self::NONE).then(|| self.dict[c as usize].as_str())
+    }
+
+    /// Code of a value, if some request has it.
+    pub fn code_of(&self, value: &str) -> Option<u32> {
+        self.dict.iter().position(|d| d == value).map(|p| p as u32)
+    }
+}
+
+/// Request columns.
+#[derive(Debug, Clone, Default)]
+pub struct Requests {
+    /// Request ids as given (unique).
+    pub ids: Vec<String>,
+    /// Arrival time, ms since the Unix epoch ([`Requests::NO_TS`] when absent).
+    pub ts_ms: Vec<i64>,
+    /// Prompt text (chat messages flattened, one per line).
+    pub input: TextColumn,
+    /// Characters in the prompt.
+    pub input_chars: Vec<u32>,
+    /// Prompt tokens (recorded or estimated).
+    pub input_tokens: Vec<u32>,
+    /// Whether `input_tokens` was estimated.
+    pub input_tokens_estimated: Vec<bool>,
+    /// Number of user turns (1 for a plain prompt).
+    pub turns: Vec<u16>,
+    /// Reference answers, when the dataset has them.
+    pub reference: Option<TextColumn>,
+    /// Metadata columns (`meta.*`).
+    pub meta: Vec<MetaColumn>,
+}
+
+impl Requests {
+    /// Marker for "no timestamp".
+    pub const NO_TS: i64 = i64::MIN;
+
+    /// Number of requests.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no requests.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether every request has a timestamp.
+    pub fn has_timestamps(&self) -> bool {
+        !self.ts_ms.is_empty() && self.ts_ms.iter().all(|&t| t != Self::NO_TS)
+    }
+
+    /// Index of a metadata column by key.
+    pub fn meta_index(&self, key: &str) -> Option<usize> {
+        self.meta.iter().position(|m| m.name == key)
+    }
+}
+
+/// A source file of the dataset and its hash (for the manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Path as given.
+    pub path: String,
+    /// Hex SHA-256 of the contents.
+    pub sha256: String,
+}
+
+/// Descriptive information from `dataset.toml` (or an importer).
+#[derive(Debug, Clone, Default)]
+pub struct DatasetInfo {
+    /// Short name.
+    pub name: String,
+    /// One-paragraph description.
+    pub description: String,
+    /// Where the data came from.
+    pub source: String,
+    /// Licence of the data.
+    pub license: String,
+    /// What quality means and its scale.
+    pub quality_scale: String,
+    /// Free-form notes (assumptions of synthetic data, caveats).
+    pub notes: String,
+    /// Human-readable warnings produced while loading (estimated tokens, modelled
+    /// latency, ignored columns…), shown with the results.
+    pub warnings: Vec<String>,
+}
+
+/// Requests and the recorded responses of every model.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// Description and provenance.
+    pub info: DatasetInfo,
+    /// Request columns.
+    pub requests: Requests,
+    /// Model names, indexed by [`ModelId`].
+    pub models: Vec<String>,
+    /// Dense `[request * n_models + model]` matrix of first samples.
+    pub cells: Vec<Sample>,
+    /// CSR offsets into `extra` per cell (empty when no cell has more than one sample).
+    pub extra_offsets: Vec<u32>,
+    /// Second and later samples.
+    pub extra: Vec<Sample>,
+    /// Output text of the first sample per cell, when recorded.
+    pub outputs: Option<TextColumn>,
+    /// Files read, with hashes.
+    pub sources: Vec<SourceFile>,
+    /// Pricing files named by the dataset (resolved paths).
+    pub pricing_files: Vec<std::path::PathBuf>,
+}
+
+impl Dataset {
+    /// Number of requests.
+    #[inline]
+    pub fn n_requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Number of models.
+    #[inline]
+    pub fn n_models(&self) -> usize {
+        self.models.len()
+    }
+
+    /// First sample of a cell.
+    #[inline]
+    pub fn cell(&self, req: usize, model: ModelId) -> &Sample {
+        &self.cells[req * self.models.len() + model as usize]
+    }
+
+    /// Number of samples recorded in a cell (0 when missing).
+    #[inline]
+    pub fn n_samples(&self, req: usize, model: ModelId) -> usize {
+        let idx = req * self.models.len() + model as usize;
+        if !self.cells[idx].is_present() {
+            return 0;
+        }
+        if self.extra_offsets.is_empty() {
+            1
+        } else {
+            1 + (self.extra_offsets[idx + 1] - self.extra_offsets[idx]) as usize
+        }
+    }
+
+    /// Sample for attempt `k` of a cell: sample k when recorded, otherwise the last one
+    /// (with one sample, every retry repeats it — documented in the README).
+    #[inline]
+    pub fn sample(&self, req: usize, model: ModelId, k: usize) -> &Sample {
+        let idx = req * self.models.len() + model as usize;
+        if k == 0 || self.extra_offsets.is_empty() {
+            return &self.cells[idx];
+        }
+        let (lo, hi) = (
+            self.extra_offsets[idx] as usize,
+            self.extra_offsets[idx + 1] as usize,
+        );
+        if lo == hi {
+            &self.cells[idx]
+        } else {
+            &self.extra[(lo + k - 1).min(hi - 1)]
+        }
+    }
+
+    /// Model id by name.
+    pub fn model_id(&self, name: &str) -> Option<ModelId> {
+        self.models
+            .iter()
+            .position(|m| m == name)
+            .map(|p| p as ModelId)
+    }
+
+    /// Share of cells that hold a response, per model.
+    pub fn coverage_by_model(&self) -> Vec<f64> {
+        let n = self.n_requests().max(1) as f64;
+        (0..self.n_models())
+            .map(|m| {
+                (0..self.n_requests())
+                    .filter(|&r| self.cell(r, m as ModelId).is_present())
+                    .count() as f64
+                    / n
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,183 @@
+//! Wide layout: one row per prompt, one column per model (RouterBench, RouteLLM).
+//!
+//! A model column holds the quality of that model's answer (a number in 0..1 or a
+//! boolean correctness). Companion columns: `<model>|total_cost` (recorded cost),
+//! `<model>|model_response` or `<model>_response` (answer text), `<model>|latency_ms`,
+//! `<model>|input_tokens`, `<model>|output_tokens`. An empty model cell is a missing
+//! response.
+
+use super::build::{DatasetBuilder, MetaValue, RequestRow, ResponseRow};
+use super::config::WideOptions;
+use super::long::{ID, INPUT, input_text};
+use super::records::{Cell, Fields, TableFormat, for_each_row};
+use super::{Sample, Status};
+use crate::error::{Diagnostics, InputError, display_path};
+use std::path::Path;
+
+const KNOWN_META: &[&str] = &[
+    "eval_name",
+    "category",
+    "subject",
+    "oracle_model_to_route_to",
+];
+
+/// Read one wide file. Without an id column, rows are named `<tag>:<row>`.
+pub fn read_wide(
+    path: &Path,
+    opts: &WideOptions,
+    tag: &str,
+    file_meta: Option<(&str, &str)>,
+    b: &mut DatasetBuilder,
+    diags: &mut Diagnostics,
+) -> Result<(), InputError> {
+    let file = display_path(path);
+    let format = TableFormat::from_path(path)
+        .ok_or_else(|| InputError::file(path, "expected a .csv, .jsonl or .parquet file"))?;
+    let header = super::records::header(path, format)?.unwrap_or_default();
+    let id_col: Option<String> = opts.id_column.clone().or_else(|| {
+        ID.iter()
+            .find(|c| header.iter().any(|h| h == *c))
+            .map(|s| s.to_string())
+    });
+    let input_col: Option<String> = opts.input_column.clone().or_else(|| {
+        INPUT
+            .iter()
+            .find(|c| header.iter().any(|h| h == *c))
+            .map(|s| s.to_string())
+    });
+    let is_meta = |h: &str| {
+        h.starts_with("meta.")
+            || KNOWN_META.contains(&h)
+            || opts.meta_columns.iter().any(|m| m == h)
+    };
+    let models: Vec<String> = match &opts.models {
+        Some(m) => m.clone(),
+        None => header
+            .iter()
+            .filter(|h| {
+                Some(h.as_str()) != id_col.as_deref()
+                    && Some(h.as_str()) != input_col.as_deref()
+                    && !is_meta(h)
+                    && !h.contains('|')
+                    && !h.ends_with("_response")
+            })
+            .cloned()
+            .collect(),
+    };
+    if models.is_empty() {
+        return Err(InputError::file(
+            path,
+            format!(
+                "no model columns found in a wide file; columns: {}",
+                header.join(", ")
+            ),
+        ));
+    }
+    for m in &models {
+        if !header.is_empty() && !header.contains(m) {
+            return Err(InputError::file(
+                path,
+                format!(
+                    "model column \"{m}\" not found; columns: {}",
+                    header.join(", ")
+                ),
+            ));
+        }
+        b.add_model(m);
+    }
+    let fields = Fields::new(&file);
+    let mut pending: Vec<(RequestRow, Vec<ResponseRow>)> = Vec::new();
+    for_each_row(path, format, diags, &mut |row, d| {
+        let id = match &id_col {
+            Some(c) => match fields.text(&row.get(c)) {
+                Some(v) => v,
+                None => {
+                    fields.required_text(row, &[c.as_str()], d);
+                    return;
+                }
+            },
+            None => format!("{tag}:{}", row.number()),
+        };
+        let mut req = RequestRow {
+            id: id.clone(),
+            ..Default::default()
+        };
+        if let Some(c) = &input_col
+            && let Some((text, turns)) = input_text(&row.get(c))
+        {
+            req.input = Some(text);
+            req.turns = Some(turns);
+        }
+        for key in row.keys() {
+            if is_meta(&key) {
+                let name = key.strip_prefix("meta.").unwrap_or(&key).to_string();
+                match row.get(&key) {
+                    Cell::Num(x) => req.meta.push((name, MetaValue::Num(x))),
+                    Cell::Text(s) => req.meta.push((name, MetaValue::Str(s.to_string()))),
+                    Cell::Bool(x) => req.meta.push((name, MetaValue::Str(x.to_string()))),
+                    _ => {}
+                }
+            }
+        }
+        if let Some((k, v)) = file_meta {
+            req.meta
+                .push((k.to_string(), MetaValue::Str(v.to_string())));
+        }
+        let mut resps = Vec::with_capacity(models.len());
+        for m in &models {
+            let qcell = row.get(m);
+            let out_cell = match row.get(&format!("{m}|model_response")) {
+                Cell::Absent => row.get(&format!("{m}_response")),
+                c => c,
+            };
+            let output = fields.text(&out_cell);
+            let quality = fields.quality(row, m, &qcell, d);
+            if matches!(qcell, Cell::Absent | Cell::Null) && output.is_none() {
+                continue; // no response from this model
+            }
+            let mut s = Sample {
+                status: Status::OK,
+                quality: quality.unwrap_or(f64::NAN),
+                ..Sample::MISSING
+            };
+            let cost_key = format!("{m}|total_cost");
+            s.cost_usd = fields
+                .number(row, &cost_key, &row.get(&cost_key), 0.0, d)
+                .unwrap_or(f64::NAN);
+            let lat_key = format!("{m}|latency_ms");
+            let latency = fields.number(row, &lat_key, &row.get(&lat_key), 0.0, d);
+            let in_key = format!("{m}|input_tokens");
+            let in_tok = fields.count(row, &in_key, &row.get(&in_key), d);
+            let out_key = format!("{m}|output_tokens");
+            let out_tok = fields.count(row, &out_key, &row.get(&out_key), d);
+            if let Some(l) = latency {
+                s.latency_ms = l as f32;
+            }
+            s.input_tokens = in_tok.unwrap_or(0);
+            s.output_tokens = out_tok.unwrap_or(0);
+            resps.push(ResponseRow {
+                request_id: id.clone(),
+                model: m.clone(),
+                sample: Some(0),
+                sample_data: s,
+                has_input_tokens: in_tok.is_some(),
+                has_output_tokens: out_tok.is_some(),
+                has_latency: latency.is_some(),
+                output,
+                origin: (file.clone(), row.number()),
+            });
+        }
+        pending.push((req, resps));
+    })?;
+    for (req, resps) in pending {
+        let origin = resps
+            .first()
+            .map(|r| r.origin.clone())
+            .unwrap_or((file.clone(), 0));
+        b.add_request(req, origin, diags);
+        for r in resps {
+            b.add_response(r, None, diags);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! routesim: replay LLM request datasets through routing policies and measure what each
+//! policy would cost, how fast it would be and how good its answers would be.
+//!
+//! Pipeline (one direction): [`dataset::load`] → [`pricing::PriceBook`] →
+//! [`policy::load`] → [`sim::run`] → [`analysis`] → [`report`].
+
+pub mod dataset;
+pub mod error;
+pub mod tomlx;
+pub mod util;
