@@ -6,5 +6,6 @@
 
 pub mod dataset;
 pub mod error;
+pub mod pricing;
 pub mod tomlx;
 pub mod util;

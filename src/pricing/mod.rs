@@ -1,0 +1,298 @@
+//! PriceBook: what one call to a model costs.
+//!
+//! Reads LiteLLM's `model_prices_and_context_window.json`, pydantic/genai-prices
+//! `data.json` and our own `pricing.toml` overrides; sources are consulted in the
+//! order given and the first that knows a model prices it (the report records which).
+//! An unknown model is an error listing every unpriced model — never a silent $0.
+//! A response's recorded `cost_usd` wins over the book (the engine decides that).
+
+pub mod genai;
+pub mod litellm;
+pub mod overrides;
+
+use crate::error::{Diagnostic, InputError, display_path};
+use std::path::{Path, PathBuf};
+
+/// Price per token with optional "cliff" tiers: when the request's total input tokens
+/// exceed a tier's start, *all* tokens of this kind cost that tier's price (the
+/// Anthropic / Google long-context model, as in genai-prices and LiteLLM).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rate {
+    /// USD per token below the first tier.
+    pub base: f64,
+    /// (start, USD per token), ascending by start.
+    pub tiers: Vec<(u64, f64)>,
+}
+
+impl Rate {
+    /// A flat rate.
+    pub fn flat(per_token: f64) -> Rate {
+        Rate {
+            base: per_token,
+            tiers: Vec::new(),
+        }
+    }
+
+    /// USD per token for a request with `total_input` prompt tokens.
+    #[inline]
+    pub fn per_token(&self, total_input: u64) -> f64 {
+        let mut p = self.base;
+        for &(start, price) in &self.tiers {
+            if total_input > start {
+                p = price;
+            }
+        }
+        p
+    }
+}
+
+/// Prices and limits of one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPrice {
+    /// Uncached prompt tokens.
+    pub input: Rate,
+    /// Completion tokens.
+    pub output: Rate,
+    /// Prompt tokens read from the provider cache (input price when absent).
+    pub cache_read: Option<Rate>,
+    /// Prompt tokens written to the provider cache (not recorded by datasets yet).
+    pub cache_write: Option<Rate>,
+    /// Reasoning tokens, when priced apart from output (they are part of output tokens).
+    pub reasoning: Option<Rate>,
+    /// Fixed USD per request.
+    pub per_request: f64,
+    /// Maximum prompt tokens.
+    pub context_window: Option<u32>,
+    /// Maximum completion tokens.
+    pub max_output_tokens: Option<u32>,
+    /// Where the price came from (file and entry), for the manifest.
+    pub source: String,
+}
+
+impl ModelPrice {
+    /// A flat price in USD per million tokens (tests, synth).
+    pub fn per_mtok(input: f64, output: f64, source: &str) -> ModelPrice {
+        ModelPrice {
+            input: Rate::flat(input / 1e6),
+            output: Rate::flat(output / 1e6),
+            cache_read: None,
+            cache_write: None,
+            reasoning: None,
+            per_request: 0.0,
+            context_window: None,
+            max_output_tokens: None,
+            source: source.to_string(),
+        }
+    }
+
+    /// Cost in USD of one call. `input_tokens` includes `cached_tokens`;
+    /// `output_tokens` includes `reasoning_tokens`.
+    #[inline]
+    pub fn cost(
+        &self,
+        input_tokens: u32,
+        cached_tokens: u32,
+        output_tokens: u32,
+        reasoning_tokens: u32,
+    ) -> f64 {
+        let total_in = input_tokens as u64;
+        let cached = cached_tokens.min(input_tokens);
+        let uncached = (input_tokens - cached) as f64;
+        let in_rate = self.input.per_token(total_in);
+        let cache_rate = match &self.cache_read {
+            Some(r) => r.per_token(total_in),
+            None => in_rate,
+        };
+        let out_rate = self.output.per_token(total_in);
+        let out = match &self.reasoning {
+            Some(r) => {
+                let reasoning = reasoning_tokens.min(output_tokens);
+                (output_tokens - reasoning) as f64 * out_rate
+                    + reasoning as f64 * r.per_token(total_in)
+            }
+            None => output_tokens as f64 * out_rate,
+        };
+        uncached * in_rate + cached as f64 * cache_rate + out + self.per_request
+    }
+}
+
+/// One loaded pricing file.
+#[derive(Debug)]
+pub enum Catalog {
+    /// `pricing.toml`.
+    Overrides(overrides::Overrides),
+    /// LiteLLM cost map.
+    LiteLlm(litellm::LiteLlm),
+    /// genai-prices `data.json`.
+    Genai(genai::GenaiData),
+}
+
+/// Ordered pricing sources.
+#[derive(Debug, Default)]
+pub struct PriceBook {
+    catalogs: Vec<(PathBuf, Catalog)>,
+    /// Date used for dated prices (days since epoch, UTC).
+    pub as_of_days: i64,
+}
+
+impl PriceBook {
+    /// Load pricing files (type detected from the extension and content).
+    pub fn load(files: &[PathBuf], as_of_days: i64) -> Result<PriceBook, InputError> {
+        let mut book = PriceBook {
+            catalogs: Vec::new(),
+            as_of_days,
+        };
+        let mut diags = Vec::new();
+        for f in files {
+            match load_catalog(f) {
+                Ok(c) => book.catalogs.push((f.clone(), c)),
+                Err(e) => diags.extend(e.diagnostics),
+            }
+        }
+        if diags.is_empty() {
+            Ok(book)
+        } else {
+            Err(InputError::new(diags))
+        }
+    }
+
+    /// Add an already-loaded catalog (tests, synth).
+    pub fn push(&mut self, path: PathBuf, c: Catalog) {
+        self.catalogs.push((path, c));
+    }
+
+    /// Files in lookup order.
+    pub fn files(&self) -> Vec<&Path> {
+        self.catalogs.iter().map(|(p, _)| p.as_path()).collect()
+    }
+
+    /// Price of a model, from the first source that knows it (aliases in `pricing.toml`
+    /// files are followed first).
+    pub fn lookup(&self, model: &str) -> Option<ModelPrice> {
+        let mut name = model.to_string();
+        for (_, c) in &self.catalogs {
+            if let Catalog::Overrides(o) = c
+                && let Some(target) = o.aliases.get(model)
+            {
+                name = target.clone();
+                break;
+            }
+        }
+        for (path, c) in &self.catalogs {
+            let found = match c {
+                Catalog::Overrides(o) => o.lookup(&name),
+                Catalog::LiteLlm(l) => l.lookup(&name),
+                Catalog::Genai(g) => g.lookup(&name, self.as_of_days),
+            };
+            if let Some(mut p) = found {
+                let alias = if name != model {
+                    format!(" (as {name})")
+                } else {
+                    String::new()
+                };
+                p.source = format!("{}{alias}: {}", display_path(path), p.source);
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Prices of every model, in order; an error lists each model no source knows.
+    pub fn resolve(&self, models: &[String]) -> Result<Vec<ModelPrice>, InputError> {
+        let mut out = Vec::with_capacity(models.len());
+        let mut missing = Vec::new();
+        for m in models {
+            match self.lookup(m) {
+                Some(p) => out.push(p),
+                None => missing.push(m.clone()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let tried = if self.catalogs.is_empty() {
+            "no pricing files were given".to_string()
+        } else {
+            format!(
+                "looked in {}",
+                self.catalogs
+                    .iter()
+                    .map(|(p, _)| display_path(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        Err(InputError::one(Diagnostic::file(
+            "pricing",
+            format!(
+                "no price for model{} {} ({tried}). Add them to a pricing.toml ([models.\"name\"] input_per_mtok/output_per_mtok, or [aliases] name = \"catalog-name\"), or pass --pricing with LiteLLM's model_prices_and_context_window.json or genai-prices data.json",
+                if missing.len() > 1 { "s" } else { "" },
+                missing
+                    .iter()
+                    .map(|m| format!("\"{m}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )))
+    }
+}
+
+fn load_catalog(path: &Path) -> Result<Catalog, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let file = display_path(path);
+    if path.extension().is_some_and(|e| e == "toml") {
+        return overrides::parse(&file, &text).map(Catalog::Overrides);
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        InputError::one(Diagnostic {
+            file: file.clone(),
+            location: crate::error::Location::Text {
+                line: e.line(),
+                col: e.column(),
+            },
+            message: format!("invalid JSON: {e}"),
+        })
+    })?;
+    match &v {
+        serde_json::Value::Array(_) => genai::GenaiData::from_json(&v)
+            .map(Catalog::Genai)
+            .map_err(|m| InputError::file(path, m)),
+        serde_json::Value::Object(_) => Ok(Catalog::LiteLlm(litellm::LiteLlm::from_json(&v))),
+        _ => Err(InputError::file(
+            path,
+            "expected LiteLLM's cost map (a JSON object) or genai-prices data.json (a JSON array)",
+        )),
+    }
+}
+
+/// Today's date as days since the epoch (UTC).
+pub fn today_days() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    secs.div_euclid(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_handles_cache_reasoning_and_cliff_tiers() {
+        let mut p = ModelPrice::per_mtok(2.0, 8.0, "t");
+        p.cache_read = Some(Rate::flat(0.5 / 1e6));
+        // 1000 in (200 cached), 100 out: 800*2 + 200*0.5 + 100*8 = 2500 µ$ .
+        assert!((p.cost(1000, 200, 100, 0) - 0.0025).abs() < 1e-15);
+        p.reasoning = Some(Rate::flat(16.0 / 1e6));
+        // 100 out of which 40 reasoning: 60*8 + 40*16 = 1120 µ$ ; input 1700 µ$ .
+        assert!((p.cost(1000, 200, 100, 40) - 0.00282).abs() < 1e-15);
+        let tiered = Rate {
+            base: 1.0,
+            tiers: vec![(200_000, 2.0)],
+        };
+        assert_eq!(tiered.per_token(200_000), 1.0);
+        assert_eq!(tiered.per_token(200_001), 2.0);
+    }
+}
