@@ -6,6 +6,7 @@
 
 pub mod dataset;
 pub mod error;
+pub mod policy;
 pub mod pricing;
 pub mod tomlx;
 pub mod util;

@@ -78,6 +78,21 @@ impl<'i> TomlDoc<'i> {
         }
     }
 
+    /// A required key of a table; an error at `span` (the table) when absent.
+    pub fn require<'a, 'v>(
+        &mut self,
+        t: &'a Table<'v>,
+        key: &str,
+        span: Span,
+        what: &str,
+    ) -> Option<&'a Val<'v>> {
+        let v = t.get(key);
+        if v.is_none() {
+            self.err(span, format!("{what}: missing `{key}`"));
+        }
+        v
+    }
+
     /// A string value, or an error naming what was expected.
     pub fn string(&mut self, v: &Val<'_>, what: &str) -> Option<String> {
         match v.get_ref() {

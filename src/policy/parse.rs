@@ -1,0 +1,498 @@
+//! Policy files: top-level structure and cross-checks (rule names, tiers, levels).
+
+use super::cond::{Cond, parse_cond};
+use super::gateway::{Gateway, parse_gateway, parse_scenario};
+use super::route::{MAX_PLAN, Route, Strategy, TierSelect, model_refs, parse_route};
+use super::{Classifier, Deployment, ModelRef, Policy, PolicyKind, Rule};
+use crate::error::{Diagnostic, InputError, display_path};
+use crate::tomlx::{Span, TomlDoc, get, key_span};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use toml::de::DeValue;
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "models",
+    "gateway",
+    "classifier",
+    "tiers",
+    "estimate",
+    "rule",
+    "default",
+    "scenario",
+];
+
+/// Read and check a policy file.
+pub fn load(path: &Path) -> Result<Policy, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "policy".into());
+    parse(&display_path(path), &text, &stem)
+}
+
+/// Read several policy files, reporting the problems of all of them together, and
+/// checking that names are unique.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Policy>, InputError> {
+    let mut out: Vec<Policy> = Vec::new();
+    let mut diags = Vec::new();
+    for p in paths {
+        match load(p) {
+            Ok(pol) => {
+                if let Some(prev) = out.iter().find(|q| q.name == pol.name) {
+                    diags.push(Diagnostic::file(
+                        &pol.file,
+                        format!(
+                            "policy name \"{}\" is already used by {}; names must be unique",
+                            pol.name, prev.file
+                        ),
+                    ));
+                } else {
+                    out.push(pol);
+                }
+            }
+            Err(e) => diags.extend(e.diagnostics),
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(InputError::new(diags))
+    }
+}
+
+/// Parse a policy from text; `default_name` is used when the file has no `name`.
+pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, InputError> {
+    let (mut doc, root_sp) = TomlDoc::parse(file, text);
+    let syntax_errors = doc.has_errors();
+    let root = root_sp.get_ref();
+    doc.check_keys(root, TOP_KEYS, "a policy file");
+    let name = get(root, "name")
+        .and_then(|v| doc.string(v, "name"))
+        .unwrap_or_else(|| default_name.to_string());
+    if name.trim().is_empty() || name.contains(['/', '\\', ',']) {
+        let span = key_span(root, "name").unwrap_or(0..0);
+        doc.err(
+            span,
+            "name: expected a non-empty name without '/', '\\' or ','",
+        );
+    }
+    let description = get(root, "description")
+        .and_then(|v| doc.string(v, "description"))
+        .unwrap_or_default();
+
+    // [models]
+    let mut deployments = Vec::new();
+    if let Some(v) = get(root, "models")
+        && let Some(t) = doc.table(v, "models")
+    {
+        for (k, val) in t.iter() {
+            let alias = k.get_ref().to_string();
+            match val.get_ref() {
+                DeValue::String(s) => deployments.push(Deployment {
+                    alias,
+                    model: s.to_string(),
+                    span: val.span(),
+                    ..Default::default()
+                }),
+                DeValue::Table(dt) => {
+                    doc.check_keys(
+                        dt,
+                        &["model", "rpm", "tpm", "max_concurrency"],
+                        &format!("models.{alias}"),
+                    );
+                    let Some(mv) = get(dt, "model") else {
+                        doc.err(val.span(), format!("models.{alias}: missing `model`"));
+                        continue;
+                    };
+                    let Some(model) = doc.string(mv, "model") else {
+                        continue;
+                    };
+                    let limit = |doc: &mut TomlDoc, key: &str| -> Option<u64> {
+                        let x = get(dt, key)?;
+                        match doc.uint(x, key)? {
+                            0 => {
+                                doc.err(x.span(), format!("{key}: expected at least 1"));
+                                None
+                            }
+                            n => Some(n),
+                        }
+                    };
+                    let rpm = limit(&mut doc, "rpm").map(|n| n.min(u32::MAX as u64) as u32);
+                    let tpm = limit(&mut doc, "tpm");
+                    let max_concurrency =
+                        limit(&mut doc, "max_concurrency").map(|n| n.min(u32::MAX as u64) as u32);
+                    deployments.push(Deployment {
+                        alias,
+                        model,
+                        span: mv.span(),
+                        rpm,
+                        tpm,
+                        max_concurrency,
+                    });
+                }
+                _ => doc.err(
+                    val.span(),
+                    format!(
+                        "models.{alias}: expected a model name or {{ model = \"…\", rpm = … }}"
+                    ),
+                ),
+            }
+        }
+    }
+
+    let gateway = match get(root, "gateway") {
+        Some(v) => parse_gateway(&mut doc, v),
+        None => Gateway::default(),
+    };
+
+    // [tiers]
+    let mut tiers: Vec<(String, Vec<ModelRef>)> = Vec::new();
+    if let Some(v) = get(root, "tiers")
+        && let Some(t) = doc.table(v, "tiers")
+    {
+        for (k, val) in t.iter() {
+            if let Some(ms) = model_refs(&mut doc, val, &format!("tiers.{}", k.get_ref())) {
+                if ms.is_empty() {
+                    doc.err(
+                        val.span(),
+                        format!("tiers.{}: expected at least one model", k.get_ref()),
+                    );
+                }
+                tiers.push((k.get_ref().to_string(), ms));
+            }
+        }
+    }
+
+    // [estimate]
+    let mut folds = 5u32;
+    if let Some(v) = get(root, "estimate")
+        && let Some(t) = doc.table(v, "estimate")
+    {
+        doc.check_keys(t, &["folds"], "[estimate]");
+        if let Some(f) = get(t, "folds")
+            && let Some(n) = doc.uint(f, "estimate.folds")
+        {
+            if (2..=20).contains(&n) {
+                folds = n as u32;
+            } else {
+                doc.err(f.span(), "estimate.folds: expected 2 to 20");
+            }
+        }
+    }
+
+    // [classifier]
+    let mut classifier = None;
+    if let Some(v) = get(root, "classifier")
+        && let Some(t) = doc.table(v, "classifier")
+    {
+        doc.check_keys(t, &["level", "default"], "[classifier]");
+        let mut levels = Vec::new();
+        if let Some(lv) = get(t, "level")
+            && let Some(items) = doc.array(lv, "classifier.level")
+        {
+            for it in items {
+                let Some(lt) = doc.table(it, "classifier.level") else {
+                    continue;
+                };
+                doc.check_keys(lt, &["name", "when"], "[[classifier.level]]");
+                let lname = get(lt, "name").and_then(|n| doc.string(n, "name"));
+                let cond = match get(lt, "when") {
+                    Some(w) => parse_cond(&mut doc, w, "when"),
+                    None => {
+                        doc.err(it.span(), "[[classifier.level]]: missing `when`");
+                        None
+                    }
+                };
+                match (lname, cond) {
+                    (Some(n), Some(c)) => levels.push((n, c)),
+                    (None, _) => doc.err(it.span(), "[[classifier.level]]: missing `name`"),
+                    _ => {}
+                }
+            }
+        }
+        let default_level = get(t, "default")
+            .and_then(|d| doc.string(d, "classifier.default"))
+            .unwrap_or_else(|| "default".into());
+        classifier = Some(Classifier {
+            levels,
+            default_level,
+        });
+    }
+
+    // [[rule]]
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut rule_names: Vec<(String, Span)> = Vec::new();
+    if let Some(v) = get(root, "rule") {
+        match v.get_ref() {
+            DeValue::Array(items) => {
+                for (i, it) in items.iter().enumerate() {
+                    let Some(t) = doc.table(it, "rule") else {
+                        continue;
+                    };
+                    doc.check_keys(t, &["name", "description", "when", "route"], "[[rule]]");
+                    let rname = get(t, "name")
+                        .and_then(|n| doc.string(n, "rule.name"))
+                        .unwrap_or_else(|| format!("rule-{}", i + 1));
+                    if let Some(d) = get(t, "description") {
+                        doc.string(d, "rule.description");
+                    }
+                    let when = match get(t, "when") {
+                        Some(w) => parse_cond(&mut doc, w, "when"),
+                        None => Some(Cond::Always),
+                    };
+                    let route = match get(t, "route") {
+                        Some(r) => parse_route(&mut doc, r, "route"),
+                        None => {
+                            doc.err(it.span(), format!("rule \"{rname}\": missing `route`"));
+                            None
+                        }
+                    };
+                    if let Some((_, prev)) = rule_names.iter().find(|(n, _)| *n == rname) {
+                        let (line, _) = crate::error::line_col(text, prev.start);
+                        doc.err(
+                            it.span(),
+                            format!("rule name \"{rname}\" already used on line {line}"),
+                        );
+                    }
+                    rule_names.push((rname.clone(), it.span()));
+                    if let (Some(when), Some(route)) = (when, route) {
+                        rules.push(Rule {
+                            name: rname,
+                            when,
+                            route,
+                        });
+                    }
+                }
+            }
+            _ => doc.err(v.span(), "rule: expected [[rule]] tables"),
+        }
+    }
+
+    // [default]
+    let default = match get(root, "default") {
+        Some(v) => match doc.table(v, "default") {
+            Some(t) => {
+                doc.check_keys(t, &["route"], "[default]");
+                match get(t, "route") {
+                    Some(r) => parse_route(&mut doc, r, "default route"),
+                    None => {
+                        doc.err(v.span(), "[default]: missing `route`");
+                        None
+                    }
+                }
+            }
+            None => None,
+        },
+        None => {
+            if !syntax_errors {
+                doc.err(0..0, "missing [default] route (used when no rule matches), e.g.\n[default]\nroute = \"openai/gpt-4o-mini\"");
+            }
+            None
+        }
+    };
+
+    // [[scenario]]
+    let mut scenarios = Vec::new();
+    if let Some(v) = get(root, "scenario") {
+        match v.get_ref() {
+            DeValue::Array(items) => {
+                for it in items.iter() {
+                    if let Some(s) = parse_scenario(&mut doc, it) {
+                        scenarios.push(s);
+                    }
+                }
+            }
+            _ => doc.err(v.span(), "scenario: expected [[scenario]] tables"),
+        }
+    }
+
+    // Cross-checks.
+    let uses_complexity = rules.iter().any(|r| r.when.uses_complexity());
+    if uses_complexity && classifier.is_none() {
+        classifier = Some(Classifier::seed_default());
+    }
+    if let Some(c) = &classifier {
+        let names = c.names();
+        for r in &rules {
+            check_levels(&mut doc, &r.when, &names);
+        }
+    }
+    let all_routes: Vec<&Route> = rules
+        .iter()
+        .map(|r| &r.route)
+        .chain(default.iter())
+        .collect();
+    for r in &all_routes {
+        check_route(&mut doc, r, &tiers);
+    }
+
+    if !doc.diags.is_empty() {
+        return Err(InputError::new(doc.diags));
+    }
+    Ok(Policy {
+        name,
+        description,
+        kind: PolicyKind::User,
+        file: file.to_string(),
+        source: Arc::from(text),
+        deployments,
+        gateway,
+        classifier,
+        tiers,
+        folds,
+        rules,
+        default: default.expect("checked above"),
+        scenarios,
+    })
+}
+
+fn check_levels(doc: &mut TomlDoc, c: &Cond, names: &[&str]) {
+    match c {
+        Cond::Complexity { levels, span } => {
+            for l in levels {
+                if !names.contains(&l.as_str()) {
+                    doc.err(
+                        span.clone(),
+                        format!(
+                            "complexity \"{l}\" is not a level of [classifier] (levels: {})",
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        Cond::Any(v) | Cond::All(v) => v.iter().for_each(|x| check_levels(doc, x, names)),
+        Cond::Not(x) => check_levels(doc, x, names),
+        _ => {}
+    }
+}
+
+fn check_route(doc: &mut TomlDoc, r: &Route, tiers: &[(String, Vec<ModelRef>)]) {
+    let tier_names: Vec<&str> = tiers.iter().map(|(n, _)| n.as_str()).collect();
+    let check_tier = |doc: &mut TomlDoc, name: &str, span: &Span| {
+        if !tier_names.contains(&name) {
+            let hint = if tier_names.is_empty() {
+                "the policy has no [tiers] table".to_string()
+            } else {
+                format!("tiers: {}", tier_names.join(", "))
+            };
+            doc.err(span.clone(), format!("unknown tier \"{name}\" ({hint})"));
+        }
+    };
+    let len = match &r.strategy {
+        Strategy::Tier(TierSelect::Fixed(name, span)) => {
+            check_tier(doc, name, span);
+            tiers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| m.len())
+                .unwrap_or(1)
+        }
+        Strategy::Tier(TierSelect::ByKey { default, span, .. }) => {
+            check_tier(doc, default, span);
+            tiers.iter().map(|(_, m)| m.len()).max().unwrap_or(1)
+        }
+        Strategy::Fallback(v) => v.len(),
+        Strategy::Cascade { chain, .. } => chain.len(),
+        Strategy::Shuffle { models, .. } => models.len(),
+        _ => 1,
+    };
+    if len + r.fallbacks.len() > MAX_PLAN {
+        doc.err(
+            r.span.clone(),
+            format!(
+                "this route can try {} models; at most {MAX_PLAN}",
+                len + r.fallbacks.len()
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DESIGN_EXAMPLE: &str = r#"
+name = "seed-hybrid"
+description = "cheap for short prompts, fallback chain for analysis, A/B on coding"
+
+[models]
+mini   = "openai/gpt-4o-mini"
+sonnet = { model = "anthropic/claude-3-5-sonnet", rpm = 500, tpm = 400_000, max_concurrency = 64 }
+
+[gateway]
+timeout_ms = 30_000
+retries    = { max = 2, backoff_ms = 500, multiplier = 2.0, on = ["429", "5xx", "timeout"] }
+max_output_tokens = 500
+cooldown   = { allowed_fails = 3, window_s = 60, cooldown_s = 5 }
+cache      = { kind = "exact", ttl_s = 3600 }
+budget     = { limit_usd = 100, period = "30d", per = "meta.tenant", when_exceeded = { route = "mini" } }
+
+[[rule]]
+name = "short"
+when = { input_chars = { lt = 50 } }
+route = "mini"
+
+[[rule]]
+name = "analysis"
+when.any = [ { input = { contains = "explain" } }, { input = { contains = "analyze" } } ]
+route.fallback = ["sonnet", "openai/gpt-4o", "google/gemini-1.5-pro"]
+
+[[rule]]
+name = "coding-ab"
+when = { meta.task = "coding" }
+route.split = { sonnet = 50, "openai/gpt-4o" = 50 }
+route.sticky = "meta.user_id"
+
+[default]
+route.best = { candidates = ["mini", "sonnet"], maximize = "quality", max_cost_usd = 0.01, max_latency_ms = 4000 }
+"#;
+
+    #[test]
+    fn parses_the_design_example() {
+        let p = parse("design.toml", DESIGN_EXAMPLE, "x").unwrap();
+        assert_eq!(p.name, "seed-hybrid");
+        assert_eq!(p.rules.len(), 3);
+        assert_eq!(p.deployments[1].rpm, Some(500));
+        assert_eq!(p.gateway.retries.max, 2);
+        assert_eq!(p.gateway.budgets[0].period_s, 30.0 * 86400.0);
+        assert!(matches!(p.default.strategy, Strategy::Best { .. }));
+        assert!(p.is_stateful());
+    }
+
+    #[test]
+    fn reports_all_errors_at_once_with_positions() {
+        let src = r#"name = "bad"
+colour = "red"
+[gateway]
+timeout = 5
+[[rule]]
+name = "a"
+when = { input = { regex = "(" } }
+route.split = { x = 0, y = 2 }
+[[rule]]
+name = "a"
+route = "m"
+"#;
+        let e = parse("bad.toml", src, "bad").unwrap_err();
+        let msgs: Vec<String> = e.diagnostics.iter().map(|d| d.to_string()).collect();
+        let want = [
+            "bad.toml:2:1: unknown key \"colour\"",
+            "bad.toml:4:1: unknown key \"timeout\" in [gateway]; did you mean \"timeout_ms\"?",
+            "bad.toml:7:28: invalid regular expression: error: unclosed group",
+            "bad.toml:8:21: split weight of \"x\": expected a positive number, found 0",
+            "rule name \"a\" already used on line 5",
+            "missing [default] route",
+        ];
+        for w in want {
+            assert!(
+                msgs.iter().any(|m| m.contains(w)),
+                "missing {w:?} in {msgs:#?}"
+            );
+        }
+    }
+}
