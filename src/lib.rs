@@ -4,9 +4,14 @@
 //! Pipeline (one direction): [`dataset::load`] → [`pricing::PriceBook`] →
 //! [`policy::load`] → [`sim::run`] → [`analysis`] → [`report`].
 
+pub mod analysis;
+pub mod app;
 pub mod dataset;
 pub mod error;
 pub mod policy;
 pub mod pricing;
+pub mod report;
+pub mod sim;
+pub mod synth;
 pub mod tomlx;
 pub mod util;

@@ -1,1 +1,30 @@
-fn main() {}
+//! `routesim`: clap → `routesim::app` → exit code (0 ok, 1 invalid input, 2 failure).
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    let result = match args.command {
+        Command::Run(a) => routesim::app::run(&a.into_options()),
+        Command::Validate(a) => {
+            routesim::app::validate(&a.policies, a.dataset.as_deref(), a.example)
+        }
+        Command::Synth(a) => routesim::app::synth(&a.into_options()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(input) = e.downcast_ref::<routesim::error::InputError>() {
+                eprintln!("error: invalid input\n{input}");
+                ExitCode::from(1)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}

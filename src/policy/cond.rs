@@ -196,6 +196,8 @@ pub enum Cond {
         field: NumField,
         /// Test.
         test: NumTest,
+        /// Where the field was written.
+        span: Span,
     },
     /// Prompt text test.
     Text(TextTest),
@@ -308,6 +310,7 @@ pub fn parse_cond(doc: &mut TomlDoc, v: &Val, what: &str) -> Option<Cond> {
                 Some((_, field)) => parse_num_test(doc, val, other).map(|test| Cond::Num {
                     field: *field,
                     test,
+                    span: k.span(),
                 }),
                 None => {
                     doc.check_keys(t, COND_KEYS, "a condition");
@@ -716,7 +719,7 @@ mod tests {
         let (c, e) = cond("when = { input_chars = { lt = 50 } }");
         assert!(e.is_empty(), "{e:?}");
         match c.unwrap() {
-            Cond::Num { field, test } => {
+            Cond::Num { field, test, .. } => {
                 assert_eq!(field, NumField::InputChars);
                 assert!(test.test(49.0) && !test.test(50.0));
             }

@@ -91,6 +91,7 @@ impl Classifier {
                             lt: Some(50.0),
                             ..Default::default()
                         },
+                        span: 0..0,
                     },
                 ),
                 (

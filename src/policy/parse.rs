@@ -392,8 +392,13 @@ fn check_route(doc: &mut TomlDoc, r: &Route, tiers: &[(String, Vec<ModelRef>)]) 
                 .map(|(_, m)| m.len())
                 .unwrap_or(1)
         }
-        Strategy::Tier(TierSelect::ByKey { default, span, .. }) => {
+        Strategy::Tier(TierSelect::ByKey {
+            default, span, map, ..
+        }) => {
             check_tier(doc, default, span);
+            for (_, tier, tspan) in map {
+                check_tier(doc, tier, tspan);
+            }
             tiers.iter().map(|(_, m)| m.len()).max().unwrap_or(1)
         }
         Strategy::Fallback(v) => v.len(),

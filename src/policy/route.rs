@@ -25,10 +25,13 @@ pub struct Constraints {
 pub enum TierSelect {
     /// Always this tier.
     Fixed(String, Span),
-    /// From a metadata field (value = tier name), with a default tier.
+    /// From a metadata field (its value, or `map[value]`, names the tier), with a
+    /// default tier.
     ByKey {
         /// Field holding the tier name.
         key: KeyRef,
+        /// Field value → tier name (identity when empty).
+        map: Vec<(String, String, Span)>,
         /// Tier when the field is absent or names no tier.
         default: String,
         /// Where the default was written.
@@ -407,7 +410,7 @@ fn parse_strategy(doc: &mut TomlDoc, name: &str, v: &Val) -> Option<Strategy> {
         "tier" => match v.get_ref() {
             DeValue::String(s) => Some(Strategy::Tier(TierSelect::Fixed(s.to_string(), v.span()))),
             DeValue::Table(t) => {
-                doc.check_keys(t, &["by", "default"], "tier");
+                doc.check_keys(t, &["by", "default", "map"], "tier");
                 let key = match get(t, "by") {
                     Some(b) => KeyRef::parse(doc, b, "tier.by")?,
                     None => {
@@ -420,8 +423,17 @@ fn parse_strategy(doc: &mut TomlDoc, name: &str, v: &Val) -> Option<Strategy> {
                     return None;
                 };
                 let default = doc.string(dv, "tier.default")?;
+                let mut map = Vec::new();
+                if let Some(mv) = get(t, "map") {
+                    let mt = doc.table(mv, "tier.map")?;
+                    for (k, v) in mt.iter() {
+                        let tier = doc.string(v, &format!("tier.map.{}", k.get_ref()))?;
+                        map.push((k.get_ref().to_string(), tier, v.span()));
+                    }
+                }
                 Some(Strategy::Tier(TierSelect::ByKey {
                     key,
+                    map,
                     default,
                     span: dv.span(),
                 }))

@@ -1,0 +1,434 @@
+//! One short function per command: load inputs, call the library, print and write.
+//! Options are plain structs (the binary converts its clap types into them).
+
+use crate::analysis::{self, SummaryOptions};
+use crate::dataset::{self, Dataset, LoadOptions};
+use crate::error::{Diagnostic, InputError};
+use crate::policy::{self, Policy, baselines::baselines};
+use crate::pricing::{PriceBook, today_days};
+use crate::report::{self, ReportInput, manifest::RunInfo};
+use crate::sim::{self, Arrival, SimError, SimOptions, engine::Missing};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Options of `routesim run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Use the shipped example.
+    pub example: bool,
+    /// Dataset path.
+    pub dataset: Option<PathBuf>,
+    /// Policy files or folders.
+    pub policies: Vec<PathBuf>,
+    /// Extra pricing files.
+    pub pricing: Vec<PathBuf>,
+    /// Report folder.
+    pub out: Option<PathBuf>,
+    /// Seed.
+    pub seed: u64,
+    /// `skip`, `fail` or `impute`.
+    pub missing: String,
+    /// Baseline policy for paired comparisons.
+    pub baseline: Option<String>,
+    /// Segment keys.
+    pub by: Vec<String>,
+    /// Skip automatic baselines.
+    pub no_baselines: bool,
+    /// Arrival model.
+    pub arrival: String,
+    /// Speed-up factor.
+    pub speedup: f64,
+    /// Threads.
+    pub threads: Option<usize>,
+    /// Bootstrap resamples.
+    pub bootstrap: usize,
+    /// Pricing date (YYYY-MM-DD).
+    pub pricing_date: Option<String>,
+    /// Only the first N requests.
+    pub limit: Option<usize>,
+    /// Command line, for the manifest.
+    pub command: Vec<String>,
+}
+
+/// The repository root when run from a checkout (for `--example`).
+fn find_root(rel: &str) -> PathBuf {
+    let here = PathBuf::from(rel);
+    if here.exists() {
+        return here;
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    if built.exists() { built } else { here }
+}
+
+/// Expand policy arguments: folders become their `*.toml` files (sorted).
+pub fn policy_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(a)
+                .map_err(|e| InputError::file(a, format!("cannot read folder: {e}")))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            out.extend(v);
+        } else if a.exists() {
+            out.push(a.clone());
+        } else {
+            return Err(InputError::file(a, "no such policy file"));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_missing(s: &str) -> Result<Missing, InputError> {
+    match s {
+        "skip" => Ok(Missing::Skip),
+        "fail" => Ok(Missing::Fail),
+        "impute" => Ok(Missing::Impute),
+        other => Err(InputError::one(Diagnostic::file(
+            "--missing",
+            format!("expected skip, fail or impute, found \"{other}\""),
+        ))),
+    }
+}
+
+fn pricing_days(date: &Option<String>) -> Result<i64, InputError> {
+    match date {
+        None => Ok(today_days()),
+        Some(d) => dataset::time::parse_ts_ms(d)
+            .map(|ms| ms.div_euclid(86_400_000))
+            .ok_or_else(|| {
+                InputError::one(Diagnostic::file(
+                    "--pricing-date",
+                    format!("expected YYYY-MM-DD, found \"{d}\""),
+                ))
+            }),
+    }
+}
+
+/// Everything a run loads before simulating.
+pub struct Loaded {
+    /// Dataset.
+    pub ds: Dataset,
+    /// Policies (user policies, then baselines).
+    pub policies: Vec<Policy>,
+    /// Price per dataset model.
+    pub prices: Vec<crate::pricing::ModelPrice>,
+    /// The book (for the manifest).
+    pub book: PriceBook,
+}
+
+/// Load dataset, pricing and policies; every input problem becomes an [`InputError`].
+pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
+    let ds_path = match (&o.dataset, o.example) {
+        (Some(p), _) => p.clone(),
+        (None, true) => find_root("datasets/example"),
+        (None, false) => {
+            return Err(InputError::one(Diagnostic::file(
+                "routesim run",
+                "no dataset: pass -d DATASET or --example",
+            ))
+            .into());
+        }
+    };
+    let mut policy_args = o.policies.clone();
+    if policy_args.is_empty() && o.example {
+        policy_args.push(find_root("policies"));
+    }
+    // Collect input errors from every source before giving up.
+    let mut diags = Vec::new();
+    let ds = match dataset::load(&ds_path, &LoadOptions { limit: o.limit }) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            None
+        }
+    };
+    let mut policies = match policy_files(&policy_args).and_then(|f| policy::load_all(&f)) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            Vec::new()
+        }
+    };
+    let Some(ds) = ds else {
+        return Err(InputError::new(diags).into());
+    };
+    let mut files = ds.pricing_files.clone();
+    files.extend(o.pricing.iter().cloned());
+    let book = match pricing_days(&o.pricing_date).and_then(|d| PriceBook::load(&files, d)) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            return Err(InputError::new(diags).into());
+        }
+    };
+    let prices = match book.resolve(&ds.models) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            Vec::new()
+        }
+    };
+    if !diags.is_empty() {
+        return Err(InputError::new(diags).into());
+    }
+    if !o.no_baselines {
+        policies.extend(baselines(&ds.models));
+    }
+    if policies.is_empty() {
+        return Err(InputError::one(Diagnostic::file(
+            "routesim run",
+            "no policies: pass -p POLICY.toml (or drop --no-baselines)",
+        ))
+        .into());
+    }
+    Ok(Loaded {
+        ds,
+        policies,
+        prices,
+        book,
+    })
+}
+
+/// `routesim run`.
+pub fn run(o: &RunOptions) -> Result<()> {
+    if let Some(n) = o.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .ok();
+    }
+    let missing = parse_missing(&o.missing)?;
+    let arrival = Arrival::parse(&o.arrival)
+        .map_err(|m| InputError::one(Diagnostic::file("--arrival", m)))?;
+    if !(o.speedup > 0.0 && o.speedup.is_finite()) {
+        return Err(
+            InputError::one(Diagnostic::file("--speedup", "expected a positive number")).into(),
+        );
+    }
+    let loaded = load_inputs(o)?;
+    let Loaded {
+        ds,
+        policies,
+        prices,
+        book,
+    } = &loaded;
+    if let Some(b) = &o.baseline
+        && !policies.iter().any(|p| &p.name == b)
+    {
+        let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
+        return Err(InputError::one(Diagnostic::file(
+            "--baseline",
+            format!("no policy named \"{b}\"; policies: {}", names.join(", ")),
+        ))
+        .into());
+    }
+    for key in &o.by {
+        let k = key.strip_prefix("meta.").unwrap_or(key);
+        if ds.requests.meta_index(k).is_none() {
+            let names: Vec<String> = ds
+                .requests
+                .meta
+                .iter()
+                .map(|m| format!("meta.{}", m.name))
+                .collect();
+            return Err(InputError::one(Diagnostic::file(
+                "--by",
+                format!(
+                    "the dataset has no field \"{key}\"; fields: {}",
+                    names.join(", ")
+                ),
+            ))
+            .into());
+        }
+    }
+    let opts = SimOptions {
+        seed: o.seed,
+        missing,
+        arrival,
+        speedup: o.speedup,
+        ..SimOptions::default()
+    };
+    let trace = match sim::run(ds, prices, policies, &opts) {
+        Ok(t) => t,
+        Err(SimError::Input(e)) => return Err(e.into()),
+        Err(SimError::Missing(m)) => {
+            return Err(InputError::one(Diagnostic::file(
+                &ds.info.name,
+                format!(
+                    "policy \"{}\" sent request \"{}\" to model \"{}\", which has no recorded response; use --missing skip or --missing impute",
+                    m.policy, ds.requests.ids[m.request], ds.models[m.model as usize]
+                ),
+            ))
+            .into());
+        }
+    };
+    let frame = analysis::trace_frame(&trace, ds).context("building the trace table")?;
+    let rules: Vec<(String, Vec<String>)> = trace
+        .policies
+        .iter()
+        .map(|p| (p.name.clone(), p.rules.clone()))
+        .collect();
+    let sopts = SummaryOptions {
+        bootstrap: o.bootstrap,
+        seed: o.seed,
+    };
+    let summaries = analysis::summarize(&frame, &rules, &sopts).context("summarising")?;
+    let mut segments = Vec::new();
+    for key in &o.by {
+        let k = if key.starts_with("meta.") {
+            key.clone()
+        } else {
+            format!("meta.{key}")
+        };
+        segments.extend(analysis::segments(&frame, &k).context("segmenting")?);
+    }
+    let info = RunInfo {
+        command: o.command.clone(),
+        seed: o.seed,
+        missing: o.missing.clone(),
+        arrival: o.arrival.clone(),
+        speedup: o.speedup,
+        baseline: o.baseline.clone(),
+        by: o.by.clone(),
+        bootstrap: o.bootstrap,
+        pricing_date: match &o.pricing_date {
+            Some(d) => d.clone(),
+            None => dataset::time::format_ts(book.as_of_days * 86_400_000)[..10].to_string(),
+        },
+    };
+    let manifest = report::manifest::build(&info, ds, policies, &book.files(), prices);
+    let out = o.out.clone().unwrap_or_else(|| {
+        let name = if o.example {
+            "example".to_string()
+        } else {
+            sanitize(&ds.info.name)
+        };
+        find_root("reports").join(name)
+    });
+    let mut input = ReportInput {
+        summaries,
+        segments,
+        frame,
+        manifest,
+    };
+    let written = report::write(&out, &mut input)?;
+
+    println!(
+        "routesim: {} requests × {} policies ({} models) from {}",
+        ds.n_requests(),
+        policies.len(),
+        ds.n_models(),
+        ds.info.name
+    );
+    for w in &ds.info.warnings {
+        println!("note: {w}");
+    }
+    println!();
+    print!("{}", report::tables::terminal_table(&input.summaries));
+    println!();
+    println!("report written to {}", written.display());
+    Ok(())
+}
+
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if s.is_empty() { "run".into() } else { s }
+}
+
+/// `routesim validate`.
+pub fn validate(policies: &[PathBuf], dataset: Option<&Path>, example: bool) -> Result<()> {
+    let mut args = policies.to_vec();
+    if args.is_empty() && example {
+        args.push(find_root("policies"));
+    }
+    let files = policy_files(&args)?;
+    let pols = policy::load_all(&files)?;
+    let ds_path = dataset
+        .map(Path::to_path_buf)
+        .or_else(|| example.then(|| find_root("datasets/example")));
+    if let Some(dp) = ds_path {
+        let ds = dataset::load(&dp, &LoadOptions::default())?;
+        // Binding needs prices only for estimates; use the dataset's own pricing when
+        // it resolves, otherwise zero prices (validation does not report costs).
+        let book = PriceBook::load(&ds.pricing_files, today_days())?;
+        let prices = book.resolve(&ds.models).unwrap_or_else(|_| {
+            ds.models
+                .iter()
+                .map(|_| crate::pricing::ModelPrice::per_mtok(0.0, 0.0, "validation"))
+                .collect()
+        });
+        sim::bind_all(&ds, &prices, &pols, 0)?;
+        println!(
+            "{} policies OK against {} ({} models)",
+            pols.len(),
+            ds.info.name,
+            ds.n_models()
+        );
+    } else {
+        println!("{} policies OK", pols.len());
+    }
+    for p in &pols {
+        println!(
+            "  {} ({}): {} rules{}",
+            p.name,
+            p.file,
+            p.rules.len(),
+            if p.is_stateful() { ", stateful" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// Options of `routesim synth`.
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Requests.
+    pub requests: usize,
+    /// Models.
+    pub models: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Calibration data folder (default ../shared/data when present).
+    pub calibration: Option<PathBuf>,
+    /// Parquet responses.
+    pub parquet: bool,
+}
+
+/// `routesim synth`.
+pub fn synth(o: &SynthOptions) -> Result<()> {
+    if o.requests == 0 {
+        return Err(InputError::one(Diagnostic::file("--requests", "expected at least 1")).into());
+    }
+    let shared = o.calibration.clone().or_else(|| {
+        let p = find_root("../shared/data");
+        p.is_dir().then_some(p)
+    });
+    let cal = crate::synth::calibrate(shared.as_deref());
+    let cfg = crate::synth::SynthConfig::new(o.requests, o.models, o.seed);
+    let ds = crate::synth::generate(&cfg, &cal);
+    crate::synth::write(&ds, &cfg, &cal, &o.out, o.parquet)?;
+    println!(
+        "wrote {} requests × {} models to {}",
+        ds.n_requests(),
+        ds.n_models(),
+        o.out.display()
+    );
+    for s in &cal.sources {
+        println!("  {s}");
+    }
+    Ok(())
+}

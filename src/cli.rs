@@ -1,0 +1,154 @@
+//! Command-line types (clap derive). The library never sees these; `app` converts them.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Replay LLM request datasets through routing policies and measure cost, latency and
+/// quality — before you change your gateway.
+#[derive(Debug, Parser)]
+#[command(name = "routesim", version, about, long_about = None)]
+pub struct Cli {
+    /// Command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate policies over a dataset and write a report folder.
+    Run(RunArgs),
+    /// Check policy files (and, with a dataset, that their models and fields exist).
+    Validate(ValidateArgs),
+    /// Generate a synthetic dataset with a realistic, documented shape.
+    Synth(SynthArgs),
+}
+
+/// `routesim run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Use the shipped example: datasets/example and every policy in policies/.
+    #[arg(long)]
+    pub example: bool,
+    /// Dataset: a folder with dataset.toml, a FastChat folder, or a CSV/JSONL/Parquet file.
+    #[arg(short, long)]
+    pub dataset: Option<PathBuf>,
+    /// Policy files (or folders of them).
+    #[arg(short, long, num_args = 1..)]
+    pub policy: Vec<PathBuf>,
+    /// Pricing files, tried in order after the dataset's own (LiteLLM JSON, genai-prices data.json, pricing.toml).
+    #[arg(long, num_args = 1..)]
+    pub pricing: Vec<PathBuf>,
+    /// Report folder (default: reports/<dataset name>).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Seed of every random choice (splits, shuffles, bootstrap).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// What to do when a chosen model has no recorded response: skip, fail or impute.
+    #[arg(long, default_value = "skip")]
+    pub missing: String,
+    /// Compare every policy with this one (paired, same requests).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Segment the analysis by these fields (e.g. meta.task).
+    #[arg(long, num_args = 1..)]
+    pub by: Vec<String>,
+    /// Do not add the single-model, random and oracle baselines.
+    #[arg(long)]
+    pub no_baselines: bool,
+    /// Arrival model: recorded (timestamps), uniform:RATE or poisson:RATE (requests/s).
+    #[arg(long, default_value = "recorded")]
+    pub arrival: String,
+    /// Replay K times faster (divides inter-arrival gaps).
+    #[arg(long, default_value_t = 1.0)]
+    pub speedup: f64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Bootstrap resamples for confidence intervals.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Price dated catalog entries as of this date (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub pricing_date: Option<String>,
+    /// Only the first N requests.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// `routesim validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Policy files (or folders of them).
+    #[arg(required_unless_present = "example")]
+    pub policies: Vec<PathBuf>,
+    /// Also bind to this dataset (unknown models, missing fields).
+    #[arg(short, long)]
+    pub dataset: Option<PathBuf>,
+    /// Validate the shipped policies against the shipped example dataset.
+    #[arg(long)]
+    pub example: bool,
+}
+
+/// `routesim synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output folder.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Requests to generate.
+    #[arg(long, default_value_t = 1000)]
+    pub requests: usize,
+    /// Models (the first N of the built-in list of 8).
+    #[arg(long, default_value_t = 8)]
+    pub models: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Folder with the real calibration data (pricing catalogs); default ../shared/data.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Write responses as Parquet instead of CSV.
+    #[arg(long)]
+    pub parquet: bool,
+}
+
+impl RunArgs {
+    /// Library options (plus the command line, for the manifest).
+    pub fn into_options(self) -> routesim::app::RunOptions {
+        routesim::app::RunOptions {
+            example: self.example,
+            dataset: self.dataset,
+            policies: self.policy,
+            pricing: self.pricing,
+            out: self.out,
+            seed: self.seed,
+            missing: self.missing,
+            baseline: self.baseline,
+            by: self.by,
+            no_baselines: self.no_baselines,
+            arrival: self.arrival,
+            speedup: self.speedup,
+            threads: self.threads,
+            bootstrap: self.bootstrap,
+            pricing_date: self.pricing_date,
+            limit: self.limit,
+            command: std::env::args().skip(1).collect(),
+        }
+    }
+}
+
+impl SynthArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::SynthOptions {
+        routesim::app::SynthOptions {
+            out: self.out,
+            requests: self.requests,
+            models: self.models,
+            seed: self.seed,
+            calibration: self.calibration,
+            parquet: self.parquet,
+        }
+    }
+}

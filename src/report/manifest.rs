@@ -1,0 +1,121 @@
+//! `manifest.json`: what produced a report — tool version, command line, input file
+//! hashes, seed, options, and the price of every model with its source.
+
+use crate::dataset::Dataset;
+use crate::policy::Policy;
+use crate::pricing::ModelPrice;
+use crate::util::hash::sha256_file;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Options recorded in the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// Command line (arguments after the program name).
+    pub command: Vec<String>,
+    /// Seed.
+    pub seed: u64,
+    /// `--missing`.
+    pub missing: String,
+    /// `--arrival`.
+    pub arrival: String,
+    /// `--speedup`.
+    pub speedup: f64,
+    /// `--baseline`.
+    pub baseline: Option<String>,
+    /// `--by` keys.
+    pub by: Vec<String>,
+    /// Bootstrap resamples.
+    pub bootstrap: usize,
+    /// Date used for dated prices.
+    pub pricing_date: String,
+}
+
+fn file_entry(p: &Path) -> Value {
+    json!({
+        "path": p.to_string_lossy(),
+        "sha256": sha256_file(p).unwrap_or_else(|e| format!("unreadable: {e}")),
+    })
+}
+
+/// Build the manifest.
+pub fn build(
+    info: &RunInfo,
+    ds: &Dataset,
+    policies: &[Policy],
+    pricing_files: &[&Path],
+    prices: &[ModelPrice],
+) -> Value {
+    let per_mtok = |x: f64| (x * 1e6 * 1e9).round() / 1e9;
+    json!({
+        "tool": "routesim",
+        "version": env!("CARGO_PKG_VERSION"),
+        "command": info.command,
+        "seed": info.seed,
+        "options": {
+            "missing": info.missing,
+            "arrival": info.arrival,
+            "speedup": info.speedup,
+            "baseline": info.baseline,
+            "by": info.by,
+            "bootstrap_resamples": info.bootstrap,
+            "pricing_date": info.pricing_date,
+        },
+        "dataset": {
+            "name": ds.info.name,
+            "description": ds.info.description,
+            "source": ds.info.source,
+            "license": ds.info.license,
+            "quality_scale": ds.info.quality_scale,
+            "requests": ds.n_requests(),
+            "models": ds.models,
+            "files": ds.sources.iter().map(|s| json!({"path": s.path, "sha256": s.sha256})).collect::<Vec<_>>(),
+            "warnings": ds.info.warnings,
+        },
+        "policies": policies.iter().map(|p| json!({
+            "name": p.name,
+            "kind": match p.kind { crate::policy::PolicyKind::User => "policy", crate::policy::PolicyKind::Baseline => "baseline" },
+            "description": p.description,
+            "file": if p.file.is_empty() { Value::Null } else { file_entry(Path::new(&p.file)) },
+            "rules": p.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            "stateful": p.is_stateful(),
+        })).collect::<Vec<_>>(),
+        "pricing": {
+            "files": pricing_files.iter().map(|p| file_entry(p)).collect::<Vec<_>>(),
+            "models": ds.models.iter().zip(prices).map(|(m, p)| json!({
+                "model": m,
+                "source": p.source,
+                "input_per_mtok": per_mtok(p.input.base),
+                "output_per_mtok": per_mtok(p.output.base),
+                "cached_input_per_mtok": p.cache_read.as_ref().map(|r| per_mtok(r.base)),
+                "tiers": !p.input.tiers.is_empty() || !p.output.tiers.is_empty(),
+                "per_request_usd": p.per_request,
+                "context_window": p.context_window,
+            })).collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// Rule names per policy from a manifest (for re-rendering a report).
+pub fn rules_of(manifest: &Value) -> Vec<(String, Vec<String>)> {
+    manifest["policies"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    (
+                        p["name"].as_str().unwrap_or("").to_string(),
+                        p["rules"]
+                            .as_array()
+                            .map(|r| {
+                                r.iter()
+                                    .filter_map(|x| x.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,565 @@
+//! The request state machine shared by both engines.
+//!
+//! A [`Flight`] is one request going through its plan: each attempt is *admitted* by a
+//! [`Gate`] (cooldown, breaker, rate limits, concurrency — nothing in the stateless
+//! engine), its outcome is read from the recorded response (timeouts, output cap,
+//! scenarios and pricing applied), and when the call ends the flight decides: done,
+//! retry after a back-off, escalate (cascade), or fall back to the next model.
+//! The stateless engine drives a flight to the end in a loop; the virtual-time engine
+//! interleaves flights through an event queue so that state changes become visible
+//! only when calls complete.
+
+use super::bind::{Bound, eval};
+use super::plan::{Plan, plan};
+use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
+use crate::dataset::{Dataset, ModelId, Sample, Status, StatusClass, flags as sflags};
+use crate::policy::gateway::TruncatedQuality;
+use crate::util::rng::Rng;
+
+/// What to do when a chosen model has no recorded response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Leave the request out of this policy's metrics (reported as coverage).
+    Skip,
+    /// Stop with an error naming the request and model.
+    Fail,
+    /// Use the model's typical response (median latency and tokens, mean quality).
+    Impute,
+}
+
+/// A chosen model had no response and `--missing fail` was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingCell {
+    /// Policy.
+    pub policy: String,
+    /// Request index.
+    pub request: usize,
+    /// Model.
+    pub model: ModelId,
+}
+
+/// Inputs shared by every flight of a run.
+pub struct Env<'a> {
+    /// Dataset.
+    pub ds: &'a Dataset,
+    /// Missing-cell handling.
+    pub missing: Missing,
+    /// Imputed sample per model (for [`Missing::Impute`]).
+    pub imputed: &'a [Option<Sample>],
+    /// Run seed.
+    pub seed: u64,
+}
+
+/// Latency of an error produced by an outage scenario, ms.
+pub const OUTAGE_LATENCY_MS: f64 = 50.0;
+
+/// The result of one call, known when it starts (from the recording) and applied to
+/// gateway state when it ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// Model called.
+    pub model: ModelId,
+    /// Status.
+    pub status: Status,
+    /// Duration, ms.
+    pub latency_ms: f64,
+    /// Time to first token within the call, ms (NaN unknown).
+    pub ttft_ms: f64,
+    /// Cost, USD.
+    pub cost_usd: f64,
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// Completion tokens (after the cap).
+    pub output_tokens: u32,
+    /// Quality (NaN unknown).
+    pub quality: f64,
+    /// Trace flags raised by this call.
+    pub flags: u32,
+    /// Provider retry-after, ms (NaN none).
+    pub retry_after_ms: f64,
+}
+
+/// A gateway's answer before a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Admit {
+    /// Call, after waiting this long in a queue.
+    Go {
+        /// Queueing delay, ms.
+        wait_ms: f64,
+    },
+    /// Do not call this model (cooldown, open circuit): move to the next one.
+    Skip {
+        /// Flag recorded on the row.
+        flag: u32,
+    },
+    /// Fail locally without calling (gateway 429): retried / fallen back like any failure.
+    Reject {
+        /// Status of the local failure.
+        status: Status,
+        /// Flag recorded on the row.
+        flag: u32,
+    },
+    /// Wait in the model's queue until a concurrency slot frees (virtual-time engine).
+    Park,
+}
+
+/// Gateway state consulted by flights.
+pub trait Gate {
+    /// Whether (and when) model `m` may be called at time `t` for request `r`, whose
+    /// plan is `plan` (a breaker is bypassed when every model of the plan is open).
+    fn admit(
+        &mut self,
+        b: &Bound,
+        m: ModelId,
+        t: f64,
+        r: usize,
+        input_tokens: u32,
+        plan: &[ModelId],
+    ) -> Admit;
+    /// A call (admitted with [`Admit::Go`]) ended.
+    fn complete(&mut self, b: &Bound, o: &Outcome, r: usize, start: f64, end: f64);
+}
+
+/// The stateless gate: admits everything, remembers nothing.
+pub struct NoGate;
+
+impl Gate for NoGate {
+    #[inline]
+    fn admit(&mut self, _: &Bound, _: ModelId, _: f64, _: usize, _: u32, _: &[ModelId]) -> Admit {
+        Admit::Go { wait_ms: 0.0 }
+    }
+    #[inline]
+    fn complete(&mut self, _: &Bound, _: &Outcome, _: usize, _: f64, _: f64) {}
+}
+
+/// A call that a flight is about to make.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Call {
+    /// Start (after queueing), ms on the virtual clock.
+    pub start: f64,
+    /// End.
+    pub end: f64,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Whether the gate admitted it (and must hear about its completion).
+    pub admitted: bool,
+}
+
+/// What a flight does next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// Make this call.
+    Call(Call),
+    /// Wait for a free concurrency slot of this model.
+    Park(ModelId),
+    /// The request is finished.
+    Done,
+}
+
+/// One request going through its plan.
+#[derive(Debug, Clone)]
+pub struct Flight {
+    /// Request index.
+    pub r: usize,
+    /// Trace row index.
+    pub row_idx: u32,
+    /// Models to try.
+    pub plan: Plan,
+    /// Position in the plan.
+    pub pos: u8,
+    /// Try number on the current model.
+    pub try_no: u16,
+    /// Arrival, ms on the virtual clock.
+    pub arrival: f64,
+    /// The row being filled.
+    pub row: TraceRow,
+    /// RNG stream of this (policy, request).
+    pub rng: Rng,
+    last_status: Status,
+    skipped_all: bool,
+}
+
+/// Select the rule and route for request `r`; returns (rule index, plan).
+pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut Rng) -> (u16, Plan) {
+    let levels = b.complexity.as_deref();
+    for (i, (c, route)) in b.rules.iter().enumerate() {
+        if eval(c, ds, r, levels) {
+            return (i as u16, plan(route, ds, &b.prices, r, rng));
+        }
+    }
+    (DEFAULT_RULE, plan(&b.default, ds, &b.prices, r, rng))
+}
+
+impl Flight {
+    /// Start request `r` arriving at `arrival`.
+    pub fn new(env: &Env, b: &Bound, r: usize, row_idx: u32, arrival: f64) -> Flight {
+        let mut rng = Rng::for_stream(env.seed, b.salt, r as u64);
+        let (rule, plan) = route_request(b, env.ds, r, &mut rng);
+        Flight {
+            r,
+            row_idx,
+            plan,
+            pos: 0,
+            try_no: 0,
+            arrival,
+            row: TraceRow {
+                rule,
+                arrival_ms: arrival,
+                input_tokens: env.ds.requests.input_tokens[r],
+                ..TraceRow::EMPTY
+            },
+            rng,
+            last_status: Status::GATEWAY_REJECTED,
+            skipped_all: true,
+        }
+    }
+
+    /// Replace the plan (budget downgrade, stateful strategies).
+    pub fn set_plan(&mut self, plan: Plan) {
+        self.plan = plan;
+    }
+
+    fn fail(&mut self, b: &Bound, status: Status, model: u16, end: f64) {
+        self.row.status = status;
+        self.row.model = model;
+        self.row.latency_ms = end - self.arrival;
+        self.row.quality = b.gateway.failure_quality;
+    }
+
+    fn advance(&mut self) {
+        self.pos += 1;
+        self.try_no = 0;
+    }
+
+    /// Start the next attempt at time `t` (`Done` when the plan is exhausted or the
+    /// cell is missing under `--missing skip`).
+    pub fn next<G: Gate>(
+        &mut self,
+        env: &Env,
+        b: &Bound,
+        gate: &mut G,
+        t: f64,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Step, MissingCell> {
+        let r = self.r;
+        while (self.pos as usize) < self.plan.len as usize {
+            let m = self.plan.models[self.pos as usize];
+            let in_tokens = env.ds.requests.input_tokens[r];
+            if in_tokens > b.context_window[m as usize] {
+                self.row.flags |= flags::CONTEXT_SKIP;
+                self.push_attempt(attempts, m, Status::CONTEXT_LENGTH, t, 0.0, 0.0);
+                self.last_status = Status::CONTEXT_LENGTH;
+                self.skipped_all = false;
+                if b.route_fallback_on(self).intersects(StatusClass::CONTEXT) {
+                    self.advance();
+                    continue;
+                }
+                self.fail(b, Status::CONTEXT_LENGTH, m, t);
+                return Ok(Step::Done);
+            }
+            match gate.admit(b, m, t, r, in_tokens, self.plan.as_slice()) {
+                Admit::Park => return Ok(Step::Park(m)),
+                Admit::Skip { flag } => {
+                    self.row.flags |= flag;
+                    self.advance();
+                    continue;
+                }
+                Admit::Reject { status, flag } => {
+                    self.row.flags |= flag;
+                    self.skipped_all = false;
+                    let outcome = Outcome {
+                        model: m,
+                        status,
+                        latency_ms: 0.0,
+                        ttft_ms: f64::NAN,
+                        cost_usd: 0.0,
+                        input_tokens: in_tokens,
+                        output_tokens: 0,
+                        quality: f64::NAN,
+                        flags: 0,
+                        retry_after_ms: f64::NAN,
+                    };
+                    return Ok(Step::Call(Call {
+                        start: t,
+                        end: t,
+                        outcome,
+                        admitted: false,
+                    }));
+                }
+                Admit::Go { wait_ms } => {
+                    self.skipped_all = false;
+                    if wait_ms > 0.0 {
+                        self.row.flags |= flags::QUEUED;
+                        self.row.queue_ms += wait_ms;
+                    }
+                    let start = t + wait_ms;
+                    match self.outcome(env, b, m, start)? {
+                        Some(outcome) => {
+                            return Ok(Step::Call(Call {
+                                start,
+                                end: start + outcome.latency_ms,
+                                outcome,
+                                admitted: true,
+                            }));
+                        }
+                        None => {
+                            self.row = TraceRow {
+                                flags: self.row.flags | flags::UNCOVERED,
+                                status: Status::MISSING,
+                                model: m,
+                                ..self.row
+                            };
+                            return Ok(Step::Done);
+                        }
+                    }
+                }
+            }
+        }
+        // Plan exhausted.
+        let status = if self.skipped_all {
+            Status::GATEWAY_REJECTED
+        } else {
+            self.last_status
+        };
+        let model = self
+            .plan
+            .as_slice()
+            .last()
+            .copied()
+            .unwrap_or(super::trace::NONE16);
+        self.fail(b, status, model, t);
+        Ok(Step::Done)
+    }
+
+    fn push_attempt(
+        &mut self,
+        attempts: &mut Vec<Attempt>,
+        m: ModelId,
+        status: Status,
+        start: f64,
+        lat: f64,
+        cost: f64,
+    ) {
+        attempts.push(Attempt {
+            row: self.row_idx,
+            model: m,
+            seq: self.row.attempts,
+            try_no: self.try_no,
+            status,
+            start_ms: start - self.arrival,
+            latency_ms: lat,
+            cost_usd: cost,
+        });
+        self.row.attempts = self.row.attempts.saturating_add(1);
+    }
+
+    /// The outcome of calling `m` at `start` (None: missing cell, skipped).
+    fn outcome(
+        &self,
+        env: &Env,
+        b: &Bound,
+        m: ModelId,
+        start: f64,
+    ) -> Result<Option<Outcome>, MissingCell> {
+        let ds = env.ds;
+        let r = self.r;
+        let mut s = *ds.sample(r, m, self.try_no as usize);
+        if !s.is_present() {
+            match env.missing {
+                Missing::Skip => return Ok(None),
+                Missing::Fail => {
+                    return Err(MissingCell {
+                        policy: b.name.clone(),
+                        request: r,
+                        model: m,
+                    });
+                }
+                Missing::Impute => match env.imputed.get(m as usize).copied().flatten() {
+                    Some(imp) => {
+                        s = Sample {
+                            input_tokens: ds.requests.input_tokens[r],
+                            ..imp
+                        }
+                    }
+                    None => return Ok(None),
+                },
+            }
+        }
+        let mi = m as usize;
+        let lf = b.latency_factor[mi];
+        let mut o = Outcome {
+            model: m,
+            status: s.status,
+            latency_ms: s.latency_ms as f64 * lf,
+            ttft_ms: s.ttft_ms as f64 * lf,
+            cost_usd: 0.0,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            quality: s.quality,
+            flags: 0,
+            retry_after_ms: s.retry_after_ms as f64,
+        };
+        if s.flags & (sflags::EST_INPUT_TOKENS | sflags::EST_OUTPUT_TOKENS) != 0 {
+            o.flags |= flags::EST_TOKENS;
+        }
+        if s.flags & sflags::MODELLED_LATENCY != 0 {
+            o.flags |= flags::MODELLED_LATENCY;
+        }
+        if s.flags & sflags::IMPUTED != 0 {
+            o.flags |= flags::IMPUTED;
+        }
+        for out in &b.outages {
+            if out.model == m && start >= out.from_ms && start < out.to_ms {
+                o.status = out.status;
+                o.latency_ms = OUTAGE_LATENCY_MS;
+                o.ttft_ms = f64::NAN;
+                o.retry_after_ms = f64::NAN;
+                o.flags |= flags::OUTAGE;
+                return Ok(Some(Outcome {
+                    quality: f64::NAN,
+                    output_tokens: 0,
+                    ..o
+                }));
+            }
+        }
+        if let Some(limit) = b.gateway.timeout_ms
+            && o.latency_ms >= limit
+        {
+            o.status = Status::TIMEOUT;
+            o.latency_ms = limit;
+            o.quality = f64::NAN;
+            o.output_tokens = 0;
+            return Ok(Some(o));
+        }
+        let price = &b.prices[mi];
+        if o.status.is_ok() {
+            let mut truncated = false;
+            if let Some(cap) = b.gateway.max_output_tokens
+                && o.output_tokens > cap
+            {
+                let frac = cap as f64 / o.output_tokens as f64;
+                let ttft = if o.ttft_ms.is_nan() { 0.0 } else { o.ttft_ms };
+                o.latency_ms = ttft + (o.latency_ms - ttft) * frac;
+                o.output_tokens = cap;
+                o.flags |= flags::TRUNCATED;
+                truncated = true;
+                if b.gateway.truncated_quality == TruncatedQuality::Missing {
+                    o.quality = f64::NAN;
+                }
+            }
+            o.cost_usd = if !truncated && !s.cost_usd.is_nan() {
+                s.cost_usd * b.price_factor[mi]
+            } else {
+                let reasoning = s.reasoning_tokens.min(o.output_tokens);
+                price.cost(o.input_tokens, s.cached_tokens, o.output_tokens, reasoning)
+            };
+        } else {
+            o.quality = f64::NAN;
+            o.output_tokens = 0;
+            o.cost_usd = if s.cost_usd.is_nan() {
+                0.0
+            } else {
+                s.cost_usd * b.price_factor[mi]
+            };
+        }
+        Ok(Some(o))
+    }
+
+    /// A call ended at `end`. Returns the time of the next attempt, or `None` when the
+    /// request is finished.
+    pub fn finish_call(&mut self, b: &Bound, c: &Call, attempts: &mut Vec<Attempt>) -> Option<f64> {
+        let o = &c.outcome;
+        self.push_attempt(
+            attempts,
+            o.model,
+            o.status,
+            c.start,
+            o.latency_ms,
+            o.cost_usd,
+        );
+        self.row.cost_usd += o.cost_usd;
+        self.row.flags |= o.flags;
+        if o.status.is_ok() {
+            if (self.pos as usize) + 1 < self.plan.cascade_len as usize {
+                let mut accept = !o.quality.is_nan() && o.quality >= self.plan.threshold;
+                if self.plan.verifier_error > 0.0 && self.rng.chance(self.plan.verifier_error) {
+                    accept = !accept;
+                }
+                if !accept {
+                    self.row.flags |= flags::ESCALATED;
+                    self.advance();
+                    return Some(c.end);
+                }
+            }
+            self.row.status = Status::OK;
+            self.row.model = o.model;
+            self.row.latency_ms = c.end - self.arrival;
+            self.row.ttft_ms = if o.ttft_ms.is_nan() {
+                f64::NAN
+            } else {
+                c.start - self.arrival + o.ttft_ms
+            };
+            self.row.quality = o.quality;
+            self.row.input_tokens = o.input_tokens;
+            self.row.output_tokens = o.output_tokens;
+            return None;
+        }
+        self.last_status = o.status;
+        let class = o.status.class();
+        let retries = &b.gateway.retries;
+        if (self.try_no as u32) < retries.max && retries.on.intersects(class) {
+            let mut wait = retries.backoff(self.try_no as u32 + 1);
+            if retries.honor_retry_after && !o.retry_after_ms.is_nan() {
+                wait = wait.max(o.retry_after_ms);
+            }
+            self.try_no += 1;
+            self.row.flags |= flags::RETRIED;
+            return Some(c.end + wait);
+        }
+        if b.route_fallback_on(self).intersects(class)
+            && (self.pos as usize) + 1 < self.plan.len as usize
+        {
+            self.row.flags |= flags::FELL_BACK;
+            self.advance();
+            return Some(c.end);
+        }
+        self.fail(b, o.status, o.model, c.end);
+        None
+    }
+}
+
+impl Bound {
+    /// Failure classes that move a flight to its next model (the matched route's).
+    #[inline]
+    fn route_fallback_on(&self, f: &Flight) -> StatusClass {
+        let route = match f.row.rule {
+            DEFAULT_RULE => &self.default,
+            i => &self.rules[i as usize].1,
+        };
+        route.fallback_on
+    }
+}
+
+/// Run one request to the end without gateway state (the stateless engine).
+pub fn run_stateless(
+    env: &Env,
+    b: &Bound,
+    r: usize,
+    row_idx: u32,
+    arrival: f64,
+    attempts: &mut Vec<Attempt>,
+) -> Result<TraceRow, MissingCell> {
+    let mut f = Flight::new(env, b, r, row_idx, arrival);
+    let mut gate = NoGate;
+    let mut t = arrival;
+    loop {
+        match f.next(env, b, &mut gate, t, attempts)? {
+            // NoGate never parks: only the virtual-time engine queues.
+            Step::Done | Step::Park(_) => return Ok(f.row),
+            Step::Call(c) => match f.finish_call(b, &c, attempts) {
+                Some(next) => t = next,
+                None => return Ok(f.row),
+            },
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Simulation: every request through every policy (DESIGN §5).
+//!
+//! [`run`] binds each policy to the dataset, then runs policies in parallel (rayon).
+//! Stateless policies also split their requests into chunks; stateful ones (cooldown,
+//! breaker, rate limits, budgets, cache, latency-based routing…) run in the
+//! virtual-time engine ([`vtime`]), one event queue per policy. Every (policy,
+//! request) pair draws from its own seeded RNG stream, so results do not depend on the
+//! number of threads.
+
+pub mod bind;
+pub mod engine;
+pub mod plan;
+pub mod trace;
+pub mod vtime;
+
+use crate::dataset::Dataset;
+use crate::error::{Diagnostic, InputError};
+use crate::policy::Policy;
+use crate::pricing::ModelPrice;
+use crate::util::rng::Rng;
+use bind::{BindCtx, Bound, bind, imputed_samples};
+use engine::{Env, Missing, MissingCell, run_stateless};
+use rayon::prelude::*;
+use trace::{Attempt, PolicyInfo, Trace, TraceRow};
+
+/// How requests arrive when the dataset has no timestamps (or to override them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Arrival {
+    /// Use request timestamps; without them, one request per second in dataset order.
+    Recorded,
+    /// Evenly spaced at this rate (requests per second), in dataset order.
+    Uniform(f64),
+    /// Poisson process at this rate (requests per second), in dataset order, seeded.
+    Poisson(f64),
+}
+
+impl Arrival {
+    /// Parse `recorded`, `uniform:RATE` or `poisson:RATE` (RATE in requests per
+    /// second, optionally written `50/s`).
+    pub fn parse(s: &str) -> Result<Arrival, String> {
+        if s == "recorded" {
+            return Ok(Arrival::Recorded);
+        }
+        let (kind, rate) = s.split_once(':').ok_or_else(|| {
+            format!("expected recorded, uniform:RATE or poisson:RATE, found \"{s}\"")
+        })?;
+        let rate: f64 = rate.trim_end_matches("/s").parse().map_err(|_| {
+            format!("arrival rate must be a number of requests per second, found \"{rate}\"")
+        })?;
+        if !(rate > 0.0 && rate.is_finite()) {
+            return Err("arrival rate must be positive".into());
+        }
+        match kind {
+            "uniform" => Ok(Arrival::Uniform(rate)),
+            "poisson" => Ok(Arrival::Poisson(rate)),
+            _ => Err(format!(
+                "unknown arrival model \"{kind}\"; expected uniform or poisson"
+            )),
+        }
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Missing-cell handling.
+    pub missing: Missing,
+    /// Arrival model.
+    pub arrival: Arrival,
+    /// Divide inter-arrival gaps by this (replay faster).
+    pub speedup: f64,
+    /// Requests per chunk for stateless policies.
+    pub chunk: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            seed: 7,
+            missing: Missing::Skip,
+            arrival: Arrival::Recorded,
+            speedup: 1.0,
+            chunk: 4096,
+        }
+    }
+}
+
+/// Arrival time of each request, ms after the first arrival.
+pub fn arrivals(ds: &Dataset, arrival: Arrival, speedup: f64, seed: u64) -> Vec<f64> {
+    let n = ds.n_requests();
+    let mut out = match arrival {
+        Arrival::Recorded if ds.requests.has_timestamps() => {
+            let t0 = *ds.requests.ts_ms.iter().min().unwrap_or(&0);
+            ds.requests.ts_ms.iter().map(|&t| (t - t0) as f64).collect()
+        }
+        Arrival::Recorded => (0..n).map(|i| i as f64 * 1000.0).collect(),
+        Arrival::Uniform(rate) => (0..n).map(|i| i as f64 * 1000.0 / rate).collect(),
+        Arrival::Poisson(rate) => {
+            let mut rng = Rng::new(seed ^ 0xA11_1CE);
+            let mut t = 0.0;
+            (0..n)
+                .map(|i| {
+                    if i > 0 {
+                        t += rng.exponential(1000.0 / rate);
+                    }
+                    t
+                })
+                .collect::<Vec<f64>>()
+        }
+    };
+    if speedup != 1.0 {
+        out.iter_mut().for_each(|t| *t /= speedup);
+    }
+    out
+}
+
+/// Why a run failed.
+#[derive(Debug)]
+pub enum SimError {
+    /// Policies do not fit the dataset (unknown models, missing fields…).
+    Input(InputError),
+    /// `--missing fail` met a missing cell.
+    Missing(MissingCell),
+}
+
+/// Bind policies to the dataset, reporting every problem of every policy.
+pub fn bind_all(
+    ds: &Dataset,
+    prices: &[ModelPrice],
+    policies: &[Policy],
+    seed: u64,
+) -> Result<Vec<Bound>, InputError> {
+    let ctx = BindCtx { ds, prices, seed };
+    let results: Vec<Result<Bound, Vec<Diagnostic>>> =
+        policies.par_iter().map(|p| bind(p, &ctx)).collect();
+    let mut bounds = Vec::with_capacity(policies.len());
+    let mut diags = Vec::new();
+    for r in results {
+        match r {
+            Ok(b) => bounds.push(b),
+            Err(d) => diags.extend(d),
+        }
+    }
+    if diags.is_empty() {
+        Ok(bounds)
+    } else {
+        Err(InputError::new(diags))
+    }
+}
+
+/// Simulate every request under every policy.
+pub fn run(
+    ds: &Dataset,
+    prices: &[ModelPrice],
+    policies: &[Policy],
+    opts: &SimOptions,
+) -> Result<Trace, SimError> {
+    let bounds = bind_all(ds, prices, policies, opts.seed).map_err(SimError::Input)?;
+    run_bound(ds, &bounds, policies, opts)
+}
+
+/// Simulate already-bound policies.
+pub fn run_bound(
+    ds: &Dataset,
+    bounds: &[Bound],
+    policies: &[Policy],
+    opts: &SimOptions,
+) -> Result<Trace, SimError> {
+    let n = ds.n_requests();
+    let imputed = if opts.missing == Missing::Impute {
+        imputed_samples(ds)
+    } else {
+        Vec::new()
+    };
+    let env = Env {
+        ds,
+        missing: opts.missing,
+        imputed: &imputed,
+        seed: opts.seed,
+    };
+    let base_arrivals = arrivals(ds, opts.arrival, opts.speedup, opts.seed);
+    let mut rows = vec![TraceRow::EMPTY; n * bounds.len()];
+    let chunk = opts.chunk.max(1);
+    let per_policy: Vec<Result<Vec<Attempt>, MissingCell>> = rows
+        .par_chunks_mut(n.max(1))
+        .zip(bounds.par_iter())
+        .enumerate()
+        .map(|(p, (prow, b))| {
+            let arr: Vec<f64> = if b.traffic_factor != 1.0 {
+                base_arrivals.iter().map(|t| t / b.traffic_factor).collect()
+            } else {
+                base_arrivals.clone()
+            };
+            if b.stateful {
+                return vtime::run_policy(&env, b, p, &arr, prow);
+            }
+            let parts: Vec<Result<Vec<Attempt>, MissingCell>> = prow
+                .par_chunks_mut(chunk)
+                .enumerate()
+                .map(|(ci, rows_chunk)| {
+                    let mut attempts = Vec::with_capacity(rows_chunk.len() * 2);
+                    for (j, row) in rows_chunk.iter_mut().enumerate() {
+                        let r = ci * chunk + j;
+                        let row_idx = (p * n + r) as u32;
+                        *row = run_stateless(&env, b, r, row_idx, arr[r], &mut attempts)?;
+                    }
+                    Ok(attempts)
+                })
+                .collect();
+            let mut all = Vec::new();
+            for part in parts {
+                all.extend(part?);
+            }
+            Ok(all)
+        })
+        .collect();
+    let mut attempts = Vec::new();
+    for part in per_policy {
+        attempts.extend(part.map_err(SimError::Missing)?);
+    }
+    Ok(Trace {
+        policies: policies
+            .iter()
+            .zip(bounds)
+            .map(|(p, b)| PolicyInfo {
+                name: p.name.clone(),
+                kind: p.kind,
+                description: p.description.clone(),
+                rules: p.rules.iter().map(|r| r.name.clone()).collect(),
+                file: p.file.clone(),
+                stateful: b.stateful,
+            })
+            .collect(),
+        models: ds.models.clone(),
+        n_requests: n,
+        rows,
+        attempts,
+        seed: opts.seed,
+    })
+}

@@ -1,0 +1,616 @@
+//! The virtual-time engine: one discrete-event simulation per stateful policy.
+//!
+//! Events are arrivals (in arrival order), attempt starts and call completions, taken
+//! in time order; at equal times completions come first, so the router at time t
+//! knows exactly the calls that ended by t and nothing later — latency-based routing,
+//! cooldowns and breakers never peek into the future. Per request, the gateway runs
+//! (DESIGN §5): cache → budget → context window → cooldown → circuit breaker → rate
+//! limit (rpm/tpm, fixed minute windows) → concurrency (FIFO queue) → the provider.
+//!
+//! LiteLLM semantics mirrored (documented in the README): cooldown after more than
+//! `allowed_fails` failures in the current window; `lowest_latency` tracks latency per
+//! completion token of the last `window` successful calls, records a 1000 s penalty for
+//! a timeout, tries models without data first, and picks at random among models within
+//! `(1 + buffer)` of the best; `least_busy` picks the fewest calls in flight;
+//! `usage_based` the lowest tokens this minute among models under their limits.
+
+use super::bind::{BStrategy, Bound};
+use super::engine::{Admit, Call, Env, Flight, Gate, MissingCell, Outcome, Step};
+use super::plan::Plan;
+use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
+use crate::dataset::{ModelId, Status};
+use crate::policy::route::LatencyStat;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Latency recorded for a timed-out call by `lowest_latency` (LiteLLM's penalty), ms.
+pub const TIMEOUT_PENALTY_MS: f64 = 1_000_000.0;
+/// Rate-limit window, ms.
+const MINUTE_MS: f64 = 60_000.0;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Breaker {
+    Closed { fails: u32, total: u32 },
+    Open { until: f64 },
+    HalfOpen { probes_left: u32 },
+}
+
+#[derive(Debug, Clone)]
+struct ModelState {
+    cd_window: f64,
+    cd_fails: u32,
+    cooldown_until: f64,
+    breaker: Breaker,
+    minute: f64,
+    minute_requests: u32,
+    minute_tokens: u64,
+    in_flight: u32,
+    queue: VecDeque<u32>,
+    lat: Vec<f64>,
+    lat_pos: usize,
+    ewma: f64,
+    n_lat: u64,
+}
+
+impl ModelState {
+    fn new() -> Self {
+        ModelState {
+            cd_window: 0.0,
+            cd_fails: 0,
+            cooldown_until: f64::NEG_INFINITY,
+            breaker: Breaker::Closed { fails: 0, total: 0 },
+            minute: 0.0,
+            minute_requests: 0,
+            minute_tokens: 0,
+            in_flight: 0,
+            queue: VecDeque::new(),
+            lat: Vec::new(),
+            lat_pos: 0,
+            ewma: f64::NAN,
+            n_lat: 0,
+        }
+    }
+
+    fn roll_minute(&mut self, t: f64) {
+        let w = (t / MINUTE_MS).floor() * MINUTE_MS;
+        if w > self.minute {
+            self.minute = w;
+            self.minute_requests = 0;
+            self.minute_tokens = 0;
+        }
+    }
+
+    fn breaker_open_at(&mut self, t: f64, probes: u32) -> bool {
+        if let Breaker::Open { until } = self.breaker
+            && t >= until
+        {
+            self.breaker = if probes == 0 {
+                Breaker::Closed { fails: 0, total: 0 }
+            } else {
+                Breaker::HalfOpen {
+                    probes_left: probes,
+                }
+            };
+        }
+        match self.breaker {
+            Breaker::Open { .. } => true,
+            Breaker::HalfOpen { probes_left } => probes_left == 0,
+            Breaker::Closed { .. } => false,
+        }
+    }
+}
+
+/// Gateway state of one policy.
+pub struct StateGate {
+    models: Vec<ModelState>,
+    scratch: Vec<f64>,
+    /// Latency window size and statistic of the policy's `lowest_latency` route.
+    lat_cfg: Option<(usize, LatencyStat)>,
+}
+
+impl StateGate {
+    fn new(b: &Bound) -> Self {
+        let lat_cfg = b
+            .rules
+            .iter()
+            .map(|(_, r)| r)
+            .chain(std::iter::once(&b.default))
+            .find_map(|r| match &r.strategy {
+                BStrategy::LowestLatency { window, stat, .. } => Some((*window, *stat)),
+                _ => None,
+            });
+        StateGate {
+            models: (0..b.prices.len()).map(|_| ModelState::new()).collect(),
+            scratch: Vec::new(),
+            lat_cfg,
+        }
+    }
+
+    /// Latency statistic of a model (`None` when it has no completed calls yet).
+    fn latency_stat(&mut self, m: ModelId) -> Option<f64> {
+        let (_, stat) = self.lat_cfg?;
+        let s = &self.models[m as usize];
+        if s.lat.is_empty() {
+            return None;
+        }
+        Some(match stat {
+            LatencyStat::Mean => s.lat.iter().sum::<f64>() / s.lat.len() as f64,
+            LatencyStat::Ewma(_) => s.ewma,
+            LatencyStat::Quantile(q) => {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(&s.lat);
+                self.scratch.sort_by(f64::total_cmp);
+                crate::util::stats::quantile_sorted(&self.scratch, q).unwrap_or(f64::NAN)
+            }
+        })
+    }
+
+    fn record_latency(&mut self, m: ModelId, value: f64) {
+        let Some((window, stat)) = self.lat_cfg else {
+            return;
+        };
+        let s = &mut self.models[m as usize];
+        if s.lat.len() < window {
+            s.lat.push(value);
+        } else {
+            s.lat[s.lat_pos] = value;
+        }
+        s.lat_pos = (s.lat_pos + 1) % window;
+        s.ewma = match stat {
+            LatencyStat::Ewma(a) if s.n_lat > 0 => a * value + (1.0 - a) * s.ewma,
+            _ => value,
+        };
+        s.n_lat += 1;
+    }
+}
+
+impl Gate for StateGate {
+    fn admit(
+        &mut self,
+        b: &Bound,
+        m: ModelId,
+        t: f64,
+        _r: usize,
+        input_tokens: u32,
+        plan: &[ModelId],
+    ) -> Admit {
+        let mi = m as usize;
+        if b.gateway.cooldown.is_some() && t < self.models[mi].cooldown_until {
+            return Admit::Skip {
+                flag: flags::COOLDOWN_SKIP,
+            };
+        }
+        if let Some(cb) = &b.gateway.circuit_breaker
+            && self.models[mi].breaker_open_at(t, cb.half_open_probes)
+        {
+            // Portkey: when every target is open, the breaker is bypassed.
+            let probes = cb.half_open_probes;
+            let all_open = plan
+                .iter()
+                .all(|&x| self.models[x as usize].breaker_open_at(t, probes));
+            if !all_open {
+                return Admit::Skip {
+                    flag: flags::BREAKER_SKIP,
+                };
+            }
+        }
+        let (rpm, tpm, conc) = b.limits[mi];
+        let st = &mut self.models[mi];
+        st.roll_minute(t);
+        if rpm.is_some_and(|l| st.minute_requests >= l)
+            || tpm.is_some_and(|l| st.minute_tokens + input_tokens as u64 > l)
+        {
+            return Admit::Reject {
+                status: Status::RATE_LIMITED,
+                flag: flags::LOCAL_429,
+            };
+        }
+        if conc.is_some_and(|c| st.in_flight >= c) {
+            return Admit::Park;
+        }
+        st.minute_requests += 1;
+        st.minute_tokens += input_tokens as u64;
+        st.in_flight += 1;
+        if let Breaker::HalfOpen { probes_left } = &mut st.breaker {
+            *probes_left = probes_left.saturating_sub(1);
+        }
+        Admit::Go { wait_ms: 0.0 }
+    }
+
+    fn complete(&mut self, b: &Bound, o: &Outcome, _r: usize, _start: f64, end: f64) {
+        let mi = o.model as usize;
+        let class = o.status.class();
+        {
+            let st = &mut self.models[mi];
+            st.in_flight = st.in_flight.saturating_sub(1);
+            st.roll_minute(end);
+            if end < st.minute + MINUTE_MS {
+                st.minute_tokens += o.output_tokens as u64;
+            }
+            if let Some(cd) = &b.gateway.cooldown
+                && cd.on.intersects(class)
+            {
+                let w = cd.window_s * 1000.0;
+                let win = (end / w).floor() * w;
+                if win > st.cd_window {
+                    st.cd_window = win;
+                    st.cd_fails = 0;
+                }
+                st.cd_fails += 1;
+                if st.cd_fails > cd.allowed_fails {
+                    st.cooldown_until = end + cd.cooldown_s * 1000.0;
+                    st.cd_fails = 0;
+                }
+            }
+            if let Some(cb) = &b.gateway.circuit_breaker {
+                let failed = cb.on.intersects(class);
+                st.breaker = match st.breaker {
+                    Breaker::Closed { fails, total } => {
+                        let (fails, total) = (fails + u32::from(failed), total + 1);
+                        let by_count = fails > cb.failure_threshold;
+                        let by_rate = cb.failure_rate.is_some_and(|r| {
+                            total >= cb.minimum_requests && fails as f64 / total as f64 > r
+                        });
+                        if failed && (by_count || by_rate) {
+                            Breaker::Open {
+                                until: end + cb.cooldown_ms,
+                            }
+                        } else {
+                            Breaker::Closed { fails, total }
+                        }
+                    }
+                    Breaker::HalfOpen { probes_left } => {
+                        if failed {
+                            Breaker::Open {
+                                until: end + cb.cooldown_ms,
+                            }
+                        } else if o.status.is_ok() {
+                            Breaker::Closed { fails: 0, total: 0 }
+                        } else {
+                            Breaker::HalfOpen {
+                                probes_left: probes_left + 1,
+                            }
+                        }
+                    }
+                    // A call admitted before the circuit opened ended: nothing changes.
+                    open @ Breaker::Open { .. } => open,
+                };
+            }
+        }
+        if self.lat_cfg.is_some() {
+            if o.status.is_ok() {
+                let per_token = if o.output_tokens > 0 {
+                    o.latency_ms / o.output_tokens as f64
+                } else {
+                    o.latency_ms
+                };
+                self.record_latency(o.model, per_token);
+            } else if o.status == Status::TIMEOUT {
+                self.record_latency(o.model, TIMEOUT_PENALTY_MS);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Complete = 0,
+    Start = 1,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Event {
+    t: f64,
+    kind: Kind,
+    seq: u64,
+    slot: u32,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // BinaryHeap is a max-heap: reverse so the earliest event pops first.
+        o.t.total_cmp(&self.t)
+            .then((o.kind as u8).cmp(&(self.kind as u8)))
+            .then(o.seq.cmp(&self.seq))
+    }
+}
+
+struct Slot {
+    flight: Flight,
+    call: Option<Call>,
+    park_t: f64,
+}
+
+/// Cache entry per distinct input.
+#[derive(Clone, Copy)]
+struct CacheEntry {
+    expires: f64,
+    model: u16,
+    quality: f64,
+    output_tokens: u32,
+}
+
+/// Reorder a stateful route's candidates with the gate's state.
+fn order_stateful(b: &Bound, f: &mut Flight, gate: &mut StateGate, t: f64) {
+    let route = match f.row.rule {
+        DEFAULT_RULE => &b.default,
+        i => &b.rules[i as usize].1,
+    };
+    let n = match &route.strategy {
+        BStrategy::LowestLatency { candidates, .. }
+        | BStrategy::LeastBusy(candidates)
+        | BStrategy::UsageBased(candidates) => candidates.len().min(f.plan.len as usize),
+        _ => return,
+    };
+    // Score each candidate (lower is better); pick among the eligible at random.
+    let mut scored: [(f64, ModelId); crate::policy::route::MAX_PLAN] =
+        [(0.0, 0); crate::policy::route::MAX_PLAN];
+    for (i, &m) in f.plan.as_slice()[..n].iter().enumerate() {
+        let st_score = match &route.strategy {
+            BStrategy::LowestLatency { .. } => gate.latency_stat(m).unwrap_or(0.0),
+            BStrategy::LeastBusy(_) => gate.models[m as usize].in_flight as f64,
+            BStrategy::UsageBased(_) => {
+                let (rpm, tpm, _) = b.limits[m as usize];
+                let st = &mut gate.models[m as usize];
+                st.roll_minute(t);
+                let full = rpm.is_some_and(|l| st.minute_requests >= l)
+                    || tpm.is_some_and(|l| st.minute_tokens + f.row.input_tokens as u64 > l);
+                if full {
+                    f64::INFINITY
+                } else {
+                    st.minute_tokens as f64
+                }
+            }
+            _ => 0.0,
+        };
+        scored[i] = (st_score, m);
+    }
+    let scored = &mut scored[..n];
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let best = scored[0].0;
+    let limit = match &route.strategy {
+        BStrategy::LowestLatency { buffer, .. } => best * (1.0 + buffer),
+        _ => best,
+    };
+    let n_eligible = scored
+        .iter()
+        .take_while(|(s, _)| *s <= limit)
+        .count()
+        .max(1);
+    let pick = f.rng.below(n_eligible as u64) as usize;
+    scored.swap(0, pick);
+    let mut p = Plan { len: 0, ..f.plan };
+    scored.iter().for_each(|&(_, m)| p.push(m));
+    f.plan.as_slice()[n..].iter().for_each(|&m| p.push(m));
+    f.set_plan(p);
+}
+
+/// Simulate one stateful policy; fills `rows` (one per request) and returns attempts.
+pub fn run_policy(
+    env: &Env,
+    b: &Bound,
+    p: usize,
+    arrivals: &[f64],
+    rows: &mut [TraceRow],
+) -> Result<Vec<Attempt>, MissingCell> {
+    let ds = env.ds;
+    let n = ds.n_requests();
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by(|&a, &b| {
+        arrivals[a as usize]
+            .total_cmp(&arrivals[b as usize])
+            .then(a.cmp(&b))
+    });
+    let mut gate = StateGate::new(b);
+    let mut heap: BinaryHeap<Event> = BinaryHeap::new();
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut free: Vec<u32> = Vec::new();
+    let mut attempts: Vec<Attempt> = Vec::with_capacity(n * 2);
+    let mut seq = 0u64;
+    let mut cache: Vec<Option<CacheEntry>> = match &b.cache_group {
+        Some((_, groups)) => vec![None; *groups],
+        None => Vec::new(),
+    };
+    // Budget spend per (budget, group): (period index, spent).
+    let mut spend: Vec<Vec<(i64, f64)>> = b
+        .budgets
+        .iter()
+        .map(|bd| vec![(i64::MIN, 0.0); bd.key.as_ref().map(|k| k.n_codes + 1).unwrap_or(1)])
+        .collect();
+    let group_of = |key: &Option<super::bind::KeyCol>, r: usize| -> usize {
+        match key {
+            Some(k) => {
+                let c = k.codes[r];
+                if c == u32::MAX { k.n_codes } else { c as usize }
+            }
+            None => 0,
+        }
+    };
+    let mut next_arrival = 0usize;
+    let base = p * n;
+
+    macro_rules! push {
+        ($t:expr, $kind:expr, $slot:expr) => {{
+            seq += 1;
+            heap.push(Event {
+                t: $t,
+                kind: $kind,
+                seq,
+                slot: $slot,
+            });
+        }};
+    }
+
+    loop {
+        // Next event: a queued event, or the next arrival (arrivals come after
+        // completions and starts at the same instant).
+        let take_arrival = match (heap.peek(), order.get(next_arrival)) {
+            (None, None) => break,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (Some(e), Some(&r)) => arrivals[r as usize] < e.t,
+        };
+        let (t, slot_idx, kind) = if take_arrival {
+            let r = order[next_arrival] as usize;
+            next_arrival += 1;
+            let t = arrivals[r];
+            let mut f = Flight::new(env, b, r, (base + r) as u32, t);
+            // Cache.
+            if let Some((groups, _)) = &b.cache_group
+                && let Some(cfg) = &b.gateway.cache
+                && let Some(e) = cache[groups[r] as usize]
+                && e.expires > t
+            {
+                f.row.flags |= flags::CACHE_HIT;
+                f.row.status = Status::OK;
+                f.row.model = e.model;
+                f.row.latency_ms = cfg.hit_latency_ms;
+                f.row.ttft_ms = cfg.hit_latency_ms;
+                f.row.quality = e.quality;
+                f.row.output_tokens = e.output_tokens;
+                rows[r] = f.row;
+                continue;
+            }
+            // Budgets.
+            let mut rejected = false;
+            for (bi, bd) in b.budgets.iter().enumerate() {
+                let g = group_of(&bd.key, r);
+                let period = (t / bd.period_ms).floor() as i64;
+                let (pidx, spent) = spend[bi][g];
+                let spent = if pidx == period { spent } else { 0.0 };
+                if spent >= bd.limit_usd {
+                    match bd.downgrade {
+                        Some(m) => {
+                            let mut pl = Plan::EMPTY;
+                            pl.push(m);
+                            f.set_plan(pl);
+                            f.row.flags |= flags::BUDGET_DOWNGRADE;
+                        }
+                        None => rejected = true,
+                    }
+                }
+            }
+            if rejected {
+                f.row.flags |= flags::BUDGET_REJECTED;
+                f.row.status = Status::GATEWAY_REJECTED;
+                f.row.quality = b.gateway.failure_quality;
+                rows[r] = f.row;
+                continue;
+            }
+            if f.row.flags & flags::BUDGET_DOWNGRADE == 0 {
+                order_stateful(b, &mut f, &mut gate, t);
+            }
+            let s = Slot {
+                flight: f,
+                call: None,
+                park_t: t,
+            };
+            let idx = match free.pop() {
+                Some(i) => {
+                    slots[i as usize] = s;
+                    i
+                }
+                None => {
+                    slots.push(s);
+                    (slots.len() - 1) as u32
+                }
+            };
+            (t, idx, Kind::Start)
+        } else {
+            let e = heap.pop().expect("peeked");
+            (e.t, e.slot, e.kind)
+        };
+
+        let si = slot_idx as usize;
+        let mut start_at: Option<f64> = None;
+        match kind {
+            Kind::Start => start_at = Some(t),
+            Kind::Complete => {
+                let call = slots[si].call.take().expect("a completing slot has a call");
+                let r = slots[si].flight.r;
+                if call.admitted {
+                    gate.complete(b, &call.outcome, r, call.start, call.end);
+                    // A freed concurrency slot lets the first queued flight go.
+                    let m = call.outcome.model as usize;
+                    if let Some(q) = gate.models[m].queue.pop_front() {
+                        push!(t, Kind::Start, q);
+                    }
+                }
+                for (bi, bd) in b.budgets.iter().enumerate() {
+                    let g = group_of(&bd.key, r);
+                    let period = (t / bd.period_ms).floor() as i64;
+                    let e = &mut spend[bi][g];
+                    if e.0 != period {
+                        *e = (period, 0.0);
+                    }
+                    e.1 += call.outcome.cost_usd;
+                }
+                match slots[si].flight.finish_call(b, &call, &mut attempts) {
+                    Some(next) if next <= t => start_at = Some(t),
+                    Some(next) => push!(next, Kind::Start, slot_idx),
+                    None => {
+                        finish(&mut slots[si], &mut cache, b, rows, t);
+                        free.push(slot_idx);
+                    }
+                }
+            }
+        }
+        if let Some(t0) = start_at {
+            let slot = &mut slots[si];
+            if slot.flight.row.flags & flags::QUEUED != 0 && slot.park_t < t0 {
+                slot.flight.row.queue_ms += t0 - slot.park_t;
+                slot.park_t = t0;
+            }
+            match slot.flight.next(env, b, &mut gate, t0, &mut attempts)? {
+                Step::Call(c) => {
+                    let end = c.end;
+                    slot.call = Some(c);
+                    push!(end, Kind::Complete, slot_idx);
+                }
+                Step::Park(m) => {
+                    slot.flight.row.flags |= flags::QUEUED;
+                    slot.park_t = t0;
+                    gate.models[m as usize].queue.push_back(slot_idx);
+                }
+                Step::Done => {
+                    finish(slot, &mut cache, b, rows, t0);
+                    free.push(slot_idx);
+                }
+            }
+        }
+    }
+    attempts.sort_by_key(|a| (a.row, a.seq));
+    Ok(attempts)
+}
+
+fn finish(
+    slot: &mut Slot,
+    cache: &mut [Option<CacheEntry>],
+    b: &Bound,
+    rows: &mut [TraceRow],
+    t: f64,
+) {
+    let f = &slot.flight;
+    if f.row.status.is_ok()
+        && let (Some((groups, _)), Some(cfg)) = (&b.cache_group, &b.gateway.cache)
+    {
+        cache[groups[f.r] as usize] = Some(CacheEntry {
+            expires: t + cfg.ttl_s * 1000.0,
+            model: f.row.model,
+            quality: f.row.quality,
+            output_tokens: f.row.output_tokens,
+        });
+    }
+    rows[f.r] = f.row;
+}
