@@ -137,7 +137,7 @@ pub struct Policy {
     pub classifier: Option<Classifier>,
     /// `[tiers]`: named groups of models.
     pub tiers: Vec<(String, Vec<ModelRef>)>,
-    /// Cross-fitting folds for `cheapest` / `best` estimates.
+    /// Cross-fitting folds for `cheapest` / `best` estimates (0 = leave-one-out).
     pub folds: u32,
     /// Rules in order.
     pub rules: Vec<Rule>,

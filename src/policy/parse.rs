@@ -173,13 +173,19 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
         && let Some(t) = doc.table(v, "estimate")
     {
         doc.check_keys(t, &["folds"], "[estimate]");
-        if let Some(f) = get(t, "folds")
-            && let Some(n) = doc.uint(f, "estimate.folds")
-        {
-            if (2..=20).contains(&n) {
-                folds = n as u32;
-            } else {
-                doc.err(f.span(), "estimate.folds: expected 2 to 20");
+        if let Some(f) = get(t, "folds") {
+            if let DeValue::String(s) = f.get_ref() {
+                if s.as_ref() == "loo" {
+                    folds = 0;
+                } else {
+                    doc.err(f.span(), format!("estimate.folds: expected 2 to 20 or \"loo\" (leave-one-out), found \"{s}\""));
+                }
+            } else if let Some(n) = doc.uint(f, "estimate.folds") {
+                if (2..=20).contains(&n) {
+                    folds = n as u32;
+                } else {
+                    doc.err(f.span(), "estimate.folds: expected 2 to 20, or \"loo\"");
+                }
             }
         }
     }

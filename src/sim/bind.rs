@@ -101,9 +101,10 @@ pub enum BStrategy {
         default: usize,
     },
     /// Decision table from cross-fitted estimates: model per (fold, segment).
+    /// Leave-one-out uses one fold per request and one segment.
     Table {
         /// Fold per request.
-        fold: Arc<Vec<u8>>,
+        fold: Arc<Vec<u32>>,
         /// Segment per request (None = one segment).
         seg: Option<KeyCol>,
         /// Segments (codes + 1 for "absent").
@@ -589,22 +590,25 @@ impl Binder<'_, '_> {
                     Objective::BestQuality
                 };
                 let folds = self.p.folds;
-                let fold = fold_of(self.ctx.ds, folds, self.ctx.seed);
-                let (n_seg, choice) = decision_table(
-                    self.ctx,
-                    &cands,
-                    cons,
-                    objective,
-                    otherwise,
-                    &fold,
-                    folds,
-                    seg.as_ref(),
-                );
-                BStrategy::Table {
-                    fold: Arc::new(fold),
-                    seg,
-                    n_seg,
-                    choice,
+                if folds == 0 {
+                    let choice = loo_table(self.ctx, &cands, cons, objective, otherwise, seg.as_ref());
+                    BStrategy::Table {
+                        fold: Arc::new((0..self.ctx.ds.n_requests() as u32).collect()),
+                        seg: None,
+                        n_seg: 1,
+                        choice,
+                    }
+                } else {
+                    let fold = fold_of(self.ctx.ds, folds, self.ctx.seed);
+                    let (n_seg, choice) = decision_table(
+                        self.ctx, &cands, cons, objective, otherwise, &fold, folds, seg.as_ref(),
+                    );
+                    BStrategy::Table {
+                        fold: Arc::new(fold),
+                        seg,
+                        n_seg,
+                        choice,
+                    }
                 }
             }
             Strategy::Cascade {
@@ -666,7 +670,7 @@ fn value_eq(v: &MetaValue, dict_value: &str) -> bool {
 }
 
 /// Cross-fitting fold of each request: a stable hash of its id, salted by the seed.
-pub fn fold_of(ds: &Dataset, folds: u32, seed: u64) -> Vec<u8> {
+pub fn fold_of(ds: &Dataset, folds: u32, seed: u64) -> Vec<u32> {
     let salt = format!("fold-{seed}");
     ds.requests
         .ids
@@ -675,7 +679,7 @@ pub fn fold_of(ds: &Dataset, folds: u32, seed: u64) -> Vec<u8> {
             let mut b = salt.as_bytes().to_vec();
             b.push(0);
             b.extend_from_slice(id.as_bytes());
-            (stable_hash(&b) % folds as u64) as u8
+            (stable_hash(&b) % folds as u64) as u32
         })
         .collect()
 }
@@ -742,6 +746,72 @@ impl Acc {
     }
 }
 
+fn accumulate(ctx: &BindCtx, r: usize, m: ModelId) -> Acc {
+    let smp = ctx.ds.cell(r, m);
+    if !smp.status.is_ok() {
+        return Acc::default();
+    }
+    let labelled = !smp.quality.is_nan();
+    Acc {
+        q: if labelled { smp.quality } else { 0.0 },
+        nq: u32::from(labelled),
+        cost: sample_cost(smp, &ctx.prices[m as usize]),
+        lat: smp.latency_ms as f64,
+        nok: 1,
+    }
+}
+
+fn seg_of(seg: Option<&KeyCol>, r: usize) -> usize {
+    seg.map(|s| {
+        let c = s.codes[r];
+        if c == u32::MAX { s.n_codes } else { c as usize }
+    })
+    .unwrap_or(0)
+}
+
+/// Leave-one-out decisions: request r's choice uses every other request's answers.
+fn loo_table(
+    ctx: &BindCtx,
+    cands: &[ModelId],
+    cons: &Constraints,
+    objective: Objective,
+    otherwise: ModelId,
+    seg: Option<&KeyCol>,
+) -> Vec<ModelId> {
+    let n = ctx.ds.n_requests();
+    let n_seg = seg.map(|s| s.n_codes + 1).unwrap_or(1);
+    let nm = cands.len();
+    let mut seg_total = vec![Acc::default(); n_seg * nm];
+    let mut grand = vec![Acc::default(); nm];
+    for r in 0..n {
+        let s = seg_of(seg, r);
+        for (ci, &m) in cands.iter().enumerate() {
+            let a = accumulate(ctx, r, m);
+            seg_total[s * nm + ci].add(&a);
+            grand[ci].add(&a);
+        }
+    }
+    (0..n)
+        .map(|r| {
+            let s = seg_of(seg, r);
+            let ests: Vec<Estimate> = cands
+                .iter()
+                .enumerate()
+                .map(|(ci, &m)| {
+                    let own = accumulate(ctx, r, m);
+                    let train = seg_total[s * nm + ci].sub(&own);
+                    if train.nq >= MIN_SEGMENT_SAMPLES || n_seg == 1 {
+                        train.estimate()
+                    } else {
+                        grand[ci].sub(&own).estimate()
+                    }
+                })
+                .collect();
+            choose(cands, &ests, cons, objective).unwrap_or(otherwise)
+        })
+        .collect()
+}
+
 /// Segments with fewer labelled answers than this use the fold's overall estimate.
 pub const MIN_SEGMENT_SAMPLES: u32 = 10;
 
@@ -754,7 +824,7 @@ fn decision_table(
     cons: &Constraints,
     objective: Objective,
     otherwise: ModelId,
-    fold: &[u8],
+    fold: &[u32],
     folds: u32,
     seg: Option<&KeyCol>,
 ) -> (usize, Vec<ModelId>) {
@@ -765,26 +835,10 @@ fn decision_table(
     // acc[(fold * n_seg + seg) * nm + c]
     let mut acc = vec![Acc::default(); k * n_seg * nm];
     for r in 0..ds.n_requests() {
-        let s = seg
-            .map(|s| {
-                let c = s.codes[r];
-                if c == u32::MAX { s.n_codes } else { c as usize }
-            })
-            .unwrap_or(0);
+        let s = seg_of(seg, r);
         let f = fold[r] as usize;
         for (ci, &m) in cands.iter().enumerate() {
-            let smp = ds.cell(r, m);
-            if !smp.status.is_ok() {
-                continue;
-            }
-            let a = &mut acc[(f * n_seg + s) * nm + ci];
-            a.nok += 1;
-            a.cost += sample_cost(smp, &ctx.prices[m as usize]);
-            a.lat += smp.latency_ms as f64;
-            if !smp.quality.is_nan() {
-                a.q += smp.quality;
-                a.nq += 1;
-            }
+            acc[(f * n_seg + s) * nm + ci].add(&accumulate(ctx, r, m));
         }
     }
     // Totals per segment and overall, then leave-one-fold-out.
