@@ -145,8 +145,12 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
             None
         }
     };
-    let mut policies = match policy_files(&policy_args).and_then(|f| policy::load_all(&f)) {
-        Ok(p) => p,
+    let mut policies = match policy_files(&policy_args) {
+        Ok(files) => {
+            let (p, d) = policy::load_all_partial(&files);
+            diags.extend(d);
+            p
+        }
         Err(e) => {
             diags.extend(e.diagnostics);
             Vec::new()
@@ -172,6 +176,12 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
         }
     };
     if !diags.is_empty() {
+        // Bind the policies that did parse too, so one run reports every problem.
+        if prices.len() == ds.n_models()
+            && let Err(e) = sim::bind_all(&ds, &prices, &policies, o.seed)
+        {
+            diags.extend(e.diagnostics);
+        }
         return Err(InputError::new(diags).into());
     }
     if !o.no_baselines {

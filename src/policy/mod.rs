@@ -14,7 +14,7 @@ pub mod route;
 
 pub use cond::{Cond, KeyRef, MetaOp, NumField, NumTest, TextTest};
 pub use gateway::{Budget, Cache, CircuitBreaker, Cooldown, Gateway, Retries, Scenario};
-pub use parse::{load, load_all, parse};
+pub use parse::{load, load_all, load_all_partial, parse};
 pub use route::{Constraints, Route, Strategy, TierSelect};
 
 use crate::error::Diagnostic;

@@ -37,6 +37,17 @@ pub fn load(path: &Path) -> Result<Policy, InputError> {
 /// Read several policy files, reporting the problems of all of them together, and
 /// checking that names are unique.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Policy>, InputError> {
+    let (out, diags) = load_all_partial(paths);
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(InputError::new(diags))
+    }
+}
+
+/// Like [`load_all`], but also returns the policies that did parse (so callers can
+/// check them further and report everything in one go).
+pub fn load_all_partial(paths: &[PathBuf]) -> (Vec<Policy>, Vec<Diagnostic>) {
     let mut out: Vec<Policy> = Vec::new();
     let mut diags = Vec::new();
     for p in paths {
@@ -57,11 +68,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Policy>, InputError> {
             Err(e) => diags.extend(e.diagnostics),
         }
     }
-    if diags.is_empty() {
-        Ok(out)
-    } else {
-        Err(InputError::new(diags))
-    }
+    (out, diags)
 }
 
 /// Parse a policy from text; `default_name` is used when the file has no `name`.

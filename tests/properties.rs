@@ -1,0 +1,125 @@
+//! Invariants over random synthetic datasets and the shipped policies (proptest).
+mod common;
+
+use proptest::prelude::*;
+use routesim::analysis::{SummaryOptions, summarize, trace_frame};
+use routesim::dataset::Dataset;
+use routesim::policy::{Policy, baselines::baselines, load_all};
+use routesim::pricing::ModelPrice;
+use routesim::sim::trace::{NONE16, Trace};
+use routesim::sim::{SimOptions, engine::Missing, run};
+use routesim::synth::{SynthConfig, calibrate, generate};
+
+fn dataset(n: usize, seed: u64, holes: u8) -> (Dataset, Vec<ModelPrice>) {
+    let cal = calibrate(None);
+    let mut ds = generate(&SynthConfig::new(n, 8, seed), &cal);
+    // Punch holes in the matrix so missing-cell handling is exercised too.
+    if holes > 0 {
+        for (i, c) in ds.cells.iter_mut().enumerate() {
+            if (i * 7 + seed as usize).is_multiple_of(100 / holes as usize) {
+                *c = routesim::dataset::Sample::MISSING;
+            }
+        }
+        ds.extra_offsets.clear();
+        ds.extra.clear();
+    }
+    (ds, cal.prices)
+}
+
+fn policies(ds: &Dataset) -> Vec<Policy> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut p = load_all(&files).unwrap();
+    p.extend(baselines(&ds.models));
+    p
+}
+
+fn sim(ds: &Dataset, prices: &[ModelPrice], pols: &[Policy], seed: u64, missing: Missing) -> Trace {
+    let opts = SimOptions { seed, missing, ..SimOptions::default() };
+    run(ds, prices, pols, &opts).unwrap_or_else(|_| panic!("simulation failed"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, .. ProptestConfig::default() })]
+
+    #[test]
+    fn one_decision_per_request_and_attempts_add_up(n in 20usize..150, seed in 0u64..1000, holes in 0u8..3) {
+        let (ds, prices) = dataset(n, seed, holes);
+        let pols = policies(&ds);
+        let t = sim(&ds, &prices, &pols, seed, if holes > 0 { Missing::Skip } else { Missing::Fail });
+        prop_assert_eq!(t.rows.len(), n * pols.len());
+        let mut per_row = vec![0u32; t.rows.len()];
+        for a in &t.attempts {
+            per_row[a.row as usize] += 1;
+        }
+        for (i, row) in t.rows.iter().enumerate() {
+            prop_assert!(row.rule != NONE16, "every request got a routing decision");
+            if row.covered() {
+                prop_assert_eq!(per_row[i], row.attempts as u32);
+                let cost: f64 = t.attempts.iter().filter(|a| a.row as usize == i).map(|a| a.cost_usd).sum();
+                prop_assert!((cost - row.cost_usd).abs() < 1e-12);
+                prop_assert!(row.latency_ms >= 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn summary_totals_equal_the_trace_sums(n in 20usize..150, seed in 0u64..1000, holes in 0u8..3) {
+        let (ds, prices) = dataset(n, seed, holes);
+        let pols = policies(&ds);
+        let t = sim(&ds, &prices, &pols, seed, Missing::Skip);
+        let df = trace_frame(&t, &ds).unwrap();
+        let s = summarize(&df, &[], &SummaryOptions { bootstrap: 50, seed }).unwrap();
+        for (p, sum) in s.iter().enumerate() {
+            let rows: Vec<_> = t.policy_rows(p).iter().filter(|r| r.covered()).collect();
+            let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
+            let q: Vec<f64> = rows.iter().map(|r| r.quality).filter(|q| !q.is_nan()).collect();
+            let ok = rows.iter().filter(|r| r.status.is_ok()).count();
+            prop_assert_eq!(sum.covered as usize, rows.len());
+            prop_assert!((sum.cost_total - cost).abs() <= 1e-9 * cost.max(1.0));
+            prop_assert_eq!(sum.quality_n as usize, q.len());
+            if !q.is_empty() {
+                let mean = q.iter().sum::<f64>() / q.len() as f64;
+                prop_assert!((sum.quality_mean - mean).abs() < 1e-12);
+                prop_assert!(sum.quality_lo <= mean + 1e-12 && mean <= sum.quality_hi + 1e-12);
+            }
+            prop_assert!((sum.success_rate - ok as f64 / rows.len() as f64).abs() < 1e-12);
+            // Percentiles equal a naive sort-based computation.
+            let mut lat: Vec<f64> = rows.iter().map(|r| r.latency_ms).collect();
+            lat.sort_by(f64::total_cmp);
+            for (q, got) in [(0.5, sum.latency_p50), (0.9, sum.latency_p90), (0.95, sum.latency_p95), (0.99, sum.latency_p99)] {
+                let pos = q * (lat.len() - 1) as f64;
+                let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+                let naive = lat[lo] + (lat[hi] - lat[lo]) * (pos - lo as f64);
+                prop_assert!((got - naive).abs() <= 1e-9 * naive.max(1.0), "p{q}: {got} vs {naive}");
+            }
+            prop_assert!(sum.latency_p50 <= sum.latency_p90 && sum.latency_p90 <= sum.latency_p95 && sum.latency_p95 <= sum.latency_p99);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_output_and_thread_count_does_not_matter(n in 20usize..150, seed in 0u64..1000) {
+        let (ds, prices) = dataset(n, seed, 0);
+        let pols = policies(&ds);
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let chunked = |chunk: usize| SimOptions { seed, chunk, ..SimOptions::default() };
+        let a = one.install(|| run(&ds, &prices, &pols, &chunked(7)).unwrap_or_else(|_| panic!()));
+        let b = four.install(|| run(&ds, &prices, &pols, &chunked(7)).unwrap_or_else(|_| panic!()));
+        let c = four.install(|| run(&ds, &prices, &pols, &chunked(4096)).unwrap_or_else(|_| panic!()));
+        // Rows hold NaN for unknown values, so compare their exact printed form.
+        let bits = |t: &Trace| format!("{:?}{:?}", t.rows, t.attempts);
+        prop_assert_eq!(bits(&a), bits(&b));
+        prop_assert_eq!(format!("{:?}", a.rows), format!("{:?}", c.rows));
+        let summary = |t: &Trace| {
+            let df = trace_frame(t, &ds).unwrap();
+            routesim::report::tables::summary_csv(&summarize(&df, &[], &SummaryOptions { bootstrap: 100, seed }).unwrap())
+        };
+        prop_assert_eq!(summary(&a), summary(&b));
+        // A different seed changes random choices (random baseline, splits).
+        let d = sim(&ds, &prices, &pols, seed + 1, Missing::Fail);
+        let (da, dd) = (format!("{:?}", a.rows), format!("{:?}", d.rows));
+        prop_assert!(da != dd, "another seed changes random choices");
+    }
+}
