@@ -14,7 +14,12 @@ impl Case {
     fn new() -> Case {
         let dir = tempfile::tempdir().unwrap();
         let src = common::fixture("hand");
-        for f in ["dataset.toml", "requests.csv", "responses.csv", "pricing.toml"] {
+        for f in [
+            "dataset.toml",
+            "requests.csv",
+            "responses.csv",
+            "pricing.toml",
+        ] {
             std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
         }
         let c = Case { dir };
@@ -34,7 +39,13 @@ impl Case {
     }
     fn run(&self, policies: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_routesim"));
-        cmd.arg("run").arg("-d").arg(self.dir.path()).arg("-o").arg(self.path("out")).arg("--bootstrap").arg("0");
+        cmd.arg("run")
+            .arg("-d")
+            .arg(self.dir.path())
+            .arg("-o")
+            .arg(self.path("out"))
+            .arg("--bootstrap")
+            .arg("0");
         for p in policies {
             cmd.arg("-p").arg(self.path(p));
         }
@@ -48,7 +59,10 @@ impl Case {
         for f in fragments {
             assert!(err.contains(f), "missing {f:?} in:\n{err}");
         }
-        assert!(!self.path("out").exists(), "no report folder after an error");
+        assert!(
+            !self.path("out").exists(),
+            "no report folder after an error"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -66,8 +80,18 @@ fn name(p: &Path) -> String {
 fn good_input_writes_the_report() {
     let c = Case::new();
     let out = c.run(&["policy.toml"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["summary.csv", "summary.json", "trace.parquet", "manifest.json"] {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "summary.csv",
+        "summary.json",
+        "trace.parquet",
+        "manifest.json",
+    ] {
         assert!(c.path("out").join(f).is_file(), "{f}");
     }
 }
@@ -77,31 +101,64 @@ fn malformed_toml() {
     let c = Case::new();
     c.write("bad.toml", "name = \"bad\"\n[default\nroute = \"mid\"\n");
     let out = c.run(&["bad.toml"]);
-    c.expect_input_error(&out, &[&format!("{}:2:", name(&c.path("bad.toml"))), "invalid TOML"]);
+    c.expect_input_error(
+        &out,
+        &[&format!("{}:2:", name(&c.path("bad.toml"))), "invalid TOML"],
+    );
 }
 
 #[test]
 fn unknown_key_with_suggestion() {
     let c = Case::new();
-    c.write("bad.toml", "name = \"bad\"\n[gateway]\ntimeout = 100\n[default]\nroute = \"mid\"\n");
+    c.write(
+        "bad.toml",
+        "name = \"bad\"\n[gateway]\ntimeout = 100\n[default]\nroute = \"mid\"\n",
+    );
     let out = c.run(&["bad.toml"]);
-    c.expect_input_error(&out, &[&format!("{}:3:1: unknown key \"timeout\"", name(&c.path("bad.toml"))), "did you mean \"timeout_ms\""]);
+    c.expect_input_error(
+        &out,
+        &[
+            &format!("{}:3:1: unknown key \"timeout\"", name(&c.path("bad.toml"))),
+            "did you mean \"timeout_ms\"",
+        ],
+    );
 }
 
 #[test]
 fn unknown_model() {
     let c = Case::new();
-    c.write("bad.toml", "name = \"bad\"\n[default]\nroute.fallback = [\"mid\", \"premum\"]\n");
+    c.write(
+        "bad.toml",
+        "name = \"bad\"\n[default]\nroute.fallback = [\"mid\", \"premum\"]\n",
+    );
     let out = c.run(&["bad.toml"]);
-    c.expect_input_error(&out, &[&format!("{}:3:26: unknown model \"premum\"", name(&c.path("bad.toml"))), "did you mean \"premium\""]);
+    c.expect_input_error(
+        &out,
+        &[
+            &format!(
+                "{}:3:26: unknown model \"premum\"",
+                name(&c.path("bad.toml"))
+            ),
+            "did you mean \"premium\"",
+        ],
+    );
 }
 
 #[test]
 fn non_positive_weight() {
     let c = Case::new();
-    c.write("bad.toml", "name = \"bad\"\n[default]\nroute.split = { cheap = 70, mid = -30 }\n");
+    c.write(
+        "bad.toml",
+        "name = \"bad\"\n[default]\nroute.split = { cheap = 70, mid = -30 }\n",
+    );
     let out = c.run(&["bad.toml"]);
-    c.expect_input_error(&out, &[&format!("{}:3:35:", name(&c.path("bad.toml"))), "expected a positive number, found -30"]);
+    c.expect_input_error(
+        &out,
+        &[
+            &format!("{}:3:35:", name(&c.path("bad.toml"))),
+            "expected a positive number, found -30",
+        ],
+    );
 }
 
 #[test]
@@ -112,7 +169,13 @@ fn bad_regex() {
         "name = \"bad\"\n[[rule]]\nname = \"r\"\nwhen = { input = { regex = \"[a-\" } }\nroute = \"cheap\"\n[default]\nroute = \"mid\"\n",
     );
     let out = c.run(&["bad.toml"]);
-    c.expect_input_error(&out, &[&format!("{}:4:28: invalid regular expression", name(&c.path("bad.toml")))]);
+    c.expect_input_error(
+        &out,
+        &[&format!(
+            "{}:4:28: invalid regular expression",
+            name(&c.path("bad.toml"))
+        )],
+    );
 }
 
 #[test]
@@ -123,18 +186,40 @@ fn condition_on_a_missing_field() {
         "name = \"bad\"\n[[rule]]\nname = \"r\"\nwhen = { meta.tier = \"gold\" }\nroute = \"cheap\"\n[default]\nroute = \"mid\"\n",
     );
     let out = c.run(&["bad.toml"]);
-    c.expect_input_error(&out, &[&format!("{}:4:15: condition on meta.tier, but the dataset has no such field", name(&c.path("bad.toml"))), "task"]);
+    c.expect_input_error(
+        &out,
+        &[
+            &format!(
+                "{}:4:15: condition on meta.tier, but the dataset has no such field",
+                name(&c.path("bad.toml"))
+            ),
+            "task",
+        ],
+    );
 }
 
 #[test]
 fn every_policy_error_is_reported_at_once() {
     let c = Case::new();
-    c.write("a.toml", "name = \"a\"\ncolour = 1\n[default]\nroute = \"mid\"\n");
+    c.write(
+        "a.toml",
+        "name = \"a\"\ncolour = 1\n[default]\nroute = \"mid\"\n",
+    );
     c.write("b.toml", "name = \"b\"\n[default]\nroute = \"nope\"\n");
-    c.write("d.toml", "name = \"d\"\n[default]\nroute.split = { mid = 0 }\n");
+    c.write(
+        "d.toml",
+        "name = \"d\"\n[default]\nroute.split = { mid = 0 }\n",
+    );
     let out = c.run(&["a.toml", "b.toml", "d.toml"]);
     // Structure errors of a and d and the binding error of b, all in one run.
-    c.expect_input_error(&out, &["a.toml:2:1: unknown key \"colour\"", "b.toml:3:9: unknown model \"nope\"", "d.toml:3:23:"]);
+    c.expect_input_error(
+        &out,
+        &[
+            "a.toml:2:1: unknown key \"colour\"",
+            "b.toml:3:9: unknown model \"nope\"",
+            "d.toml:3:23:",
+        ],
+    );
 }
 
 #[test]
@@ -142,19 +227,38 @@ fn dataset_row_missing_a_required_column() {
     let c = Case::new();
     c.edit("responses.csv", "request_id,model,", "request_id,mdl,");
     let out = c.run(&["policy.toml"]);
-    c.expect_input_error(&out, &[&format!("{}: missing required column \"model\"", name(&c.path("responses.csv"))), "found columns: request_id, mdl"]);
+    c.expect_input_error(
+        &out,
+        &[
+            &format!(
+                "{}: missing required column \"model\"",
+                name(&c.path("responses.csv"))
+            ),
+            "found columns: request_id, mdl",
+        ],
+    );
     // JSONL: the row that lacks it is named.
     let c = Case::new();
     c.write("responses.jsonl", "{\"request_id\":\"q1\",\"model\":\"mid\",\"latency_ms\":5}\n{\"request_id\":\"q2\",\"latency_ms\":5}\n");
     c.edit("dataset.toml", "responses.csv", "responses.jsonl");
     let out = c.run(&["policy.toml"]);
-    c.expect_input_error(&out, &[&format!("{}: row 2: missing required column \"model\"", name(&c.path("responses.jsonl")))]);
+    c.expect_input_error(
+        &out,
+        &[&format!(
+            "{}: row 2: missing required column \"model\"",
+            name(&c.path("responses.jsonl"))
+        )],
+    );
 }
 
 #[test]
 fn non_numeric_token_count() {
     let c = Case::new();
-    c.edit("responses.csv", "q1,mid,0,ok,60,800,,0.8", "q1,mid,0,ok,sixty,800,,0.8");
+    c.edit(
+        "responses.csv",
+        "q1,mid,0,ok,60,800,,0.8",
+        "q1,mid,0,ok,sixty,800,,0.8",
+    );
     let out = c.run(&["policy.toml"]);
     c.expect_input_error(&out, &[&format!("{}: row 2, column \"output_tokens\": expected a non-negative whole number, found \"sixty\"", name(&c.path("responses.csv")))]);
 }
@@ -164,7 +268,13 @@ fn duplicate_request_id() {
     let c = Case::new();
     c.edit("requests.csv", "q2,2024", "q1,2024");
     let out = c.run(&["policy.toml"]);
-    c.expect_input_error(&out, &[&format!("{}: row 2: duplicate request id \"q1\" (first defined in", name(&c.path("requests.csv")))]);
+    c.expect_input_error(
+        &out,
+        &[&format!(
+            "{}: row 2: duplicate request id \"q1\" (first defined in",
+            name(&c.path("requests.csv"))
+        )],
+    );
 }
 
 #[test]
@@ -187,6 +297,14 @@ fn validate_reports_binding_errors_with_a_dataset() {
         .output()
         .unwrap();
     c.expect_input_error(&out, &["bad.toml:3:9: unknown model \"gpt-5\""]);
-    let ok = Command::new(env!("CARGO_BIN_EXE_routesim")).args(["validate", "--example"]).output().unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .args(["validate", "--example"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }

@@ -49,9 +49,19 @@ fn check(trace: &Trace, policy: &str, want: [Want; 5]) {
         let ctx = format!("{policy} q{}", r + 1);
         assert_eq!(trace.model_name(row.model), w.0, "{ctx} model");
         assert_eq!(row.status, w.1, "{ctx} status");
-        assert!((row.cost_usd - w.2).abs() < 1e-12, "{ctx} cost {} != {}", row.cost_usd, w.2);
+        assert!(
+            (row.cost_usd - w.2).abs() < 1e-12,
+            "{ctx} cost {} != {}",
+            row.cost_usd,
+            w.2
+        );
         assert_eq!(row.latency_ms, w.3, "{ctx} latency");
-        assert!((row.quality - w.4).abs() < 1e-12, "{ctx} quality {} != {}", row.quality, w.4);
+        assert!(
+            (row.quality - w.4).abs() < 1e-12,
+            "{ctx} quality {} != {}",
+            row.quality,
+            w.4
+        );
         assert_eq!(row.attempts, w.5, "{ctx} attempts");
         assert_eq!(row.has(flags::FELL_BACK), w.6, "{ctx} fell_back");
         assert_eq!(row.has(flags::RETRIED), w.7, "{ctx} retried");
@@ -68,13 +78,17 @@ fn fallback_chain_with_retries() {
     // q3: premium 500 (400) + 500 + 500 again (400, one sample) → fall back to mid
     //     ok 1500: 400+500+400+1500 = 2800 ms, 3 calls, cost .0022.
     let t = simulate();
-    check(&t, "fallback", [
-        ("premium", OK, 0.0045, 1500.0, 0.9, 1, false, false, false),
-        ("premium", OK, 0.0095, 2800.0, 0.95, 2, false, true, false),
-        ("mid", OK, 0.0022, 2800.0, 0.8, 3, true, true, false),
-        ("premium", OK, 0.0085, 1800.0, 0.85, 1, false, false, false),
-        ("premium", OK, 0.008, 1200.0, 1.0, 1, false, false, false),
-    ]);
+    check(
+        &t,
+        "fallback",
+        [
+            ("premium", OK, 0.0045, 1500.0, 0.9, 1, false, false, false),
+            ("premium", OK, 0.0095, 2800.0, 0.95, 2, false, true, false),
+            ("mid", OK, 0.0022, 2800.0, 0.8, 3, true, true, false),
+            ("premium", OK, 0.0085, 1800.0, 0.85, 1, false, false, false),
+            ("premium", OK, 0.008, 1200.0, 1.0, 1, false, false, false),
+        ],
+    );
 }
 
 #[test]
@@ -83,13 +97,37 @@ fn cost_routing_by_complexity() {
     // q1 (8 chars) simple; q2 (51, "explain") complex; q3 (52) medium; q4 (55) medium;
     // q5 (20) simple. No retries: q2 premium 503 fails (300 ms); q4 mid timeout (30 s).
     let t = simulate();
-    check(&t, "complexity", [
-        ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
-        ("premium", Status(503), 0.0, 300.0, 0.0, 1, false, false, false),
-        ("mid", OK, 0.0022, 1500.0, 0.8, 1, false, false, false),
-        ("mid", Status::TIMEOUT, 0.0, 30000.0, 0.0, 1, false, false, false),
-        ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
-    ]);
+    check(
+        &t,
+        "complexity",
+        [
+            ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
+            (
+                "premium",
+                Status(503),
+                0.0,
+                300.0,
+                0.0,
+                1,
+                false,
+                false,
+                false,
+            ),
+            ("mid", OK, 0.0022, 1500.0, 0.8, 1, false, false, false),
+            (
+                "mid",
+                Status::TIMEOUT,
+                0.0,
+                30000.0,
+                0.0,
+                1,
+                false,
+                false,
+                false,
+            ),
+            ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
+        ],
+    );
 }
 
 #[test]
@@ -97,13 +135,27 @@ fn cost_tiers_by_plan() {
     // free → cheap tier, pro → balanced (mid), enterprise → premium; one member each.
     // q3 enterprise → premium 500, no retries: fails after 400 ms.
     let t = simulate();
-    check(&t, "tiers", [
-        ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
-        ("mid", OK, 0.00136, 1200.0, 0.7, 1, false, false, false),
-        ("premium", Status(500), 0.0, 400.0, 0.0, 1, false, false, false),
-        ("cheap", OK, 0.00056, 500.0, 0.5, 1, false, false, false),
-        ("mid", OK, 0.00136, 700.0, 0.9, 1, false, false, false),
-    ]);
+    check(
+        &t,
+        "tiers",
+        [
+            ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
+            ("mid", OK, 0.00136, 1200.0, 0.7, 1, false, false, false),
+            (
+                "premium",
+                Status(500),
+                0.0,
+                400.0,
+                0.0,
+                1,
+                false,
+                false,
+                false,
+            ),
+            ("cheap", OK, 0.00056, 500.0, 0.5, 1, false, false, false),
+            ("mid", OK, 0.00136, 700.0, 0.9, 1, false, false, false),
+        ],
+    );
 }
 
 #[test]
@@ -112,13 +164,27 @@ fn task_based_with_route_fallbacks() {
     // q3 coding: premium 500 (400) → mid ok 1500: 1900 ms, 2 calls, fell back.
     // q4 creative → default mid: timeout, no fallbacks: fails at 30 s.
     let t = simulate();
-    check(&t, "task", [
-        ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
-        ("mid", OK, 0.00136, 1200.0, 0.7, 1, false, false, false),
-        ("mid", OK, 0.0022, 1900.0, 0.8, 2, true, false, false),
-        ("mid", Status::TIMEOUT, 0.0, 30000.0, 0.0, 1, false, false, false),
-        ("mid", OK, 0.00136, 700.0, 0.9, 1, false, false, false),
-    ]);
+    check(
+        &t,
+        "task",
+        [
+            ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
+            ("mid", OK, 0.00136, 1200.0, 0.7, 1, false, false, false),
+            ("mid", OK, 0.0022, 1900.0, 0.8, 2, true, false, false),
+            (
+                "mid",
+                Status::TIMEOUT,
+                0.0,
+                30000.0,
+                0.0,
+                1,
+                false,
+                false,
+                false,
+            ),
+            ("mid", OK, 0.00136, 700.0, 0.9, 1, false, false, false),
+        ],
+    );
 }
 
 #[test]
@@ -133,13 +199,17 @@ fn hybrid_best_under_cost_and_latency_limits_leave_one_out() {
     //   q5: (800+1200+1500)/3 = 1167 → cheap
     // mid's quality beats cheap's whenever mid is eligible (.8/.83 vs ≤ .67).
     let t = simulate();
-    check(&t, "hybrid", [
-        ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
-        ("mid", OK, 0.00136, 1200.0, 0.7, 1, false, false, false),
-        ("mid", OK, 0.0022, 1500.0, 0.8, 1, false, false, false),
-        ("cheap", OK, 0.00056, 500.0, 0.5, 1, false, false, false),
-        ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
-    ]);
+    check(
+        &t,
+        "hybrid",
+        [
+            ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
+            ("mid", OK, 0.00136, 1200.0, 0.7, 1, false, false, false),
+            ("mid", OK, 0.0022, 1500.0, 0.8, 1, false, false, false),
+            ("cheap", OK, 0.00056, 500.0, 0.5, 1, false, false, false),
+            ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
+        ],
+    );
 }
 
 #[test]
@@ -152,13 +222,17 @@ fn cascade_escalates_and_adds_costs() {
     //     .00056+0+.0085 = .00906, 500+30000+1800 = 32300 ms, 3 calls.
     // q5: cheap .9 accepted: .00058, 300 ms.
     let t = simulate();
-    check(&t, "cascade", [
-        ("mid", OK, 0.00088, 1200.0, 0.8, 2, false, false, true),
-        ("mid", OK, 0.00176, 1800.0, 0.7, 2, false, false, true),
-        ("mid", OK, 0.0022, 1600.0, 0.8, 2, true, false, false),
-        ("premium", OK, 0.00906, 32300.0, 0.85, 3, true, false, true),
-        ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
-    ]);
+    check(
+        &t,
+        "cascade",
+        [
+            ("mid", OK, 0.00088, 1200.0, 0.8, 2, false, false, true),
+            ("mid", OK, 0.00176, 1800.0, 0.7, 2, false, false, true),
+            ("mid", OK, 0.0022, 1600.0, 0.8, 2, true, false, false),
+            ("premium", OK, 0.00906, 32300.0, 0.85, 3, true, false, true),
+            ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
+        ],
+    );
 }
 
 /// The documented sticky hash, written again from its description (FNV-1a 64 over
@@ -188,20 +262,56 @@ fn ab_split_is_sticky_per_user() {
     let cheap: [Want; 5] = [
         ("cheap", OK, 0.0002, 400.0, 0.6, 1, false, false, false),
         ("cheap", OK, 0.0004, 600.0, 0.4, 1, false, false, false),
-        ("cheap", Status(429), 0.0, 100.0, 0.0, 1, false, false, false),
+        (
+            "cheap",
+            Status(429),
+            0.0,
+            100.0,
+            0.0,
+            1,
+            false,
+            false,
+            false,
+        ),
         ("cheap", OK, 0.00056, 500.0, 0.5, 1, false, false, false),
         ("cheap", OK, 0.00058, 300.0, 0.9, 1, false, false, false),
     ];
     let premium: [Want; 5] = [
         ("premium", OK, 0.0045, 1500.0, 0.9, 1, false, false, false),
-        ("premium", Status(503), 0.0, 300.0, 0.0, 1, false, false, false),
-        ("premium", Status(500), 0.0, 400.0, 0.0, 1, false, false, false),
+        (
+            "premium",
+            Status(503),
+            0.0,
+            300.0,
+            0.0,
+            1,
+            false,
+            false,
+            false,
+        ),
+        (
+            "premium",
+            Status(500),
+            0.0,
+            400.0,
+            0.0,
+            1,
+            false,
+            false,
+            false,
+        ),
         ("premium", OK, 0.0085, 1800.0, 0.85, 1, false, false, false),
         ("premium", OK, 0.008, 1200.0, 1.0, 1, false, false, false),
     ];
     let users = ["u1", "u2", "u1", "u3", "u2"];
     let want: Vec<Want> = (0..5)
-        .map(|i| if sticky_unit("split", users[i]) < 0.5 { cheap[i] } else { premium[i] })
+        .map(|i| {
+            if sticky_unit("split", users[i]) < 0.5 {
+                cheap[i]
+            } else {
+                premium[i]
+            }
+        })
         .collect();
     let t = simulate();
     check(&t, "split", want.try_into().unwrap());
@@ -214,8 +324,20 @@ fn summary_figures_match_the_hand_totals() {
     let ds = load(&dir, &LoadOptions::default()).unwrap();
     let t = simulate();
     let df = trace_frame(&t, &ds).unwrap();
-    let rules: Vec<(String, Vec<String>)> = t.policies.iter().map(|p| (p.name.clone(), p.rules.clone())).collect();
-    let s = summarize(&df, &rules, &SummaryOptions { bootstrap: 200, seed: 1 }).unwrap();
+    let rules: Vec<(String, Vec<String>)> = t
+        .policies
+        .iter()
+        .map(|p| (p.name.clone(), p.rules.clone()))
+        .collect();
+    let s = summarize(
+        &df,
+        &rules,
+        &SummaryOptions {
+            bootstrap: 200,
+            seed: 1,
+        },
+    )
+    .unwrap();
     let c = s.iter().find(|x| x.policy == "cascade").unwrap();
     // cost .00088+.00176+.0022+.00906+.00058 = .01448; quality (.8+.7+.8+.85+.9)/5 = .81
     assert!((c.cost_total - 0.01448).abs() < 1e-12);
@@ -237,5 +359,8 @@ fn summary_figures_match_the_hand_totals() {
     let hits: Vec<(String, u64)> = task.rule_hits.clone();
     assert!(hits.contains(&("coding".into(), 1)));
     assert!(hits.contains(&("default".into(), 2)));
-    assert!(hits.contains(&("never".into(), 0)), "a rule that never fires shows 0 hits");
+    assert!(
+        hits.contains(&("never".into(), 0)),
+        "a rule that never fires shows 0 hits"
+    );
 }

@@ -28,7 +28,10 @@ fn dataset(n: usize, seed: u64, holes: u8) -> (Dataset, Vec<ModelPrice>) {
 
 fn policies(ds: &Dataset) -> Vec<Policy> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut p = load_all(&files).unwrap();
     p.extend(baselines(&ds.models));
@@ -36,7 +39,11 @@ fn policies(ds: &Dataset) -> Vec<Policy> {
 }
 
 fn sim(ds: &Dataset, prices: &[ModelPrice], pols: &[Policy], seed: u64, missing: Missing) -> Trace {
-    let opts = SimOptions { seed, missing, ..SimOptions::default() };
+    let opts = SimOptions {
+        seed,
+        missing,
+        ..SimOptions::default()
+    };
     run(ds, prices, pols, &opts).unwrap_or_else(|_| panic!("simulation failed"))
 }
 

@@ -10,20 +10,35 @@ use routesim::sim::{SimOptions, run};
 use std::collections::BTreeMap;
 
 fn zero_prices(n: usize) -> Vec<ModelPrice> {
-    (0..n).map(|_| ModelPrice::per_mtok(0.0, 0.0, "test")).collect()
+    (0..n)
+        .map(|_| ModelPrice::per_mtok(0.0, 0.0, "test"))
+        .collect()
 }
 
 fn always_quality(ds: &routesim::dataset::Dataset, model: &str) -> (f64, usize) {
     let policies = baselines(&ds.models);
-    let trace = run(ds, &zero_prices(ds.n_models()), &policies, &SimOptions::default()).unwrap_or_else(|_| panic!("run"));
+    let trace = run(
+        ds,
+        &zero_prices(ds.n_models()),
+        &policies,
+        &SimOptions::default(),
+    )
+    .unwrap_or_else(|_| panic!("run"));
     let p = trace.policy_index(&always_name(model)).unwrap();
-    let q: Vec<f64> = trace.policy_rows(p).iter().filter(|r| !r.quality.is_nan()).map(|r| r.quality).collect();
+    let q: Vec<f64> = trace
+        .policy_rows(p)
+        .iter()
+        .filter(|r| !r.quality.is_nan())
+        .map(|r| r.quality)
+        .collect();
     (q.iter().sum::<f64>() / q.len() as f64, q.len())
 }
 
 #[test]
 fn arena_bench_v1_imports_300_requests_17_models_15_with_quality() {
-    let Some(dir) = common::shared_data("arena-bench-v1") else { return };
+    let Some(dir) = common::shared_data("arena-bench-v1") else {
+        return;
+    };
     let ds = load(&dir, &LoadOptions::default()).unwrap();
     assert_eq!(ds.n_requests(), 300);
     assert_eq!(ds.n_models(), 17);
@@ -45,11 +60,23 @@ fn arena_bench_v1_imports_300_requests_17_models_15_with_quality() {
     }
     let expected = scores.iter().sum::<f64>() / scores.len() as f64;
     let (got, n) = always_quality(&ds, "gpt-4-0314");
-    assert_eq!(n, scores.len(), "unparseable verdicts are missing labels, not zeros");
+    assert_eq!(
+        n,
+        scores.len(),
+        "unparseable verdicts are missing labels, not zeros"
+    );
     assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
     // Tokens are estimated and latency modelled: both are said.
-    assert!(ds.info.warnings.iter().any(|w| w.contains("estimated")), "{:?}", ds.info.warnings);
-    assert!(ds.info.warnings.iter().any(|w| w.contains("modelled")), "{:?}", ds.info.warnings);
+    assert!(
+        ds.info.warnings.iter().any(|w| w.contains("estimated")),
+        "{:?}",
+        ds.info.warnings
+    );
+    assert!(
+        ds.info.warnings.iter().any(|w| w.contains("modelled")),
+        "{:?}",
+        ds.info.warnings
+    );
 }
 
 fn column_means(files: &[std::path::PathBuf]) -> BTreeMap<String, (f64, usize)> {
@@ -74,12 +101,16 @@ fn column_means(files: &[std::path::PathBuf]) -> BTreeMap<String, (f64, usize)> 
             }
         }
     }
-    acc.into_iter().map(|(k, (s, n))| (k, (s / n as f64, n))).collect()
+    acc.into_iter()
+        .map(|(k, (s, n))| (k, (s / n as f64, n)))
+        .collect()
 }
 
 #[test]
 fn routellm_gsm8k_always_strong_and_weak_equal_column_means() {
-    let Some(path) = common::shared_data("routellm/gsm8k_responses.csv") else { return };
+    let Some(path) = common::shared_data("routellm/gsm8k_responses.csv") else {
+        return;
+    };
     let ds = load(&path, &LoadOptions::default()).unwrap();
     assert_eq!(ds.n_requests(), 1319);
     for (model, (mean, n)) in column_means(std::slice::from_ref(&path)) {
@@ -91,13 +122,21 @@ fn routellm_gsm8k_always_strong_and_weak_equal_column_means() {
 
 #[test]
 fn routellm_mmlu_always_strong_and_weak_equal_column_means() {
-    let Some(dir) = common::shared_data("routellm/mmlu") else { return };
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let Some(dir) = common::shared_data("routellm/mmlu") else {
+        return;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let ds = load(&dir, &LoadOptions::default()).unwrap();
     assert_eq!(ds.n_requests(), 14_042);
     assert_eq!(ds.n_models(), 2);
-    assert!(ds.requests.meta_index("file").is_some(), "each row keeps its subject file");
+    assert!(
+        ds.requests.meta_index("file").is_some(),
+        "each row keeps its subject file"
+    );
     for (model, (mean, n)) in column_means(&files) {
         let (got, got_n) = always_quality(&ds, &model);
         assert_eq!(got_n, n);

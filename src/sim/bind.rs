@@ -591,7 +591,8 @@ impl Binder<'_, '_> {
                 };
                 let folds = self.p.folds;
                 if folds == 0 {
-                    let choice = loo_table(self.ctx, &cands, cons, objective, otherwise, seg.as_ref());
+                    let choice =
+                        loo_table(self.ctx, &cands, cons, objective, otherwise, seg.as_ref());
                     BStrategy::Table {
                         fold: Arc::new((0..self.ctx.ds.n_requests() as u32).collect()),
                         seg: None,
@@ -601,7 +602,14 @@ impl Binder<'_, '_> {
                 } else {
                     let fold = fold_of(self.ctx.ds, folds, self.ctx.seed);
                     let (n_seg, choice) = decision_table(
-                        self.ctx, &cands, cons, objective, otherwise, &fold, folds, seg.as_ref(),
+                        self.ctx,
+                        &cands,
+                        cons,
+                        objective,
+                        otherwise,
+                        &fold,
+                        folds,
+                        seg.as_ref(),
                     );
                     BStrategy::Table {
                         fold: Arc::new(fold),

@@ -1,0 +1,79 @@
+//! Engine throughput: decisions per second over 1M synthetic requests × 8 models.
+//!
+//! - `stateless`: a 3-rule policy (metadata, prompt text, length) with fallbacks and
+//!   retries, chunked across threads.
+//! - `stateful`: latency-based routing + cooldown + rpm limits in virtual time.
+//!
+//! Run: `cargo bench --bench engine` (set ROUTESIM_BENCH_N to change the size).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use routesim::policy::parse;
+use routesim::sim::{SimOptions, bind_all, run_bound};
+use routesim::synth::{SynthConfig, calibrate, generate};
+
+const STATELESS: &str = r#"
+name = "three-rules"
+[gateway]
+retries = { max = 1, backoff_ms = 200, on = ["429", "5xx"] }
+[[rule]]
+name = "coding"
+when = { meta.task = "coding" }
+route.fallback = ["anthropic/claude-3.5-sonnet", "openai/gpt-4o"]
+[[rule]]
+name = "analysis"
+when = { input = { contains_any = ["explain", "analyze"] } }
+route.fallback = ["openai/gpt-4o", "google/gemini-1.5-pro"]
+[[rule]]
+name = "short"
+when = { input_chars = { lt = 50 } }
+route = { model = "openai/gpt-4o-mini", fallbacks = ["google/gemini-1.5-flash"] }
+[default]
+route.split = { "google/gemini-1.5-flash" = 70, "anthropic/claude-3.5-haiku" = 30 }
+"#;
+
+const STATEFUL: &str = r#"
+name = "latency-cooldown-rpm"
+[models]
+gpt4o = { model = "openai/gpt-4o", rpm = 600 }
+sonnet = { model = "anthropic/claude-3.5-sonnet", rpm = 600 }
+pro = { model = "google/gemini-1.5-pro", rpm = 600 }
+[gateway]
+cooldown = { allowed_fails = 3, window_s = 60, cooldown_s = 5 }
+retries = { max = 1, on = ["429", "5xx"] }
+[default]
+route.lowest_latency = { candidates = ["gpt4o", "sonnet", "pro"], window = 10, buffer = 0.1 }
+route.fallbacks = ["openai/gpt-4o-mini"]
+"#;
+
+fn bench(c: &mut Criterion) {
+    let n: usize = std::env::var("ROUTESIM_BENCH_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let cal = calibrate(None);
+    let mut cfg = SynthConfig::new(n, 8, 7);
+    // ~200 requests/s of traffic: enough to exercise rpm limits and cooldowns.
+    cfg.days = n as f64 / 200.0 / 86_400.0;
+    let ds = generate(&cfg, &cal);
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, src) in [
+        ("stateless_3_rules", STATELESS),
+        ("stateful_latency_cooldown_rpm", STATEFUL),
+    ] {
+        let policies = vec![parse::parse(name, src, name).expect("bench policy parses")];
+        let bound = bind_all(&ds, &cal.prices, &policies, 7).expect("binds");
+        let opts = SimOptions::default();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let t = run_bound(&ds, &bound, &policies, &opts).unwrap_or_else(|_| panic!("run"));
+                std::hint::black_box(t.rows.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
