@@ -1,12 +1,12 @@
 //! One short function per command: load inputs, call the library, print and write.
 //! Options are plain structs (the binary converts its clap types into them).
 
-use crate::analysis::{self, SummaryOptions};
+use crate::analysis;
 use crate::dataset::{self, Dataset, LoadOptions};
 use crate::error::{Diagnostic, InputError};
 use crate::policy::{self, Policy, baselines::baselines};
 use crate::pricing::{PriceBook, today_days};
-use crate::report::{self, ReportInput, manifest::RunInfo};
+use crate::report::{self, manifest::RunInfo};
 use crate::sim::{self, Arrival, SimError, SimOptions, engine::Missing};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -275,25 +275,19 @@ pub fn run(o: &RunOptions) -> Result<()> {
             .into());
         }
     };
-    let frame = analysis::trace_frame(&trace, ds).context("building the trace table")?;
-    let rules: Vec<(String, Vec<String>)> = trace
-        .policies
-        .iter()
-        .map(|p| (p.name.clone(), p.rules.clone()))
-        .collect();
-    let sopts = SummaryOptions {
-        bootstrap: o.bootstrap,
-        seed: o.seed,
-    };
-    let summaries = analysis::summarize(&frame, &rules, &sopts).context("summarising")?;
-    let mut segments = Vec::new();
-    for key in &o.by {
-        let k = if key.starts_with("meta.") {
-            key.clone()
-        } else {
-            format!("meta.{key}")
-        };
-        segments.extend(analysis::segments(&frame, &k).context("segmenting")?);
+    let mut frame = analysis::trace_frame(&trace, ds).context("building the trace table")?;
+    let mut by: Vec<String> =
+        o.by.iter()
+            .map(|k| {
+                if k.starts_with("meta.") {
+                    k.clone()
+                } else {
+                    format!("meta.{k}")
+                }
+            })
+            .collect();
+    if by.is_empty() && o.example {
+        by.push("meta.task".into());
     }
     let info = RunInfo {
         command: o.command.clone(),
@@ -302,7 +296,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         arrival: o.arrival.clone(),
         speedup: o.speedup,
         baseline: o.baseline.clone(),
-        by: o.by.clone(),
+        by: by.clone(),
         bootstrap: o.bootstrap,
         pricing_date: match &o.pricing_date {
             Some(d) => d.clone(),
@@ -310,6 +304,33 @@ pub fn run(o: &RunOptions) -> Result<()> {
         },
     };
     let manifest = report::manifest::build(&info, ds, policies, &book.files(), prices);
+    let ropts = report::build::ReportOptions {
+        title: ds.info.name.clone(),
+        seed: o.seed,
+        bootstrap: o.bootstrap,
+        baseline: o.baseline.clone(),
+        by,
+        has_timestamps: ds.requests.has_timestamps(),
+        budgets: policies
+            .iter()
+            .flat_map(|p| {
+                p.gateway
+                    .budgets
+                    .iter()
+                    .filter(|b| b.per.is_none())
+                    .map(|b| (p.name.clone(), b.limit_usd, b.period_s / 3600.0))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        rules: trace
+            .policies
+            .iter()
+            .map(|p| (p.name.clone(), p.rules.clone()))
+            .collect(),
+        models: ds.models.clone(),
+        notes: ds.info.warnings.clone(),
+        n_requests: ds.n_requests(),
+    };
     let out = o.out.clone().unwrap_or_else(|| {
         let name = if o.example {
             "example".to_string()
@@ -318,13 +339,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         };
         find_root("reports").join(name)
     });
-    let mut input = ReportInput {
-        summaries,
-        segments,
-        frame,
-        manifest,
-    };
-    let written = report::write(&out, &mut input)?;
+    let (written, analysis) = report::write(&out, &mut frame, &ropts, &manifest)?;
 
     println!(
         "routesim: {} requests × {} policies ({} models) from {}",
@@ -337,9 +352,21 @@ pub fn run(o: &RunOptions) -> Result<()> {
         println!("note: {w}");
     }
     println!();
-    print!("{}", report::tables::terminal_table(&input.summaries));
+    print!("{}", report::tables::terminal_table(&analysis.summaries));
+    if !analysis.comparisons.is_empty() {
+        println!();
+        for c in &analysis.comparisons {
+            println!(
+                "{}",
+                report::markdown::headline(&analysis, c).replace("**", "")
+            );
+        }
+    }
     println!();
-    println!("report written to {}", written.display());
+    println!(
+        "report written to {} (open index.html, or paste report.md)",
+        written.display()
+    );
     Ok(())
 }
 
@@ -439,6 +466,42 @@ pub fn synth(o: &SynthOptions) -> Result<()> {
     );
     for s in &cal.sources {
         println!("  {s}");
+    }
+    Ok(())
+}
+
+/// `routesim report DIR`: re-render a report folder from its trace (no simulation).
+pub fn report_dir(dir: &Path, by: &[String], baseline: Option<&str>) -> Result<()> {
+    let by = (!by.is_empty()).then(|| {
+        by.iter()
+            .map(|k| {
+                if k.starts_with("meta.") {
+                    k.clone()
+                } else {
+                    format!("meta.{k}")
+                }
+            })
+            .collect()
+    });
+    let (written, analysis) = report::rerender(dir, by, baseline.map(String::from))?;
+    print!("{}", report::tables::terminal_table(&analysis.summaries));
+    println!("report re-rendered in {}", written.display());
+    Ok(())
+}
+
+/// `routesim compare A B`.
+pub fn compare(a: &Path, b: &Path, out: Option<&Path>) -> Result<()> {
+    let deltas = report::compare::compare(a, b, 1000, 7)?;
+    let md = report::compare::markdown(a, b, &deltas);
+    match out {
+        Some(dir) => {
+            let staged = crate::util::files::StagedDir::new(dir)?;
+            staged.write("compare.md", md.as_bytes())?;
+            staged.write("compare.html", report::compare::html(&md).as_bytes())?;
+            let p = staged.commit()?;
+            println!("comparison written to {}", p.display());
+        }
+        None => print!("{md}"),
     }
     Ok(())
 }

@@ -22,6 +22,35 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Generate a synthetic dataset with a realistic, documented shape.
     Synth(SynthArgs),
+    /// Re-render a report folder from its trace.parquet (no simulation).
+    Report(ReportArgs),
+    /// Compare two report folders policy by policy.
+    Compare(CompareArgs),
+}
+
+/// `routesim report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report folder written by `routesim run`.
+    pub dir: PathBuf,
+    /// Segment by these fields instead.
+    #[arg(long, num_args = 1..)]
+    pub by: Vec<String>,
+    /// Baseline for paired comparisons instead.
+    #[arg(long)]
+    pub baseline: Option<String>,
+}
+
+/// `routesim compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// First report folder (before).
+    pub a: PathBuf,
+    /// Second report folder (after).
+    pub b: PathBuf,
+    /// Write compare.md and compare.html into this folder (default: print Markdown).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `routesim run`.

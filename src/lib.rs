@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod app;
 pub mod dataset;
 pub mod error;
+pub mod plot;
 pub mod policy;
 pub mod pricing;
 pub mod report;

@@ -14,6 +14,8 @@ fn main() -> ExitCode {
             routesim::app::validate(&a.policies, a.dataset.as_deref(), a.example)
         }
         Command::Synth(a) => routesim::app::synth(&a.into_options()),
+        Command::Report(a) => routesim::app::report_dir(&a.dir, &a.by, a.baseline.as_deref()),
+        Command::Compare(a) => routesim::app::compare(&a.a, &a.b, a.out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

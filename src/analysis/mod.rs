@@ -5,6 +5,7 @@
 pub mod frame;
 pub mod stats;
 pub mod summary;
+pub mod tradeoff;
 
 pub use frame::trace_frame;
 pub use summary::{PolicySummary, SegmentSummary, SummaryOptions, segments, summarize};

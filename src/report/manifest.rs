@@ -96,26 +96,70 @@ pub fn build(
     })
 }
 
-/// Rule names per policy from a manifest (for re-rendering a report).
-pub fn rules_of(manifest: &Value) -> Vec<(String, Vec<String>)> {
-    manifest["policies"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    (
-                        p["name"].as_str().unwrap_or("").to_string(),
-                        p["rules"]
-                            .as_array()
-                            .map(|r| {
-                                r.iter()
-                                    .filter_map(|x| x.as_str().map(String::from))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// The report options as stored in the manifest.
+pub fn report_options_json(o: &super::build::ReportOptions) -> Value {
+    json!({
+        "title": o.title,
+        "seed": o.seed,
+        "bootstrap": o.bootstrap,
+        "baseline": o.baseline,
+        "by": o.by,
+        "has_timestamps": o.has_timestamps,
+        "budgets": o.budgets.iter().map(|(p, l, h)| json!({"policy": p, "limit_usd": l, "period_hours": h})).collect::<Vec<_>>(),
+        "rules": o.rules.iter().map(|(p, r)| json!({"policy": p, "rules": r})).collect::<Vec<_>>(),
+        "models": o.models,
+        "notes": o.notes,
+        "requests": o.n_requests,
+    })
+}
+
+/// Read report options back from the manifest.
+pub fn report_options_from_json(v: &Value) -> super::build::ReportOptions {
+    let strs = |x: &Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    super::build::ReportOptions {
+        title: v["title"].as_str().unwrap_or("report").to_string(),
+        seed: v["seed"].as_u64().unwrap_or(7),
+        bootstrap: v["bootstrap"].as_u64().unwrap_or(1000) as usize,
+        baseline: v["baseline"].as_str().map(String::from),
+        by: strs(&v["by"]),
+        has_timestamps: v["has_timestamps"].as_bool().unwrap_or(false),
+        budgets: v["budgets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| {
+                        (
+                            b["policy"].as_str().unwrap_or("").to_string(),
+                            b["limit_usd"].as_f64().unwrap_or(0.0),
+                            b["period_hours"].as_f64().unwrap_or(1.0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        rules: v["rules"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        (
+                            r["policy"].as_str().unwrap_or("").to_string(),
+                            strs(&r["rules"]),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        models: strs(&v["models"]),
+        notes: strs(&v["notes"]),
+        n_requests: v["requests"].as_u64().unwrap_or(0) as usize,
+    }
 }

@@ -2,39 +2,78 @@
 //! written by [`write`] into a staging folder that is renamed into place only when
 //! complete (a failed run never leaves something that looks like a result).
 
+pub mod build;
+pub mod compare;
 pub mod fmt;
+pub mod html;
 pub mod manifest;
+pub mod markdown;
 pub mod tables;
 
-use crate::analysis::{PolicySummary, SegmentSummary};
 use crate::util::files::StagedDir;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use build::{Analysis, ReportOptions, analyze};
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
 
-/// Everything a report folder is made from.
-pub struct ReportInput {
-    /// Per-policy summaries.
-    pub summaries: Vec<PolicySummary>,
-    /// Per-segment summaries (empty without `--by`).
-    pub segments: Vec<SegmentSummary>,
-    /// The trace frame (written as `trace.parquet`).
-    pub frame: DataFrame,
-    /// `manifest.json` contents.
-    pub manifest: serde_json::Value,
+/// Write the report files of an analysis into a staging folder.
+fn write_files(staged: &StagedDir, a: &Analysis) -> Result<()> {
+    staged.write("summary.csv", &tables::summary_csv(&a.summaries))?;
+    staged.write("summary.json", &tables::summary_json(&a.summaries))?;
+    if !a.segments.is_empty() {
+        staged.write("segments.csv", &tables::segments_csv(&a.segments))?;
+    }
+    let charts = crate::plot::write_all(&staged.path("charts"), &a.charts)?;
+    staged.write("report.md", markdown::render(a, &charts).as_bytes())?;
+    staged.write("index.html", html::render(a, &charts).as_bytes())?;
+    Ok(())
 }
 
-/// Write the report folder `dir` (replacing an existing one). Returns its path.
-pub fn write(dir: &Path, input: &mut ReportInput) -> Result<PathBuf> {
+/// Write the report folder `dir` (replacing an existing one). Returns its path and the
+/// analysis shown in it.
+pub fn write(
+    dir: &Path,
+    frame: &mut DataFrame,
+    opts: &ReportOptions,
+    manifest: &serde_json::Value,
+) -> Result<(PathBuf, Analysis)> {
+    let analysis = analyze(frame, opts)?;
     let staged = StagedDir::new(dir)?;
-    staged.write("summary.csv", &tables::summary_csv(&input.summaries))?;
-    staged.write("summary.json", &tables::summary_json(&input.summaries))?;
-    if !input.segments.is_empty() {
-        staged.write("segments.csv", &tables::segments_csv(&input.segments))?;
-    }
-    crate::analysis::frame::write_parquet(&mut input.frame, &staged.path("trace.parquet"))?;
-    let mut m = serde_json::to_vec_pretty(&input.manifest)?;
+    write_files(&staged, &analysis)?;
+    crate::analysis::frame::write_parquet(frame, &staged.path("trace.parquet"))?;
+    let mut manifest = manifest.clone();
+    manifest["report"] = manifest::report_options_json(&analysis.opts);
+    let mut m = serde_json::to_vec_pretty(&manifest)?;
     m.push(b'\n');
     staged.write("manifest.json", &m)?;
-    staged.commit()
+    Ok((staged.commit()?, analysis))
+}
+
+/// Re-render a report folder from its `trace.parquet` and `manifest.json`, optionally
+/// with other segment keys or another baseline. Nothing is simulated.
+pub fn rerender(
+    dir: &Path,
+    by: Option<Vec<String>>,
+    baseline: Option<String>,
+) -> Result<(PathBuf, Analysis)> {
+    let trace = dir.join("trace.parquet");
+    let mpath = dir.join("manifest.json");
+    if !trace.is_file() || !mpath.is_file() {
+        return Err(crate::error::InputError::file(
+            dir,
+            "not a report folder: expected trace.parquet and manifest.json",
+        )
+        .into());
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&mpath)?).context("reading manifest.json")?;
+    let mut opts = manifest::report_options_from_json(&manifest["report"]);
+    if let Some(b) = by {
+        opts.by = b;
+    }
+    if baseline.is_some() {
+        opts.baseline = baseline;
+    }
+    let mut frame = crate::analysis::frame::read_parquet(&trace)?;
+    write(dir, &mut frame, &opts, &manifest)
 }

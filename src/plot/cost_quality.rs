@@ -1,0 +1,240 @@
+//! Cost vs quality: one point per policy with its 95% CI, the non-decreasing convex
+//! hull as the frontier, single-model baselines and the oracle labelled.
+
+use super::{DrawResult, FONT, GREY, color, text_width};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// What a point stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A user policy.
+    Policy,
+    /// A single-model baseline.
+    Single,
+    /// Random baseline.
+    Random,
+    /// Oracle (upper bound).
+    Oracle,
+}
+
+/// One policy on the chart.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// Label.
+    pub label: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Cost per 1,000 requests, USD.
+    pub cost: f64,
+    /// Mean quality.
+    pub quality: f64,
+    /// CI low.
+    pub lo: f64,
+    /// CI high.
+    pub hi: f64,
+}
+
+fn overlaps(a: (i32, i32, i32, i32), b: &(i32, i32, i32, i32)) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Draw the chart.
+pub fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    pts: &[Point],
+    hull: &[(f64, f64)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let pts: Vec<&Point> = pts
+        .iter()
+        .filter(|p| p.cost.is_finite() && p.cost > 0.0 && p.quality.is_finite())
+        .collect();
+    if pts.is_empty() {
+        root.draw(&Text::new(
+            "no priced, labelled policies to plot",
+            (60, 60),
+            (FONT, 30),
+        ))?;
+        root.present()?;
+        return Ok(());
+    }
+    let (cmin, cmax) = pts.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
+        (a.min(p.cost), b.max(p.cost))
+    });
+    let (qmin, qmax) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.lo.min(p.quality)), b.max(p.hi.max(p.quality)))
+        });
+    let x0 = 10f64.powf((cmin.log10() - 0.15).floor_to(0.5));
+    let x1 = 10f64.powf((cmax.log10() + 0.25).ceil_to(0.5));
+    let y0 = ((qmin - 0.04) * 20.0).floor() / 20.0;
+    let y1 = (((qmax + 0.03) * 20.0).ceil() / 20.0).min(1.02);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Cost vs quality (95% CI; dashed: non-decreasing convex hull)",
+            (FONT, 34),
+        )
+        .margin(30)
+        .x_label_area_size(80)
+        .y_label_area_size(100)
+        .build_cartesian_2d((x0..x1).log_scale(), y0.max(0.0)..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc("cost per 1,000 requests (USD, log scale)")
+        .y_desc("mean quality")
+        .label_style((FONT, 22))
+        .axis_desc_style((FONT, 26))
+        .x_label_formatter(&|x| {
+            if *x >= 1.0 {
+                format!("${x:.0}")
+            } else if *x >= 0.1 {
+                format!("${x:.1}")
+            } else {
+                format!("${x:.2}")
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    // Hull.
+    let hull_pts: Vec<(f64, f64)> = hull
+        .iter()
+        .copied()
+        .filter(|(c, _)| *c >= x0 && *c <= x1)
+        .collect();
+    if hull_pts.len() >= 2 {
+        chart.draw_series(DashedLineSeries::new(
+            hull_pts.clone(),
+            12,
+            8,
+            RGBColor(90, 90, 90).stroke_width(2),
+        ))?;
+    }
+    // CI bars.
+    for p in &pts {
+        if p.lo.is_finite() && p.hi.is_finite() {
+            let c = if p.kind == Kind::Policy {
+                RGBColor(120, 120, 120)
+            } else {
+                RGBColor(190, 190, 190)
+            };
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(p.cost, p.lo), (p.cost, p.hi)],
+                c.stroke_width(2),
+            )))?;
+        }
+    }
+    // Points: baselines first, policies on top.
+    let mut policy_idx = 0usize;
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let mut labels: Vec<(String, (i32, i32), RGBColor, bool)> = Vec::new();
+    for kind in [Kind::Single, Kind::Random, Kind::Oracle, Kind::Policy] {
+        for p in pts.iter().filter(|p| p.kind == kind) {
+            let at = (p.cost, p.quality);
+            let (col, label) = match p.kind {
+                Kind::Policy => {
+                    let c = color(policy_idx);
+                    policy_idx += 1;
+                    chart.draw_series(std::iter::once(Circle::new(at, 11, c.filled())))?;
+                    (c, p.label.clone())
+                }
+                Kind::Single => {
+                    let px = chart.backend_coord(&at);
+                    root.draw(&Rectangle::new(
+                        [(px.0 - 8, px.1 - 8), (px.0 + 8, px.1 + 8)],
+                        GREY.filled(),
+                    ))?;
+                    let name = p.label.strip_prefix("always:").unwrap_or(&p.label);
+                    (GREY, crate::report::tables::short_model(name).to_string())
+                }
+                Kind::Random => {
+                    let px = chart.backend_coord(&at);
+                    root.draw(&TriangleMarker::new(px, 11, GREY.filled()))?;
+                    (GREY, "random".to_string())
+                }
+                Kind::Oracle => {
+                    let px = chart.backend_coord(&at);
+                    root.draw(&Cross::new(px, 11, RGBColor(0, 0, 0).stroke_width(3)))?;
+                    (RGBColor(0, 0, 0), "oracle (hindsight)".to_string())
+                }
+            };
+            labels.push((label, chart.backend_coord(&at), col, p.kind == Kind::Policy));
+        }
+    }
+    // Labels: try right, left, above, below; skip a baseline label that cannot fit.
+    let (w, h) = root.dim_in_pixel();
+    for (_, px, _, _) in &labels {
+        placed.push((px.0 - 11, px.1 - 11, px.0 + 11, px.1 + 11));
+    }
+    // Policy labels first (never dropped), then baselines where they fit.
+    labels.sort_by_key(|l| !l.3);
+    for (label, px, col, strong) in &labels {
+        let size = if *strong { 24.0 } else { 20.0 };
+        let est: TextStyle = (FONT, size).into();
+        let tw = root
+            .estimate_text_size(label, &est)
+            .map(|s| s.0 as i32)
+            .unwrap_or_else(|_| text_width(label, size));
+        let th = size as i32 + 4;
+        let mut candidates = vec![
+            (px.0 + 16, px.1 - th / 2),
+            (px.0 - 16 - tw, px.1 - th / 2),
+            (px.0 - tw / 2, px.1 - 18 - th),
+            (px.0 - tw / 2, px.1 + 18),
+        ];
+        for k in 1..=4 {
+            let d = k * th;
+            candidates.extend([
+                (px.0 + 16, px.1 - th / 2 - d),
+                (px.0 + 16, px.1 - th / 2 + d),
+                (px.0 - 16 - tw, px.1 - th / 2 - d),
+                (px.0 - 16 - tw, px.1 - th / 2 + d),
+            ]);
+        }
+        let fits = |(x, y): (i32, i32)| {
+            let r = (x, y, x + tw, y + th);
+            r.0 >= 0
+                && r.2 <= w as i32
+                && r.1 >= 0
+                && r.3 <= h as i32
+                && !placed.iter().any(|p| overlaps(r, p))
+        };
+        let spot = candidates
+            .iter()
+            .copied()
+            .find(|c| fits(*c))
+            .or(if *strong { Some(candidates[0]) } else { None });
+        if let Some((x, y)) = spot {
+            placed.push((x, y, x + tw, y + th));
+            if (x - px.0).abs() > tw + 40 || (y - px.1).abs() > 2 * th {
+                root.draw(&PathElement::new(
+                    vec![*px, (x + tw / 2, y + th / 2)],
+                    col.mix(0.5).stroke_width(1),
+                ))?;
+            }
+            let style = TextStyle::from((FONT, size).into_font()).color(col);
+            root.draw(&Text::new(label.clone(), (x, y), style))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}
+
+trait Snap {
+    fn floor_to(self, step: f64) -> f64;
+    fn ceil_to(self, step: f64) -> f64;
+}
+
+impl Snap for f64 {
+    fn floor_to(self, step: f64) -> f64 {
+        (self / step).floor() * step
+    }
+    fn ceil_to(self, step: f64) -> f64 {
+        (self / step).ceil() * step
+    }
+}

@@ -1,0 +1,86 @@
+//! Cumulative cost over time per policy, with budget limits as a staircase.
+
+use super::{DrawResult, FONT, color, short};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Draw `series` (policy, [(hours, cumulative USD)]) and `budgets` (policy, USD per
+/// period, period hours).
+pub fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    series: &[(String, Vec<(f64, f64)>)],
+    budgets: &[(String, f64, f64)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let xmax = series
+        .iter()
+        .flat_map(|(_, v)| v.last().map(|p| p.0))
+        .fold(0.0f64, f64::max)
+        .max(1e-3);
+    let ymax = series
+        .iter()
+        .flat_map(|(_, v)| v.last().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.08;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Cumulative cost over time", (FONT, 34))
+        .margin(30)
+        .x_label_area_size(80)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .x_desc("hours since the first request")
+        .y_desc("cumulative cost (USD)")
+        .label_style((FONT, 22))
+        .axis_desc_style((FONT, 26))
+        .y_label_formatter(&|y| {
+            if ymax < 1.0 {
+                format!("${y:.3}")
+            } else {
+                format!("${y:.2}")
+            }
+        })
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let baseline = name.starts_with("always:") || name == "random" || name == "oracle";
+        let c = if baseline { super::GREY } else { color(i) };
+        let step = (pts.len() / 800).max(1);
+        let thin: Vec<(f64, f64)> = pts
+            .iter()
+            .step_by(step)
+            .copied()
+            .chain(pts.last().copied())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(thin, c.stroke_width(3)))?
+            .label(short(name, 28))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(4)));
+        if let Some((_, limit, period_h)) = budgets.iter().find(|(p, _, _)| p == name) {
+            // Allowed spend: `limit` per period, as a staircase.
+            let mut stairs = Vec::new();
+            let mut k = 0.0;
+            while k * period_h <= xmax {
+                stairs.push((k * period_h, (k + 1.0) * limit));
+                stairs.push(((k + 1.0) * period_h, (k + 1.0) * limit));
+                k += 1.0;
+            }
+            chart.draw_series(DashedLineSeries::new(stairs, 10, 6, c.stroke_width(2)))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 22))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

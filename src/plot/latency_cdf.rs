@@ -1,0 +1,85 @@
+//! Latency CDF per policy (log x).
+
+use super::{DrawResult, FONT, color, short};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Draw the CDFs of `series` (policy, sorted latencies in ms).
+pub fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    series: &[(String, Vec<f64>)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let all: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|x| *x > 0.0)
+        .collect();
+    if all.is_empty() {
+        root.draw(&Text::new("no latencies to plot", (60, 60), (FONT, 30)))?;
+        root.present()?;
+        return Ok(());
+    }
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min).max(1.0);
+    let hi = all.iter().copied().fold(0.0f64, f64::max).max(lo * 10.0);
+    let x0 = 10f64.powf(lo.log10().floor());
+    let x1 = 10f64.powf(hi.log10().ceil());
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "End-to-end latency (share of requests faster than x)",
+            (FONT, 34),
+        )
+        .margin(30)
+        .x_label_area_size(80)
+        .y_label_area_size(100)
+        .build_cartesian_2d((x0..x1).log_scale(), 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("latency (ms, log scale)")
+        .y_desc("share of requests")
+        .label_style((FONT, 22))
+        .axis_desc_style((FONT, 26))
+        .x_label_formatter(&|x| {
+            if *x >= 1000.0 {
+                format!("{:.0} s", x / 1000.0)
+            } else {
+                format!("{x:.0} ms")
+            }
+        })
+        .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    for (i, (name, v)) in series.iter().enumerate() {
+        let n = v.len();
+        if n == 0 {
+            continue;
+        }
+        // At most ~400 steps per curve keeps the SVG small.
+        let step = (n / 400).max(1);
+        let mut pts: Vec<(f64, f64)> = (0..n)
+            .step_by(step)
+            .map(|k| (v[k].max(x0), (k + 1) as f64 / n as f64))
+            .collect();
+        pts.push((v[n - 1].max(x0), 1.0));
+        // Baselines (always:…, random, oracle) in grey, policies in colour.
+        let baseline = name.starts_with("always:") || name == "random" || name == "oracle";
+        let c = if baseline { super::GREY } else { color(i) };
+        let style = c.stroke_width(3);
+        chart
+            .draw_series(LineSeries::new(pts, style))?
+            .label(short(name, 28))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(4)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FONT, 22))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

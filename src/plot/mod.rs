@@ -1,0 +1,165 @@
+//! Charts with plotters, one file per chart, each drawn to PNG and SVG (1600×1000).
+//!
+//! Text uses DejaVu Sans embedded in the binary (registered with plotters' ab_glyph
+//! backend), so PNGs render on machines without system fonts. Colours follow the
+//! Okabe–Ito palette, which stays distinguishable for colour-blind readers.
+
+pub mod cost_quality;
+pub mod cost_time;
+pub mod latency_cdf;
+pub mod model_mix;
+pub mod segments;
+
+use anyhow::Result;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// Chart size in pixels.
+pub const SIZE: (u32, u32) = (1600, 1000);
+
+/// Okabe–Ito colours, most distinguishable first (yellow last: weak on white).
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+    RGBColor(240, 228, 66),
+];
+
+/// Grey for reference points (baselines).
+pub const GREY: RGBColor = RGBColor(130, 130, 130);
+
+/// Font family name used by every chart.
+pub const FONT: &str = "sans-serif";
+
+static FONTS: Once = Once::new();
+
+/// Register the embedded fonts (once per process).
+pub fn init_fonts() {
+    FONTS.call_once(|| {
+        let regular: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        let bold: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+        // Registration only fails on a corrupt font file, which include_bytes rules out.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, regular);
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, bold);
+    });
+}
+
+/// Colour `i` of the palette (cycling).
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A written chart: file stem and its SVG text (for inlining into HTML).
+#[derive(Debug, Clone)]
+pub struct ChartFile {
+    /// File stem (`cost_quality` → `cost_quality.png` / `.svg`).
+    pub name: String,
+    /// Title shown in reports.
+    pub title: String,
+    /// SVG markup.
+    pub svg: String,
+}
+
+/// Draw a chart to `<dir>/<name>.png` and `<dir>/<name>.svg` with the same drawing
+/// function (generic over the backend).
+#[macro_export]
+macro_rules! draw_both {
+    ($dir:expr, $name:expr, $title:expr, $f:expr) => {{
+        use plotters::prelude::*;
+        let png = $dir.join(format!("{}.png", $name));
+        {
+            let root = BitMapBackend::new(&png, $crate::plot::SIZE).into_drawing_area();
+            $f(root).map_err(|e| anyhow::anyhow!("drawing {}: {e}", $name))?;
+        }
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, $crate::plot::SIZE).into_drawing_area();
+            $f(root).map_err(|e| anyhow::anyhow!("drawing {}: {e}", $name))?;
+        }
+        std::fs::write($dir.join(format!("{}.svg", $name)), &svg)?;
+        $crate::plot::ChartFile {
+            name: $name.to_string(),
+            title: $title.to_string(),
+            svg,
+        }
+    }};
+}
+
+/// Error type of the drawing functions.
+pub type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Everything the charts need.
+pub struct ChartData {
+    /// Points for the cost–quality chart.
+    pub points: Vec<cost_quality::Point>,
+    /// Non-decreasing convex hull (cost per 1k, quality).
+    pub hull: Vec<(f64, f64)>,
+    /// Latencies per policy (sorted), for the CDF.
+    pub latencies: Vec<(String, Vec<f64>)>,
+    /// Model mix per policy.
+    pub mix: Vec<(String, Vec<(String, f64)>)>,
+    /// Models in a stable order (colours).
+    pub models: Vec<String>,
+    /// Cumulative cost over time per policy: (hours since first arrival, USD).
+    pub cost_time: Vec<(String, Vec<(f64, f64)>)>,
+    /// Global budgets to draw: (policy, USD per period, period hours).
+    pub budgets: Vec<(String, f64, f64)>,
+    /// Quality by segment: key, segment values, rows (policy, quality per value).
+    pub segments: Option<(String, Vec<String>, Vec<(String, Vec<f64>)>)>,
+}
+
+/// Write every chart that has data into `dir`.
+pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
+    init_fonts();
+    std::fs::create_dir_all(dir)?;
+    let mut out = vec![
+        draw_both!(dir, "cost_quality", "Cost vs quality", |root| {
+            cost_quality::draw(root, &d.points, &d.hull)
+        }),
+        draw_both!(dir, "latency_cdf", "Latency distribution", |root| {
+            latency_cdf::draw(root, &d.latencies)
+        }),
+        draw_both!(dir, "model_mix", "Model mix", |root| model_mix::draw(
+            root, &d.mix, &d.models
+        )),
+    ];
+    if !d.cost_time.is_empty() {
+        out.push(draw_both!(
+            dir,
+            "cost_over_time",
+            "Cumulative cost over time",
+            |root| cost_time::draw(root, &d.cost_time, &d.budgets)
+        ));
+    }
+    if let Some((key, values, rows)) = &d.segments {
+        out.push(draw_both!(
+            dir,
+            "quality_by_segment",
+            format!("Quality by {key}"),
+            |root| segments::draw(root, key, values, rows)
+        ));
+    }
+    Ok(out)
+}
+
+/// Approximate text width in pixels for a font size (DejaVu Sans averages ~0.55 em).
+pub fn text_width(s: &str, size: f64) -> i32 {
+    (s.chars().count() as f64 * size * 0.56) as i32
+}
+
+/// Shorten a label to `n` characters with an ellipsis.
+pub fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!(
+            "{}…",
+            s.chars().take(n.saturating_sub(1)).collect::<String>()
+        )
+    }
+}

@@ -1,0 +1,251 @@
+//! `routesim compare A B`: two report folders, policy by policy.
+//!
+//! Policies with the same name are paired request by request (same request ids) from
+//! the two `trace.parquet` files: Δ quality and Δ cost per request get paired-bootstrap
+//! intervals, quality differences a p-value (McNemar for 0/1 quality, bootstrap
+//! otherwise), Holm-corrected over the policies compared.
+
+use super::fmt::{f, fh, ms, usd};
+use crate::analysis::stats::{Paired, holm, mcnemar, mean_diff, p95_diff, paired_bootstrap};
+use crate::error::InputError;
+use crate::util::hash::stable_hash;
+use anyhow::Result;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One policy present in both reports.
+#[derive(Debug, Clone)]
+pub struct Delta {
+    /// Policy.
+    pub policy: String,
+    /// Requests paired.
+    pub pairs: usize,
+    /// Cost per 1k requests in A and B.
+    pub cost_per_1k: (f64, f64),
+    /// Mean quality in A and B.
+    pub quality: (f64, f64),
+    /// B − A quality, paired.
+    pub d_quality: Paired,
+    /// p-value of the quality change.
+    pub p: f64,
+    /// Holm-adjusted.
+    pub p_holm: f64,
+    /// B − A cost per request, paired.
+    pub d_cost: Paired,
+    /// B − A p95 latency, paired.
+    pub d_p95: Paired,
+}
+
+struct Side {
+    ids: Vec<String>,
+    q: Vec<f64>,
+    c: Vec<f64>,
+    l: Vec<f64>,
+}
+
+fn load(dir: &Path) -> Result<HashMap<String, Side>> {
+    let path = dir.join("trace.parquet");
+    if !path.is_file() {
+        return Err(InputError::file(dir, "not a report folder: trace.parquet is missing").into());
+    }
+    let df = crate::analysis::frame::read_parquet(&path)?
+        .lazy()
+        .filter(col("uncovered").not())
+        .collect()?;
+    let s = |n: &str| -> Result<Vec<String>> {
+        Ok(df
+            .column(n)?
+            .str()?
+            .iter()
+            .map(|x| x.unwrap_or("").to_string())
+            .collect())
+    };
+    let fl = |n: &str| -> Result<Vec<f64>> {
+        Ok(df
+            .column(n)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    };
+    let (pol, ids, q, c, l) = (
+        s("policy")?,
+        s("request_id")?,
+        fl("quality")?,
+        fl("cost_usd")?,
+        fl("latency_ms")?,
+    );
+    let mut out: HashMap<String, Side> = HashMap::new();
+    for i in 0..pol.len() {
+        let e = out.entry(pol[i].clone()).or_insert_with(|| Side {
+            ids: vec![],
+            q: vec![],
+            c: vec![],
+            l: vec![],
+        });
+        e.ids.push(ids[i].clone());
+        e.q.push(q[i]);
+        e.c.push(c[i]);
+        e.l.push(l[i]);
+    }
+    Ok(out)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    let x: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    x.iter().sum::<f64>() / x.len().max(1) as f64
+}
+
+/// Compare two report folders (policies in A's order).
+pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<Delta>> {
+    let (sa, sb) = (load(a)?, load(b)?);
+    let mut names: Vec<&String> = sa.keys().filter(|k| sb.contains_key(*k)).collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let (x, y) = (&sa[name], &sb[name]);
+        let idx: HashMap<&str, usize> = x
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (j, id) in y.ids.iter().enumerate() {
+            let Some(&i) = idx.get(id.as_str()) else {
+                continue;
+            };
+            // Deltas are B − A.
+            cb.push(x.c[i]);
+            ca.push(y.c[j]);
+            lb.push(x.l[i]);
+            la.push(y.l[j]);
+            if !x.q[i].is_nan() && !y.q[j].is_nan() {
+                qb.push(x.q[i]);
+                qa.push(y.q[j]);
+            }
+        }
+        let s = seed ^ stable_hash(name.as_bytes());
+        let dq = paired_bootstrap(&qa, &qb, &mean_diff, resamples, 0.95, s);
+        let binary = !qa.is_empty() && qa.iter().chain(&qb).all(|&v| v == 0.0 || v == 1.0);
+        let p = if binary {
+            let b1 = qa
+                .iter()
+                .zip(&qb)
+                .filter(|(p, q)| **p == 1.0 && **q == 0.0)
+                .count() as u64;
+            let c1 = qa
+                .iter()
+                .zip(&qb)
+                .filter(|(p, q)| **p == 0.0 && **q == 1.0)
+                .count() as u64;
+            mcnemar(b1, c1).1
+        } else {
+            dq.p
+        };
+        out.push(Delta {
+            policy: name.clone(),
+            pairs: ca.len(),
+            cost_per_1k: (
+                x.c.iter().sum::<f64>() / x.c.len().max(1) as f64 * 1000.0,
+                y.c.iter().sum::<f64>() / y.c.len().max(1) as f64 * 1000.0,
+            ),
+            quality: (mean(&x.q), mean(&y.q)),
+            d_quality: dq,
+            p,
+            p_holm: f64::NAN,
+            d_cost: paired_bootstrap(&ca, &cb, &mean_diff, resamples, 0.95, s ^ 1),
+            d_p95: paired_bootstrap(&la, &lb, &p95_diff, resamples.min(400), 0.95, s ^ 2),
+        });
+    }
+    let adj = holm(&out.iter().map(|d| d.p).collect::<Vec<_>>());
+    for (d, p) in out.iter_mut().zip(adj) {
+        d.p_holm = p;
+    }
+    Ok(out)
+}
+
+/// Markdown table of the deltas.
+pub fn markdown(a: &Path, b: &Path, deltas: &[Delta]) -> String {
+    let mut s = format!(
+        "# routesim compare\n\nA = `{}`, B = `{}`; deltas are B − A on the same requests (95% paired-bootstrap CI; Holm-corrected p-values).\n\n",
+        a.display(),
+        b.display()
+    );
+    s.push_str("| policy | pairs | cost / 1k A → B | quality A → B | Δ quality [95% CI] | p (Holm) | Δ cost / request [95% CI] | Δ p95 |\n|---|---:|---|---|---|---:|---|---:|\n");
+    for d in deltas {
+        s.push_str(&format!(
+            "| {} | {} | {} → {} | {} → {} | {} [{}, {}] | {} | {} [{}, {}] | {} |\n",
+            d.policy,
+            d.pairs,
+            usd(d.cost_per_1k.0),
+            usd(d.cost_per_1k.1),
+            fh(d.quality.0, 3),
+            fh(d.quality.1, 3),
+            f(d.d_quality.delta, 3),
+            f(d.d_quality.lo, 3),
+            f(d.d_quality.hi, 3),
+            fh(d.p_holm, 3),
+            f(d.d_cost.delta, 6),
+            f(d.d_cost.lo, 6),
+            f(d.d_cost.hi, 6),
+            ms(d.d_p95.delta),
+        ));
+    }
+    if deltas.is_empty() {
+        s.push_str("\nNo policy name appears in both reports.\n");
+    }
+    s
+}
+
+/// The same table as a self-contained HTML page.
+pub fn html(md: &str) -> String {
+    let mut h = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>routesim compare</title><style>body{font-family:system-ui,\"DejaVu Sans\",sans-serif;max-width:1200px;margin:2rem auto}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>\n",
+    );
+    let mut in_table = false;
+    for line in md.lines() {
+        if let Some(t) = line.strip_prefix("# ") {
+            h.push_str(&format!("<h1>{}</h1>\n", esc(t)));
+        } else if line.starts_with("|---") {
+            continue;
+        } else if line.starts_with('|') {
+            if !in_table {
+                h.push_str("<table>\n");
+                in_table = true;
+            }
+            let cells: Vec<&str> = line
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim())
+                .collect();
+            h.push_str("<tr>");
+            for c in cells {
+                h.push_str(&format!("<td>{}</td>", esc(c)));
+            }
+            h.push_str("</tr>\n");
+        } else {
+            if in_table {
+                h.push_str("</table>\n");
+                in_table = false;
+            }
+            if !line.is_empty() {
+                h.push_str(&format!("<p>{}</p>\n", esc(line)));
+            }
+        }
+    }
+    if in_table {
+        h.push_str("</table>\n");
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
