@@ -139,7 +139,7 @@ fn routing_decisions_never_use_calls_still_in_flight() {
         let nm = d2.n_models();
         for r in 0..d2.n_requests() {
             for m in 0..nm {
-                let c = &mut d2.cells[r * nm + m];
+                let c = d2.cell_mut(r, m as u16);
                 if arr[r] + c.latency_ms as f64 > t_cut {
                     c.latency_ms *= 3.0;
                 }

@@ -326,7 +326,7 @@ impl DatasetBuilder {
                 ));
                 continue;
             }
-            let idx = req as usize * n_models + m as usize;
+            let idx = m as usize * n_req + req as usize;
             let mut s = r.sample_data;
             if !r.has_input_tokens {
                 s.input_tokens = requests.input_tokens[req as usize];
@@ -379,7 +379,8 @@ impl DatasetBuilder {
                 acc += c;
                 offsets.push(acc);
             }
-            // extra_rows are already in cell order (responses were sorted).
+            // Cell order is model-major; the stable sort keeps sample order per cell.
+            extra_rows.sort_by_key(|(i, _)| *i);
             (offsets, extra_rows.into_iter().map(|(_, s)| s).collect())
         };
         let outputs = any_output.then(|| {
@@ -408,14 +409,18 @@ impl DatasetBuilder {
     }
 }
 
-/// Build a dataset directly from matrices (synthetic data, tests, benchmarks).
-pub fn from_matrix(
-    info: DatasetInfo,
-    requests: Requests,
-    models: Vec<String>,
-    cells: Vec<Sample>,
-) -> Dataset {
-    assert_eq!(cells.len(), requests.len() * models.len());
+/// Build a dataset directly from a row-major `[request][model]` matrix of samples
+/// (tests, small fixtures).
+pub fn from_matrix(info: DatasetInfo, requests: Requests, models: Vec<String>, cells: Vec<Sample>) -> Dataset {
+    let (n, m) = (requests.len(), models.len());
+    assert_eq!(cells.len(), n * m, "one sample per request and model");
+    let major = (0..m).flat_map(|j| (0..n).map(move |r| (r, j))).map(|(r, j)| cells[r * m + j]).collect();
+    from_model_major(info, requests, models, major)
+}
+
+/// Build a dataset from a model-major `[model][request]` matrix (synthetic data).
+pub fn from_model_major(info: DatasetInfo, requests: Requests, models: Vec<String>, cells: Vec<Sample>) -> Dataset {
+    assert_eq!(cells.len(), requests.len() * models.len(), "one sample per request and model");
     Dataset {
         info,
         requests,

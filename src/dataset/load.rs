@@ -147,10 +147,37 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
 }
 
 fn truncate(ds: &mut Dataset, n: usize) {
-    if n >= ds.n_requests() {
+    let n_old = ds.n_requests();
+    if n >= n_old {
         return;
     }
     let m = ds.n_models();
+    // Keep the first n requests of every model column (cells are model-major).
+    let mut cells = Vec::with_capacity(n * m);
+    let mut offsets = Vec::new();
+    let mut extra = Vec::new();
+    let mut outputs = ds.outputs.as_ref().map(|_| super::TextColumn::new());
+    if !ds.extra_offsets.is_empty() {
+        offsets.push(0u32);
+    }
+    for j in 0..m {
+        for r in 0..n {
+            let i = j * n_old + r;
+            cells.push(ds.cells[i]);
+            if !ds.extra_offsets.is_empty() {
+                let (lo, hi) = (ds.extra_offsets[i] as usize, ds.extra_offsets[i + 1] as usize);
+                extra.extend_from_slice(&ds.extra[lo..hi]);
+                offsets.push(extra.len() as u32);
+            }
+            if let (Some(out), Some(old)) = (outputs.as_mut(), ds.outputs.as_ref()) {
+                out.push(old.get(i));
+            }
+        }
+    }
+    ds.cells = cells;
+    ds.extra_offsets = offsets;
+    ds.extra = extra;
+    ds.outputs = outputs;
     let r = &mut ds.requests;
     r.ids.truncate(n);
     r.ts_ms.truncate(n);
@@ -165,17 +192,6 @@ fn truncate(ds: &mut Dataset, n: usize) {
     for mc in &mut r.meta {
         mc.codes.truncate(n);
         mc.nums.truncate(n);
-    }
-    ds.cells.truncate(n * m);
-    if !ds.extra_offsets.is_empty() {
-        ds.extra_offsets.truncate(n * m + 1);
-        let end = *ds.extra_offsets.last().unwrap_or(&0) as usize;
-        ds.extra.truncate(end);
-    }
-    if let Some(o) = &ds.outputs {
-        ds.outputs = Some(super::TextColumn::from_iter_str(
-            (0..n * m).map(|i| o.get(i)),
-        ));
     }
 }
 

@@ -215,7 +215,8 @@ pub struct Dataset {
     pub requests: Requests,
     /// Model names, indexed by [`ModelId`].
     pub models: Vec<String>,
-    /// Dense `[request * n_models + model]` matrix of first samples.
+    /// Dense model-major `[model * n_requests + request]` matrix of first samples
+    /// (a policy that mostly uses a few models streams through their columns).
     pub cells: Vec<Sample>,
     /// CSR offsets into `extra` per cell (empty when no cell has more than one sample).
     pub extra_offsets: Vec<u32>,
@@ -242,16 +243,28 @@ impl Dataset {
         self.models.len()
     }
 
+    /// Index of a cell in `cells` (model-major).
+    #[inline]
+    pub fn cell_index(&self, req: usize, model: ModelId) -> usize {
+        model as usize * self.requests.len() + req
+    }
+
     /// First sample of a cell.
     #[inline]
     pub fn cell(&self, req: usize, model: ModelId) -> &Sample {
-        &self.cells[req * self.models.len() + model as usize]
+        &self.cells[self.cell_index(req, model)]
+    }
+
+    /// First sample of a cell, mutable (what-if edits, tests).
+    pub fn cell_mut(&mut self, req: usize, model: ModelId) -> &mut Sample {
+        let i = self.cell_index(req, model);
+        &mut self.cells[i]
     }
 
     /// Number of samples recorded in a cell (0 when missing).
     #[inline]
     pub fn n_samples(&self, req: usize, model: ModelId) -> usize {
-        let idx = req * self.models.len() + model as usize;
+        let idx = self.cell_index(req, model);
         if !self.cells[idx].is_present() {
             return 0;
         }
@@ -266,7 +279,7 @@ impl Dataset {
     /// (with one sample, every retry repeats it — documented in the README).
     #[inline]
     pub fn sample(&self, req: usize, model: ModelId, k: usize) -> &Sample {
-        let idx = req * self.models.len() + model as usize;
+        let idx = self.cell_index(req, model);
         if k == 0 || self.extra_offsets.is_empty() {
             return &self.cells[idx];
         }

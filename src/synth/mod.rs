@@ -14,7 +14,7 @@
 pub mod calibrate;
 pub mod text;
 
-use crate::dataset::build::from_matrix;
+use crate::dataset::build::from_model_major;
 use crate::dataset::{Dataset, DatasetInfo, MetaColumn, Requests, Sample, Status, TextColumn};
 use crate::util::rng::Rng;
 pub use calibrate::{Calibration, calibrate};
@@ -373,7 +373,7 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
             };
             let mut mr = Rng::for_stream(cfg.seed ^ 0xCE11, r as u64, mi as u64);
             let s0 = draw(&mut mr);
-            cells[r * nm + mi] = s0;
+            cells[mi * n + r] = s0;
             if !s0.status.is_ok() {
                 // Retries of a failed call: two more recorded samples (transient errors
                 // mostly clear on retry).
@@ -382,7 +382,7 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
                     if !s.status.is_ok() && mr.chance(0.5) {
                         s = draw(&mut mr);
                     }
-                    extra_rows.push((r * nm + mi, s));
+                    extra_rows.push((mi * n + r, s));
                 }
             }
         }
@@ -403,7 +403,7 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
         notes: String::new(),
         warnings: Vec::new(),
     };
-    let mut ds = from_matrix(
+    let mut ds = from_model_major(
         info,
         req,
         models.iter().map(|m| m.name.to_string()).collect(),
