@@ -77,19 +77,39 @@ impl NumTest {
     }
 }
 
-/// A prompt-text test, compiled to regular expressions (literal patterns are escaped;
-/// matching allocates nothing).
+/// A compiled text pattern: literal words (Aho–Corasick, ASCII case folding unless
+/// case-sensitive) or a regular expression. Matching allocates nothing.
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// Any of these words.
+    Words(aho_corasick::AhoCorasick),
+    /// A regular expression.
+    Regex(Regex),
+}
+
+impl Pattern {
+    /// Whether the pattern occurs in `text`.
+    #[inline]
+    pub fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Words(ac) => ac.is_match(text),
+            Pattern::Regex(r) => r.is_match(text),
+        }
+    }
+}
+
+/// A prompt-text test.
 #[derive(Debug, Clone)]
 pub struct TextTest {
     /// Every pattern must match.
-    pub all: Vec<Regex>,
+    pub all: Vec<Pattern>,
     /// No pattern may match.
-    pub none: Vec<Regex>,
+    pub none: Vec<Pattern>,
 }
 
 impl TextTest {
     /// Matches when any of `words` occurs.
-    pub fn contains_any(words: &[&str], case_sensitive: bool) -> Result<TextTest, regex::Error> {
+    pub fn contains_any(words: &[&str], case_sensitive: bool) -> Result<TextTest, String> {
         Ok(TextTest {
             all: vec![literal_alternation(words, case_sensitive)?],
             none: Vec::new(),
@@ -103,13 +123,22 @@ impl TextTest {
     }
 }
 
-fn literal_alternation<S: AsRef<str>>(
-    words: &[S],
-    case_sensitive: bool,
-) -> Result<Regex, regex::Error> {
-    let alt: Vec<String> = words.iter().map(|w| regex::escape(w.as_ref())).collect();
-    let flags = if case_sensitive { "" } else { "(?i)" };
-    Regex::new(&format!("{flags}(?:{})", alt.join("|")))
+/// Literal words as one Aho–Corasick automaton. Case-insensitive matching folds ASCII
+/// letters; non-ASCII words fall back to a Unicode-aware regular expression.
+fn literal_alternation<S: AsRef<str>>(words: &[S], case_sensitive: bool) -> Result<Pattern, String> {
+    let ascii = words.iter().all(|w| w.as_ref().is_ascii());
+    if case_sensitive || ascii {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(!case_sensitive)
+            .build(words.iter().map(|w| w.as_ref()))
+            .map(Pattern::Words)
+            .map_err(|e| e.to_string())
+    } else {
+        let alt: Vec<String> = words.iter().map(|w| regex::escape(w.as_ref())).collect();
+        Regex::new(&format!("(?i)(?:{})", alt.join("|")))
+            .map(Pattern::Regex)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A metadata value in a condition.
@@ -424,7 +453,7 @@ const TEXT_OPS: &[&str] = &[
 
 fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
     if let DeValue::String(s) = v.get_ref() {
-        return compile(doc, v.span(), literal_alternation(&[s.as_ref()], false)).map(|r| {
+        return words(doc, v.span(), &[s.as_ref()], false).map(|r| {
             Cond::Text(TextTest {
                 all: vec![r],
                 none: vec![],
@@ -455,7 +484,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
                     continue;
                 }
                 let w: Vec<&str> = words.iter().map(|(s, _)| s.as_str()).collect();
-                match compile(doc, val.span(), literal_alternation(&w, case_sensitive)) {
+                match self::words(doc, val.span(), &w, case_sensitive) {
                     Some(r) if key == "not_contains" => test.none.push(r),
                     Some(r) => test.all.push(r),
                     None => ok = false,
@@ -467,11 +496,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
                     continue;
                 };
                 for (w, span) in words {
-                    match compile(
-                        doc,
-                        span,
-                        literal_alternation(&[w.as_str()], case_sensitive),
-                    ) {
+                    match self::words(doc, span, &[w.as_str()], case_sensitive) {
                         Some(r) => test.all.push(r),
                         None => ok = false,
                     }
@@ -488,7 +513,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
                     format!("(?i){pat}")
                 };
                 match compile(doc, val.span(), Regex::new(&pat)) {
-                    Some(r) => test.all.push(r),
+                    Some(r) => test.all.push(Pattern::Regex(r)),
                     None => ok = false,
                 }
             }
@@ -512,6 +537,16 @@ fn compile(doc: &mut TomlDoc, span: Span, r: Result<Regex, regex::Error>) -> Opt
             let msg = e.to_string();
             let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
             doc.err(span, format!("invalid regular expression: {last}"));
+            None
+        }
+    }
+}
+
+fn words(doc: &mut TomlDoc, span: Span, w: &[&str], case_sensitive: bool) -> Option<Pattern> {
+    match literal_alternation(w, case_sensitive) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            doc.err(span, format!("cannot build the word matcher: {e}"));
             None
         }
     }

@@ -14,7 +14,7 @@ use super::plan::{Plan, plan};
 use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
 use crate::dataset::{Dataset, ModelId, Sample, Status, StatusClass, flags as sflags};
 use crate::policy::gateway::TruncatedQuality;
-use crate::util::rng::Rng;
+use crate::util::rng::LazyRng;
 
 /// What to do when a chosen model has no recorded response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,14 +173,14 @@ pub struct Flight {
     pub arrival: f64,
     /// The row being filled.
     pub row: TraceRow,
-    /// RNG stream of this (policy, request).
-    pub rng: Rng,
+    /// RNG stream of this (policy, request), seeded on first use.
+    pub rng: LazyRng,
     last_status: Status,
     skipped_all: bool,
 }
 
 /// Select the rule and route for request `r`; returns (rule index, plan).
-pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut Rng) -> (u16, Plan) {
+pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut LazyRng) -> (u16, Plan) {
     let levels = b.complexity.as_deref();
     for (i, (c, route)) in b.rules.iter().enumerate() {
         if eval(c, ds, r, levels) {
@@ -193,7 +193,7 @@ pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut Rng) -> (u16, 
 impl Flight {
     /// Start request `r` arriving at `arrival`.
     pub fn new(env: &Env, b: &Bound, r: usize, row_idx: u32, arrival: f64) -> Flight {
-        let mut rng = Rng::for_stream(env.seed, b.salt, r as u64);
+        let mut rng = LazyRng::new(env.seed, b.salt, r as u64);
         let (rule, plan) = route_request(b, env.ds, r, &mut rng);
         Flight {
             r,
@@ -482,7 +482,7 @@ impl Flight {
         if o.status.is_ok() {
             if (self.pos as usize) + 1 < self.plan.cascade_len as usize {
                 let mut accept = !o.quality.is_nan() && o.quality >= self.plan.threshold;
-                if self.plan.verifier_error > 0.0 && self.rng.chance(self.plan.verifier_error) {
+                if self.plan.verifier_error > 0.0 && self.rng.get().chance(self.plan.verifier_error) {
                     accept = !accept;
                 }
                 if !accept {

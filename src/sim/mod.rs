@@ -183,24 +183,23 @@ pub fn run_bound(
     let base_arrivals = arrivals(ds, opts.arrival, opts.speedup, opts.seed);
     let mut rows = vec![TraceRow::EMPTY; n * bounds.len()];
     let chunk = opts.chunk.max(1);
-    let per_policy: Vec<Result<Vec<Attempt>, MissingCell>> = rows
+    let per_policy: Vec<Result<Vec<Vec<Attempt>>, MissingCell>> = rows
         .par_chunks_mut(n.max(1))
         .zip(bounds.par_iter())
         .enumerate()
         .map(|(p, (prow, b))| {
-            let arr: Vec<f64> = if b.traffic_factor != 1.0 {
-                base_arrivals.iter().map(|t| t / b.traffic_factor).collect()
+            let arr: std::borrow::Cow<[f64]> = if b.traffic_factor != 1.0 {
+                base_arrivals.iter().map(|t| t / b.traffic_factor).collect::<Vec<f64>>().into()
             } else {
-                base_arrivals.clone()
+                (&base_arrivals[..]).into()
             };
             if b.stateful {
-                return vtime::run_policy(&env, b, p, &arr, prow);
+                return vtime::run_policy(&env, b, p, &arr, prow).map(|a| vec![a]);
             }
-            let parts: Vec<Result<Vec<Attempt>, MissingCell>> = prow
-                .par_chunks_mut(chunk)
+            prow.par_chunks_mut(chunk)
                 .enumerate()
                 .map(|(ci, rows_chunk)| {
-                    let mut attempts = Vec::with_capacity(rows_chunk.len() * 2);
+                    let mut attempts = Vec::with_capacity(rows_chunk.len() + rows_chunk.len() / 4);
                     for (j, row) in rows_chunk.iter_mut().enumerate() {
                         let r = ci * chunk + j;
                         let row_idx = (p * n + r) as u32;
@@ -208,17 +207,18 @@ pub fn run_bound(
                     }
                     Ok(attempts)
                 })
-                .collect();
-            let mut all = Vec::new();
-            for part in parts {
-                all.extend(part?);
-            }
-            Ok(all)
+                .collect()
         })
         .collect();
-    let mut attempts = Vec::new();
-    for part in per_policy {
-        attempts.extend(part.map_err(SimError::Missing)?);
+    // Concatenate every chunk's attempts once, in (policy, request) order.
+    let mut parts = Vec::with_capacity(per_policy.len());
+    for p in per_policy {
+        parts.push(p.map_err(SimError::Missing)?);
+    }
+    let total: usize = parts.iter().flatten().map(|a| a.len()).sum();
+    let mut attempts = Vec::with_capacity(total);
+    for chunk in parts.into_iter().flatten() {
+        attempts.extend(chunk);
     }
     Ok(Trace {
         policies: policies

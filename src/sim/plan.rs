@@ -4,7 +4,7 @@ use super::bind::{BRoute, BStrategy, sample_cost};
 use crate::dataset::{Dataset, ModelId};
 use crate::policy::route::MAX_PLAN;
 use crate::pricing::ModelPrice;
-use crate::util::rng::Rng;
+use crate::util::rng::LazyRng;
 
 /// Models to try, in order (fixed capacity, no allocation).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +50,7 @@ impl Plan {
 
 /// Plan for request `r`. Stateful strategies list their candidates in order; the
 /// virtual-time engine reorders them with its state.
-pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: &mut Rng) -> Plan {
+pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: &mut LazyRng) -> Plan {
     let mut p = Plan::EMPTY;
     match &route.strategy {
         BStrategy::Chain(v) => v.iter().for_each(|&m| p.push(m)),
@@ -62,7 +62,7 @@ pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: 
             let total = *cum.last().unwrap_or(&1.0);
             let u = match sticky {
                 Some(vals) => vals[r],
-                None => rng.f64(),
+                None => rng.get().f64(),
             } * total;
             let i = cum.iter().position(|&c| u < c).unwrap_or(models.len() - 1);
             p.push(models[i]);
@@ -72,7 +72,7 @@ pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: 
             let mut keys = [(0.0f64, 0u16); MAX_PLAN];
             let n = models.len().min(MAX_PLAN);
             for i in 0..n {
-                let u = rng.f64().max(f64::MIN_POSITIVE);
+                let u = rng.get().f64().max(f64::MIN_POSITIVE);
                 keys[i] = (u.powf(1.0 / weights[i]), models[i]);
             }
             keys[..n].sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -81,7 +81,7 @@ pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: 
         BStrategy::Tier { tiers, by, default } => {
             let t = by.as_ref().map(|b| b[r] as usize).unwrap_or(*default);
             let members = &tiers[t];
-            let first = rng.below(members.len() as u64) as usize;
+            let first = rng.get().below(members.len() as u64) as usize;
             p.push(members[first]);
             members.iter().for_each(|&m| p.push(m));
         }
@@ -111,7 +111,7 @@ pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: 
             p.verifier_error = *verifier_error;
         }
         BStrategy::Oracle(cands) => p.push(oracle_pick(cands, ds, prices, r)),
-        BStrategy::Random(cands) => p.push(cands[rng.below(cands.len() as u64) as usize]),
+        BStrategy::Random(cands) => p.push(cands[rng.get().below(cands.len() as u64) as usize]),
         BStrategy::LowestLatency { candidates, .. }
         | BStrategy::LeastBusy(candidates)
         | BStrategy::UsageBased(candidates) => candidates.iter().for_each(|&m| p.push(m)),

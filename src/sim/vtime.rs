@@ -388,7 +388,7 @@ fn order_stateful(b: &Bound, f: &mut Flight, gate: &mut StateGate, t: f64) {
         .take_while(|(s, _)| *s <= limit)
         .count()
         .max(1);
-    let pick = f.rng.below(n_eligible as u64) as usize;
+    let pick = f.rng.get().below(n_eligible as u64) as usize;
     scored.swap(0, pick);
     let mut p = Plan { len: 0, ..f.plan };
     scored.iter().for_each(|&(_, m)| p.push(m));

@@ -108,6 +108,31 @@ impl Rng {
     }
 }
 
+/// An RNG stream created on first use: most simulated requests draw no random number,
+/// so seeding is skipped for them (the stream is the same whenever it is created).
+#[derive(Debug, Clone, Copy)]
+pub struct LazyRng {
+    seed: u64,
+    a: u64,
+    b: u64,
+    rng: Option<Rng>,
+}
+
+impl LazyRng {
+    /// The stream [`Rng::for_stream`]`(seed, a, b)`, not yet seeded.
+    #[inline]
+    pub fn new(seed: u64, a: u64, b: u64) -> Self {
+        LazyRng { seed, a, b, rng: None }
+    }
+
+    /// The generator (seeded on the first call).
+    #[inline]
+    pub fn get(&mut self) -> &mut Rng {
+        let (seed, a, b) = (self.seed, self.a, self.b);
+        self.rng.get_or_insert_with(|| Rng::for_stream(seed, a, b))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
