@@ -58,18 +58,25 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
-    for (name, src) in [
-        ("stateless_3_rules", STATELESS),
-        ("stateful_latency_cooldown_rpm", STATEFUL),
+    // One thread gives the per-core figure; all threads the machine's.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    for (name, src, single) in [
+        ("stateless_3_rules/1_thread", STATELESS, true),
+        ("stateless_3_rules/all_threads", STATELESS, false),
+        ("stateful_latency_cooldown_rpm/1_thread", STATEFUL, true),
     ] {
-        let policies = vec![parse::parse(name, src, name).expect("bench policy parses")];
+        let policies = vec![parse::parse(name, src, "bench").expect("bench policy parses")];
         let bound = bind_all(&ds, &cal.prices, &policies, 7).expect("binds");
         let opts = SimOptions::default();
+        let run = || {
+            let t = run_bound(&ds, &bound, &policies, &opts).unwrap_or_else(|_| panic!("run"));
+            std::hint::black_box(t.rows.len())
+        };
         g.bench_function(name, |b| {
-            b.iter(|| {
-                let t = run_bound(&ds, &bound, &policies, &opts).unwrap_or_else(|_| panic!("run"));
-                std::hint::black_box(t.rows.len())
-            })
+            b.iter(|| if single { one.install(run) } else { run() })
         });
     }
     g.finish();

@@ -364,7 +364,7 @@ fn exponential_backoff_honours_retry_after() {
             (Status::OK, 3, 4200.0),
             "{policy}"
         );
-        let starts: Vec<f64> = t.attempts.iter().map(|a| a.start_ms).collect();
+        let starts: Vec<f32> = t.attempts.iter().map(|a| a.start_ms).collect();
         assert_eq!(starts, vec![0.0, 2100.0, 3200.0]);
     }
 }

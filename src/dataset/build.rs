@@ -411,16 +411,33 @@ impl DatasetBuilder {
 
 /// Build a dataset directly from a row-major `[request][model]` matrix of samples
 /// (tests, small fixtures).
-pub fn from_matrix(info: DatasetInfo, requests: Requests, models: Vec<String>, cells: Vec<Sample>) -> Dataset {
+pub fn from_matrix(
+    info: DatasetInfo,
+    requests: Requests,
+    models: Vec<String>,
+    cells: Vec<Sample>,
+) -> Dataset {
     let (n, m) = (requests.len(), models.len());
     assert_eq!(cells.len(), n * m, "one sample per request and model");
-    let major = (0..m).flat_map(|j| (0..n).map(move |r| (r, j))).map(|(r, j)| cells[r * m + j]).collect();
+    let major = (0..m)
+        .flat_map(|j| (0..n).map(move |r| (r, j)))
+        .map(|(r, j)| cells[r * m + j])
+        .collect();
     from_model_major(info, requests, models, major)
 }
 
 /// Build a dataset from a model-major `[model][request]` matrix (synthetic data).
-pub fn from_model_major(info: DatasetInfo, requests: Requests, models: Vec<String>, cells: Vec<Sample>) -> Dataset {
-    assert_eq!(cells.len(), requests.len() * models.len(), "one sample per request and model");
+pub fn from_model_major(
+    info: DatasetInfo,
+    requests: Requests,
+    models: Vec<String>,
+    cells: Vec<Sample>,
+) -> Dataset {
+    assert_eq!(
+        cells.len(),
+        requests.len() * models.len(),
+        "one sample per request and model"
+    );
     Dataset {
         info,
         requests,

@@ -165,7 +165,10 @@ fn truncate(ds: &mut Dataset, n: usize) {
             let i = j * n_old + r;
             cells.push(ds.cells[i]);
             if !ds.extra_offsets.is_empty() {
-                let (lo, hi) = (ds.extra_offsets[i] as usize, ds.extra_offsets[i + 1] as usize);
+                let (lo, hi) = (
+                    ds.extra_offsets[i] as usize,
+                    ds.extra_offsets[i + 1] as usize,
+                );
                 extra.extend_from_slice(&ds.extra[lo..hi]);
                 offsets.push(extra.len() as u32);
             }

@@ -123,13 +123,15 @@ impl TextTest {
     }
 }
 
-/// Literal words as one Aho–Corasick automaton. Case-insensitive matching folds ASCII
-/// letters; non-ASCII words fall back to a Unicode-aware regular expression.
-fn literal_alternation<S: AsRef<str>>(words: &[S], case_sensitive: bool) -> Result<Pattern, String> {
-    let ascii = words.iter().all(|w| w.as_ref().is_ascii());
-    if case_sensitive || ascii {
+/// Literal words. Case-sensitive words use an Aho–Corasick automaton; case-insensitive
+/// ones an escaped regular-expression alternation, whose SIMD literal prefilter
+/// (Teddy) measured faster than a case-folding automaton in the engine benchmark.
+fn literal_alternation<S: AsRef<str>>(
+    words: &[S],
+    case_sensitive: bool,
+) -> Result<Pattern, String> {
+    if case_sensitive {
         aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(!case_sensitive)
             .build(words.iter().map(|w| w.as_ref()))
             .map(Pattern::Words)
             .map_err(|e| e.to_string())

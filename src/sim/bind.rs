@@ -23,8 +23,9 @@ pub enum BCond {
     Always,
     /// Numeric field test.
     Num(NumField, NumTest),
-    /// Prompt text test.
-    Text(TextTest),
+    /// Prompt text test, evaluated once per request at bind time (a bit set: text is a
+    /// static property of the request, so the engine only reads a bit).
+    Text(Arc<Vec<u64>>),
     /// Metadata value's code is accepted (`accept[code]`); `absent` when missing.
     MetaCode {
         /// Column.
@@ -378,7 +379,7 @@ impl Binder<'_, '_> {
                 }
                 BCond::Num(*field, *test)
             }
-            Cond::Text(t) => BCond::Text(t.clone()),
+            Cond::Text(t) => BCond::Text(Arc::new(text_bits(t, &ds.requests.input))),
             Cond::Meta { key, span, ops } => {
                 let col = self.meta_col(key, span)?;
                 let mc = &ds.requests.meta[col];
@@ -1168,7 +1169,7 @@ pub fn eval(c: &BCond, ds: &Dataset, r: usize, levels: Option<&[u8]>) -> bool {
             };
             test.test(x)
         }
-        BCond::Text(t) => t.test(q.input.get(r)),
+        BCond::Text(bits) => (bits[r >> 6] >> (r & 63)) & 1 == 1,
         BCond::MetaCode {
             col,
             accept,
@@ -1191,6 +1192,25 @@ pub fn eval(c: &BCond, ds: &Dataset, r: usize, levels: Option<&[u8]>) -> bool {
         BCond::All(v) => v.iter().all(|c| eval(c, ds, r, levels)),
         BCond::Not(c) => !eval(c, ds, r, levels),
     }
+}
+
+/// Evaluate a text test on every prompt (in parallel), as a bit set.
+fn text_bits(t: &TextTest, input: &crate::dataset::TextColumn) -> Vec<u64> {
+    use rayon::prelude::*;
+    let n = input.len();
+    (0..n.div_ceil(64))
+        .into_par_iter()
+        .map(|w| {
+            let mut word = 0u64;
+            for bit in 0..64 {
+                let r = w * 64 + bit;
+                if r < n && t.test(input.get(r)) {
+                    word |= 1 << bit;
+                }
+            }
+            word
+        })
+        .collect()
 }
 
 /// Per-model imputed sample for `--missing impute`: status ok, median latency and

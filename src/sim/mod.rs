@@ -19,7 +19,7 @@ use crate::policy::Policy;
 use crate::pricing::ModelPrice;
 use crate::util::rng::Rng;
 use bind::{BindCtx, Bound, bind, imputed_samples};
-use engine::{Env, Missing, MissingCell, run_stateless};
+use engine::{Env, Missing, MissingCell, run_batch};
 use rayon::prelude::*;
 use trace::{Attempt, PolicyInfo, Trace, TraceRow};
 
@@ -189,7 +189,11 @@ pub fn run_bound(
         .enumerate()
         .map(|(p, (prow, b))| {
             let arr: std::borrow::Cow<[f64]> = if b.traffic_factor != 1.0 {
-                base_arrivals.iter().map(|t| t / b.traffic_factor).collect::<Vec<f64>>().into()
+                base_arrivals
+                    .iter()
+                    .map(|t| t / b.traffic_factor)
+                    .collect::<Vec<f64>>()
+                    .into()
             } else {
                 (&base_arrivals[..]).into()
             };
@@ -200,11 +204,16 @@ pub fn run_bound(
                 .enumerate()
                 .map(|(ci, rows_chunk)| {
                     let mut attempts = Vec::with_capacity(rows_chunk.len() + rows_chunk.len() / 4);
-                    for (j, row) in rows_chunk.iter_mut().enumerate() {
-                        let r = ci * chunk + j;
-                        let row_idx = (p * n + r) as u32;
-                        *row = run_stateless(&env, b, r, row_idx, arr[r], &mut attempts)?;
-                    }
+                    let first = ci * chunk;
+                    run_batch(
+                        &env,
+                        b,
+                        first,
+                        (p * n + first) as u32,
+                        &arr,
+                        rows_chunk,
+                        &mut attempts,
+                    )?;
                     Ok(attempts)
                 })
                 .collect()

@@ -50,7 +50,13 @@ impl Plan {
 
 /// Plan for request `r`. Stateful strategies list their candidates in order; the
 /// virtual-time engine reorders them with its state.
-pub fn plan(route: &BRoute, ds: &Dataset, prices: &[ModelPrice], r: usize, rng: &mut LazyRng) -> Plan {
+pub fn plan(
+    route: &BRoute,
+    ds: &Dataset,
+    prices: &[ModelPrice],
+    r: usize,
+    rng: &mut LazyRng,
+) -> Plan {
     let mut p = Plan::EMPTY;
     match &route.strategy {
         BStrategy::Chain(v) => v.iter().for_each(|&m| p.push(m)),

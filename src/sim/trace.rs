@@ -143,9 +143,9 @@ pub struct Attempt {
     /// Status.
     pub status: Status,
     /// Start, ms after the request's arrival.
-    pub start_ms: f64,
+    pub start_ms: f32,
     /// Duration, ms.
-    pub latency_ms: f64,
+    pub latency_ms: f32,
     /// Cost, USD.
     pub cost_usd: f64,
 }

@@ -122,7 +122,12 @@ impl LazyRng {
     /// The stream [`Rng::for_stream`]`(seed, a, b)`, not yet seeded.
     #[inline]
     pub fn new(seed: u64, a: u64, b: u64) -> Self {
-        LazyRng { seed, a, b, rng: None }
+        LazyRng {
+            seed,
+            a,
+            b,
+            rng: None,
+        }
     }
 
     /// The generator (seeded on the first call).
