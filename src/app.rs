@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub limit: Option<usize>,
     /// Command line, for the manifest.
     pub command: Vec<String>,
+    /// providers.toml for `--missing live`.
+    pub providers: Option<PathBuf>,
 }
 
 /// The repository root when run from a checkout (for `--example`).
@@ -83,12 +85,12 @@ pub fn policy_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
 
 fn parse_missing(s: &str) -> Result<Missing, InputError> {
     match s {
-        "skip" => Ok(Missing::Skip),
+        "skip" | "live" => Ok(Missing::Skip),
         "fail" => Ok(Missing::Fail),
         "impute" => Ok(Missing::Impute),
         other => Err(InputError::one(Diagnostic::file(
             "--missing",
-            format!("expected skip, fail or impute, found \"{other}\""),
+            format!("expected skip, fail, impute or live, found \"{other}\""),
         ))),
     }
 }
@@ -218,6 +220,9 @@ pub fn run(o: &RunOptions) -> Result<()> {
             InputError::one(Diagnostic::file("--speedup", "expected a positive number")).into(),
         );
     }
+    if o.missing == "live" {
+        record_missing_live(o, &opts_for(o, missing, arrival))?;
+    }
     let loaded = load_inputs(o)?;
     let Loaded {
         ds,
@@ -254,13 +259,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
             .into());
         }
     }
-    let opts = SimOptions {
-        seed: o.seed,
-        missing,
-        arrival,
-        speedup: o.speedup,
-        ..SimOptions::default()
-    };
+    let opts = opts_for(o, missing, arrival);
     let trace = match sim::run(ds, prices, policies, &opts) {
         Ok(t) => t,
         Err(SimError::Input(e)) => return Err(e.into()),
@@ -367,6 +366,59 @@ pub fn run(o: &RunOptions) -> Result<()> {
         "report written to {} (open index.html, or paste report.md)",
         written.display()
     );
+    Ok(())
+}
+
+fn opts_for(o: &RunOptions, missing: Missing, arrival: Arrival) -> SimOptions {
+    SimOptions { seed: o.seed, missing, arrival, speedup: o.speedup, ..SimOptions::default() }
+}
+
+/// `--missing live`: simulate, record the cells the policies needed but the dataset
+/// lacks, and repeat (a recorded error can send a fallback to another missing cell)
+/// until nothing is missing or three rounds have passed.
+fn record_missing_live(o: &RunOptions, opts: &SimOptions) -> Result<()> {
+    let Some(providers) = &o.providers else {
+        return Err(InputError::one(Diagnostic::file("--missing live", "needs --providers providers.toml")).into());
+    };
+    let Some(dir) = o.dataset.clone().or_else(|| o.example.then(|| find_root("datasets/example"))) else {
+        return Err(InputError::one(Diagnostic::file("--missing live", "needs -d DATASET (a folder)")).into());
+    };
+    for round in 1..=3 {
+        let Loaded { ds, policies, prices, .. } = load_inputs(o)?;
+        let trace = match sim::run(&ds, &prices, &policies, opts) {
+            Ok(t) => t,
+            Err(SimError::Input(e)) => return Err(e.into()),
+            Err(SimError::Missing(_)) => unreachable!("live mode simulates with skip"),
+        };
+        let mut cells: Vec<(String, String)> = trace
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.covered())
+            .map(|(i, r)| (ds.requests.ids[i % trace.n_requests].clone(), trace.model_name(r.model).to_string()))
+            .collect();
+        cells.sort();
+        cells.dedup();
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let mut models: Vec<String> = cells.iter().map(|c| c.1.clone()).collect();
+        models.sort();
+        models.dedup();
+        println!("--missing live, round {round}: recording {} missing cells of {} models", cells.len(), models.len());
+        let r = crate::provider::recorder::record(&crate::provider::recorder::RecordOptions {
+            dataset: dir.clone(),
+            models,
+            providers: providers.clone(),
+            samples: 1,
+            concurrency: 32,
+            pricing: o.pricing.clone(),
+            limit: o.limit,
+            cells: Some(cells),
+            ..Default::default()
+        })?;
+        print_record_report(&r, None);
+    }
     Ok(())
 }
 
@@ -503,5 +555,41 @@ pub fn compare(a: &Path, b: &Path, out: Option<&Path>) -> Result<()> {
         }
         None => print!("{md}"),
     }
+    Ok(())
+}
+
+/// `routesim record`: fill missing cells from live providers.
+pub fn record(o: &crate::provider::recorder::RecordOptions) -> Result<()> {
+    if o.models.is_empty() {
+        return Err(InputError::one(Diagnostic::file("--models", "name the models to record (e.g. --models openai/gpt-4o)")).into());
+    }
+    let r = crate::provider::recorder::record(o)?;
+    print_record_report(&r, o.max_spend);
+    Ok(())
+}
+
+fn print_record_report(r: &crate::provider::recorder::RecordReport, cap: Option<f64>) {
+    let statuses: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!(
+        "recorded {} of {} planned cells ({} already recorded) in {:.1} s: {:.0} calls/s; statuses: {}",
+        r.recorded,
+        r.planned,
+        r.already,
+        r.elapsed_s,
+        r.calls as f64 / r.elapsed_s.max(1e-9),
+        if statuses.is_empty() { "none".into() } else { statuses.join(", ") }
+    );
+    println!("spend: ${:.6}{}", r.spend_usd, cap.map(|c| format!(" (cap ${c})")).unwrap_or_default());
+    if r.skipped_by_cap > 0 {
+        println!("stopped before the spend cap: {} cells not recorded", r.skipped_by_cap);
+    }
+    if let Some((p50, p99)) = r.overhead_ms {
+        println!("client overhead (latency minus server time): p50 {p50:.2} ms, p99 {p99:.2} ms");
+    }
+}
+
+/// `routesim mock-server`.
+pub fn mock_server(port: u16, latency_ms: u64) -> Result<()> {
+    crate::provider::mock::run_forever(port, crate::provider::mock::MockConfig { latency_ms, stall_after: None })?;
     Ok(())
 }

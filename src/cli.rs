@@ -26,6 +26,71 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two report folders policy by policy.
     Compare(CompareArgs),
+    /// Call live providers for the cells a dataset lacks and store their responses.
+    Record(RecordArgs),
+    /// Run a mock OpenAI/Anthropic-compatible provider on 127.0.0.1 (demos, benchmarks).
+    MockServer(MockArgs),
+}
+
+/// `routesim record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Dataset folder; responses are appended to <folder>/recorded.jsonl.
+    #[arg(short, long)]
+    pub dataset: PathBuf,
+    /// Models to record (comma-separated dataset model names).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub models: Vec<String>,
+    /// providers.toml.
+    #[arg(long)]
+    pub providers: PathBuf,
+    /// Samples per cell.
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// Stop before spending more than this many USD.
+    #[arg(long)]
+    pub max_spend: Option<f64>,
+    /// Calls in flight overall.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Extra pricing files.
+    #[arg(long, num_args = 1..)]
+    pub pricing: Vec<PathBuf>,
+    /// Only the first N requests.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `routesim mock-server`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Port on 127.0.0.1 (0 = any).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// Added latency per answer, ms.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+impl RecordArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::provider::recorder::RecordOptions {
+        routesim::provider::recorder::RecordOptions {
+            dataset: self.dataset,
+            models: self.models,
+            providers: self.providers,
+            samples: self.samples,
+            max_spend: self.max_spend,
+            concurrency: self.concurrency,
+            pricing: self.pricing,
+            limit: self.limit,
+            cells: None,
+            quiet: self.quiet,
+        }
+    }
 }
 
 /// `routesim report`.
@@ -74,9 +139,13 @@ pub struct RunArgs {
     /// Seed of every random choice (splits, shuffles, bootstrap).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// What to do when a chosen model has no recorded response: skip, fail or impute.
+    /// What to do when a chosen model has no recorded response: skip, fail, impute,
+    /// or live (record it through --providers, then replay).
     #[arg(long, default_value = "skip")]
     pub missing: String,
+    /// providers.toml for --missing live.
+    #[arg(long)]
+    pub providers: Option<PathBuf>,
     /// Compare every policy with this one (paired, same requests).
     #[arg(long)]
     pub baseline: Option<String>,
@@ -164,6 +233,7 @@ impl RunArgs {
             pricing_date: self.pricing_date,
             limit: self.limit,
             command: std::env::args().skip(1).collect(),
+            providers: self.providers,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod plot;
 pub mod policy;
 pub mod pricing;
+pub mod provider;
 pub mod report;
 pub mod sim;
 pub mod synth;

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Command::Synth(a) => routesim::app::synth(&a.into_options()),
         Command::Report(a) => routesim::app::report_dir(&a.dir, &a.by, a.baseline.as_deref()),
         Command::Compare(a) => routesim::app::compare(&a.a, &a.b, a.out.as_deref()),
+        Command::Record(a) => routesim::app::record(&a.into_options()),
+        Command::MockServer(a) => routesim::app::mock_server(a.port, a.latency_ms),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

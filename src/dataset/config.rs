@@ -56,6 +56,8 @@ pub struct DatasetConfig {
     pub wide: WideOptions,
     /// FastChat folder (relative to the dataset folder), when layout is fastchat.
     pub fastchat_dir: Option<PathBuf>,
+    /// Quality scorer for recorded answers.
+    pub scorer: Option<crate::provider::scorer::Scorer>,
 }
 
 const KEYS: &[&str] = &[
@@ -73,6 +75,7 @@ const KEYS: &[&str] = &[
     "wide",
     "path",
     "assumptions",
+    "scorer",
 ];
 
 /// Read `dir/dataset.toml`.
@@ -151,6 +154,7 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
             .map(|l| l.into_iter().map(|(s, _)| s).collect())
             .unwrap_or_default();
     }
+    let scorer = get(root, "scorer").and_then(|v| crate::provider::scorer::parse_scorer(&mut doc, v));
     let files = match layout {
         Layout::Wide => wide_files,
         _ => responses,
@@ -180,6 +184,7 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
         pricing,
         wide,
         fastchat_dir,
+        scorer,
     })
 }
 

@@ -81,9 +81,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
                     fastchat::read(&dir, &mut b, &mut diags)?;
                 }
             }
+            read_store(path, &mut b, &mut diags)?;
         } else if fastchat::detect(path) {
             b = DatasetBuilder::new(false);
             fastchat::read(path, &mut b, &mut diags)?;
+            read_store(path, &mut b, &mut diags)?;
             b.info.source = format!("FastChat folder {}", display_path(path));
         } else {
             let files = table_files(path);
@@ -106,6 +108,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
                 }
                 b.sources.push(hash_source(f)?);
             }
+            b.implicit_requests = false;
+            read_store(path, &mut b, &mut diags)?;
             b.info.source = format!("files in {}", display_path(path));
         }
     } else {
@@ -144,6 +148,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
         truncate(&mut ds, n);
     }
     Ok(ds)
+}
+
+/// Responses recorded live (`routesim record`) into this folder are part of the dataset.
+fn read_store(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Result<(), InputError> {
+    let store = dir.join(crate::provider::store::STORE_FILE);
+    if store.is_file() {
+        let implicit = b.implicit_requests;
+        b.implicit_requests = false;
+        long::read_responses(&store, b, diags)?;
+        b.implicit_requests = implicit;
+        b.sources.push(hash_source(&store)?);
+    }
+    Ok(())
 }
 
 fn truncate(ds: &mut Dataset, n: usize) {
@@ -216,6 +233,7 @@ fn table_files(dir: &Path) -> Vec<PathBuf> {
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file() && TableFormat::from_path(p).is_some())
+                .filter(|p| p.file_name().is_some_and(|n| n != crate::provider::store::STORE_FILE))
                 .collect()
         })
         .unwrap_or_default();

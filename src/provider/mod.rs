@@ -1,0 +1,19 @@
+//! Live providers: record responses for cells a dataset lacks, crash-safely, and score
+//! them (DESIGN §2, `provider::{Recorded, Live, Recording}`).
+//!
+//! - [`config`]: `providers.toml` (OpenAI-compatible endpoints and Anthropic).
+//! - [`client`]: one HTTP call (JSON or streaming), usage, TTFT, errors, `retry-after`.
+//! - [`recorder`]: `routesim record` — concurrency, rate limits, retries, spend cap.
+//! - [`store`]: the append-only `recorded.jsonl` that dataset readers include.
+//! - [`scorer`]: quality of recorded answers (exact, contains, regex, numeric, JSON, judge).
+//! - [`mock`]: a loopback mock provider for tests, benchmarks and demos.
+//!
+//! Keys are read from the environment when a call is made, sent in headers only, and
+//! redacted from every error text that is kept or printed.
+
+pub mod client;
+pub mod config;
+pub mod mock;
+pub mod recorder;
+pub mod scorer;
+pub mod store;

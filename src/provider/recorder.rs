@@ -1,0 +1,382 @@
+//! `routesim record`: fill (request, model) cells by calling providers.
+//!
+//! Calls run on an explicitly built tokio runtime with bounded concurrency overall and
+//! per provider, token-bucket rate limits (rpm, tpm), retries with exponential back-off
+//! that honours `retry-after`, and per-call timeouts. A spend cap reserves each call's
+//! worst-case cost (prompt + `max_tokens` at list price) before it starts, so the run
+//! stops *before* the cap would be exceeded. Every outcome — success or final error —
+//! is appended to the store as soon as it is known.
+
+use super::client::{CallOutcome, call_once, http_client};
+use super::config::{self, Provider, Providers};
+use super::scorer::Scorer;
+use super::store::{CellKey, Record, STORE_FILE, Store};
+use crate::dataset::{self, Dataset, LoadOptions, Status, tokens::estimate_tokens};
+use crate::error::{Diagnostic, InputError};
+use crate::pricing::{ModelPrice, PriceBook};
+use anyhow::{Context, Result};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Options of a recording run.
+#[derive(Debug, Clone, Default)]
+pub struct RecordOptions {
+    /// Dataset folder (the store is `<folder>/recorded.jsonl`).
+    pub dataset: PathBuf,
+    /// Models to fill (dataset model names; new models may be added).
+    pub models: Vec<String>,
+    /// providers.toml.
+    pub providers: PathBuf,
+    /// Samples per cell.
+    pub samples: usize,
+    /// Stop before spending more than this (USD).
+    pub max_spend: Option<f64>,
+    /// Calls in flight overall.
+    pub concurrency: usize,
+    /// Extra pricing files.
+    pub pricing: Vec<PathBuf>,
+    /// Only the first N requests.
+    pub limit: Option<usize>,
+    /// Only these (request id, model) cells (used by `run --missing live`).
+    pub cells: Option<Vec<(String, String)>>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// What a recording run did.
+#[derive(Debug, Clone, Default)]
+pub struct RecordReport {
+    /// Cells that needed a call.
+    pub planned: usize,
+    /// Records written this run.
+    pub recorded: usize,
+    /// Cells found already recorded.
+    pub already: usize,
+    /// Cells not called because of the spend cap.
+    pub skipped_by_cap: usize,
+    /// Spend of this run (sum of recorded costs), USD.
+    pub spend_usd: f64,
+    /// Final statuses.
+    pub statuses: BTreeMap<String, usize>,
+    /// Calls made (retries included).
+    pub calls: usize,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+    /// Client-side overhead (latency − server time) p50 and p99, ms, when the server
+    /// reports its service time (the mock provider does).
+    pub overhead_ms: Option<(f64, f64)>,
+}
+
+struct Bucket {
+    capacity: f64,
+    tokens: f64,
+    per_ms: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_minute: f64) -> Mutex<Bucket> {
+        // Bursts up to a tenth of a minute's allowance.
+        let capacity = (per_minute / 10.0).max(1.0);
+        Mutex::new(Bucket { capacity, tokens: capacity, per_ms: per_minute / 60_000.0, last: Instant::now() })
+    }
+}
+
+async fn take(bucket: &Mutex<Bucket>, n: f64) {
+    loop {
+        let wait_ms = {
+            let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let el = now.duration_since(b.last).as_secs_f64() * 1000.0;
+            b.tokens = (b.tokens + el * b.per_ms).min(b.capacity);
+            b.last = now;
+            let need = n.min(b.capacity);
+            if b.tokens >= need {
+                b.tokens -= need;
+                return;
+            }
+            (need - b.tokens) / b.per_ms
+        };
+        tokio::time::sleep(Duration::from_secs_f64(wait_ms / 1000.0)).await;
+    }
+}
+
+struct Lane {
+    provider: Provider,
+    key: Option<String>,
+    permits: tokio::sync::Semaphore,
+    rpm: Option<Mutex<Bucket>>,
+    tpm: Option<Mutex<Bucket>>,
+}
+
+struct Task {
+    req: usize,
+    model: String,
+    model_id: String,
+    sample: u32,
+}
+
+fn now_utc() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    crate::dataset::time::format_ts(ms)
+}
+
+fn status_text(s: Status) -> String {
+    s.to_string()
+}
+
+/// Call with retries; returns the last outcome and the number of calls.
+async fn call_with_retries(client: &reqwest::Client, lane: &Lane, model_id: &str, prompt: &str) -> (CallOutcome, u32) {
+    let p = &lane.provider;
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let out = call_once(client, p, model_id, prompt, lane.key.as_deref()).await;
+        if out.status.is_ok() || !out.retryable || calls > p.retries {
+            return (out, calls);
+        }
+        let mut wait = p.backoff_ms as f64 * 2f64.powi(calls as i32 - 1);
+        if let Some(ra) = out.retry_after_ms {
+            wait = wait.max(ra);
+        }
+        tokio::time::sleep(Duration::from_secs_f64(wait.min(120_000.0) / 1000.0)).await;
+    }
+}
+
+/// Record the missing cells.
+pub fn record(o: &RecordOptions) -> Result<RecordReport> {
+    if !o.dataset.is_dir() {
+        return Err(InputError::file(&o.dataset, "recording needs a dataset folder (the store is written into it)").into());
+    }
+    let ds = dataset::load(&o.dataset, &LoadOptions { limit: o.limit })?;
+    let providers: Providers = config::load(&o.providers)?;
+    let mut diags = Vec::new();
+    let mut lanes: HashMap<String, Arc<Lane>> = HashMap::new();
+    for m in &o.models {
+        match providers.for_model(m) {
+            Some(p) => {
+                lanes.entry(p.name.clone()).or_insert_with(|| {
+                    Arc::new(Lane {
+                        provider: p.clone(),
+                        key: p.api_key(),
+                        permits: tokio::sync::Semaphore::new(p.max_concurrency),
+                        rpm: p.rpm.map(|r| Bucket::new(r as f64)),
+                        tpm: p.tpm.map(|t| Bucket::new(t as f64)),
+                    })
+                });
+            }
+            None => diags.push(Diagnostic::file(
+                o.providers.to_string_lossy(),
+                format!("no provider serves model \"{m}\" (add it to a provider's models table)"),
+            )),
+        }
+    }
+    for l in lanes.values() {
+        if let Some(env) = &l.provider.api_key_env
+            && l.key.is_none()
+        {
+            diags.push(Diagnostic::file(o.providers.to_string_lossy(), format!("provider \"{}\": environment variable {env} is not set", l.provider.name)));
+        }
+    }
+    let mut files = ds.pricing_files.clone();
+    files.extend(o.pricing.iter().cloned());
+    let book = PriceBook::load(&files, crate::pricing::today_days())?;
+    let prices: Vec<ModelPrice> = match book.resolve(&o.models) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            Vec::new()
+        }
+    };
+    let scorer = dataset::config::read(&o.dataset).ok().and_then(|c| c.scorer);
+    if let Some(Scorer::Judge(j)) = &scorer
+        && providers.by_name(&j.provider).is_none()
+    {
+        diags.push(Diagnostic::file(o.providers.to_string_lossy(), format!("the dataset's judge uses provider \"{}\", which providers.toml does not define", j.provider)));
+    }
+    if !diags.is_empty() {
+        return Err(InputError::new(diags).into());
+    }
+    let price_of: HashMap<&str, &ModelPrice> = o.models.iter().map(|m| m.as_str()).zip(prices.iter()).collect();
+
+    let store_path = o.dataset.join(STORE_FILE);
+    let (store, done) = Store::open(&store_path).with_context(|| format!("opening {}", store_path.display()))?;
+
+    // Cells to fill.
+    let wanted: Option<HashSet<(String, String)>> = o.cells.as_ref().map(|c| c.iter().cloned().collect());
+    let samples = o.samples.max(1) as u32;
+    let mut tasks = Vec::new();
+    let mut already = 0usize;
+    let mut no_input = Vec::new();
+    for r in 0..ds.n_requests() {
+        let id = &ds.requests.ids[r];
+        for m in &o.models {
+            if let Some(w) = &wanted
+                && !w.contains(&(id.clone(), m.clone()))
+            {
+                continue;
+            }
+            let have = ds.model_id(m).map(|mid| ds.n_samples(r, mid)).unwrap_or(0) as u32;
+            for k in 0..samples {
+                let key: CellKey = (id.clone(), m.clone(), k);
+                if k < have || done.contains(&key) {
+                    already += 1;
+                    continue;
+                }
+                if ds.requests.input.get(r).is_empty() {
+                    no_input.push(id.clone());
+                    continue;
+                }
+                let p = providers.for_model(m).expect("checked above");
+                tasks.push(Task { req: r, model: m.clone(), model_id: p.model_id(m).unwrap_or(m).to_string(), sample: k });
+            }
+        }
+    }
+    if !no_input.is_empty() {
+        no_input.dedup();
+        return Err(InputError::one(Diagnostic::file(
+            o.dataset.to_string_lossy(),
+            format!("{} requests have no input text to send (e.g. \"{}\")", no_input.len(), no_input[0]),
+        ))
+        .into());
+    }
+    let planned = tasks.len();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let client = http_client(o.concurrency.max(1))?;
+    let bar = if o.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(planned as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} calls · {per_sec} · ETA {eta} · {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let stop = AtomicBool::new(false);
+    let spend = Mutex::new((0.0f64, 0.0f64)); // (spent, reserved)
+    let skipped = AtomicUsize::new(0);
+    let calls = AtomicUsize::new(0);
+    let statuses: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+    let overheads: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+    let tx = store.sender();
+    let t0 = Instant::now();
+    let ds_ref: &Dataset = &ds;
+    rt.block_on(async {
+        futures_util::stream::iter(tasks)
+            .for_each_concurrent(o.concurrency.max(1), |t| {
+                let (client, lanes, tx, bar) = (&client, &lanes, tx.clone(), &bar);
+                let (stop, spend, skipped, calls, statuses, overheads) = (&stop, &spend, &skipped, &calls, &statuses, &overheads);
+                let (price_of, scorer, providers) = (&price_of, &scorer, &providers);
+                async move {
+                    if stop.load(Ordering::SeqCst) {
+                        skipped.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    let lane = lanes[&providers.for_model(&t.model).expect("checked").name].clone();
+                    let price = price_of[t.model.as_str()];
+                    let prompt = ds_ref.requests.input.get(t.req);
+                    let est_in = ds_ref.requests.input_tokens[t.req].max(estimate_tokens(prompt));
+                    let worst = price.cost(est_in, 0, lane.provider.max_tokens, 0);
+                    if let Some(cap) = o.max_spend {
+                        let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
+                        if s.0 + s.1 + worst > cap {
+                            stop.store(true, Ordering::SeqCst);
+                            skipped.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        s.1 += worst;
+                    }
+                    let _permit = lane.permits.acquire().await;
+                    if let Some(b) = &lane.rpm {
+                        take(b, 1.0).await;
+                    }
+                    if let Some(b) = &lane.tpm {
+                        take(b, (est_in + lane.provider.max_tokens) as f64).await;
+                    }
+                    let (out, n_calls) = call_with_retries(client, &lane, &t.model_id, prompt).await;
+                    calls.fetch_add(n_calls as usize, Ordering::SeqCst);
+                    if let Some(us) = out.server_us {
+                        overheads.lock().unwrap_or_else(|e| e.into_inner()).push(out.latency_ms - us as f64 / 1000.0);
+                    }
+                    let ok = out.status.is_ok();
+                    let output = out.output.clone().unwrap_or_default();
+                    let in_tok = out.usage.input_tokens.unwrap_or_else(|| estimate_tokens(prompt));
+                    let out_tok = out.usage.output_tokens.unwrap_or_else(|| estimate_tokens(&output));
+                    let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
+                    let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
+                    let cost = if ok { price.cost(in_tok, cached, out_tok, reasoning) } else { 0.0 };
+                    let reference = ds_ref.requests.reference.as_ref().map(|c| c.get(t.req)).filter(|s| !s.is_empty());
+                    let quality = match (ok, scorer) {
+                        (true, Some(Scorer::Judge(j))) => match providers.by_name(&j.provider) {
+                            Some(jp) => {
+                                let jl = Lane { provider: jp.clone(), key: jp.api_key(), permits: tokio::sync::Semaphore::new(1), rpm: None, tpm: None };
+                                let jm = jp.model_id(&j.model).unwrap_or(&j.model).to_string();
+                                let (v, _) = call_with_retries(client, &jl, &jm, &j.prompt(prompt, &output, reference)).await;
+                                v.output.as_deref().and_then(|x| j.parse(x))
+                            }
+                            None => None,
+                        },
+                        (true, Some(s)) => s.score(&output, reference),
+                        _ => None,
+                    };
+                    let rec = Record {
+                        request_id: ds_ref.requests.ids[t.req].clone(),
+                        model: t.model.clone(),
+                        sample: t.sample,
+                        status: status_text(out.status),
+                        output: out.output,
+                        input_tokens: Some(in_tok),
+                        output_tokens: ok.then_some(out_tok),
+                        cached_tokens: out.usage.cached_tokens,
+                        reasoning_tokens: out.usage.reasoning_tokens,
+                        latency_ms: (out.latency_ms * 1000.0).round() / 1000.0,
+                        ttft_ms: out.ttft_ms.map(|x| (x * 1000.0).round() / 1000.0),
+                        retry_after_ms: out.retry_after_ms,
+                        quality,
+                        cost_usd: cost,
+                        provider: lane.provider.name.clone(),
+                        attempts: n_calls,
+                        error: out.error,
+                        recorded_at: now_utc(),
+                    };
+                    *statuses.lock().unwrap_or_else(|e| e.into_inner()).entry(rec.status.clone()).or_default() += 1;
+                    // The store's writer thread appends it at once.
+                    let _ = tx.send(rec);
+                    {
+                        let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
+                        if o.max_spend.is_some() {
+                            s.1 -= worst;
+                        }
+                        s.0 += cost;
+                        bar.set_message(format!("${:.4} spent", s.0));
+                    }
+                    bar.inc(1);
+                }
+            })
+            .await;
+    });
+    drop(tx);
+    bar.finish_and_clear();
+    let written = store.close().context("closing the store")?;
+    let mut ov = overheads.into_inner().unwrap_or_default();
+    ov.sort_by(f64::total_cmp);
+    let overhead_ms = (!ov.is_empty()).then(|| {
+        (crate::util::stats::quantile_sorted(&ov, 0.5).unwrap_or(f64::NAN), crate::util::stats::quantile_sorted(&ov, 0.99).unwrap_or(f64::NAN))
+    });
+    Ok(RecordReport {
+        planned,
+        recorded: written,
+        already,
+        skipped_by_cap: skipped.into_inner(),
+        spend_usd: spend.into_inner().map(|s| s.0).unwrap_or(0.0),
+        statuses: statuses.into_inner().unwrap_or_default(),
+        calls: calls.into_inner(),
+        elapsed_s: t0.elapsed().as_secs_f64(),
+        overhead_ms,
+    })
+}

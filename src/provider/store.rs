@@ -1,0 +1,239 @@
+//! The append-only store of recorded responses (`recorded.jsonl` in the dataset folder).
+//!
+//! One JSON line per call outcome, in the dataset's long layout, so dataset readers see
+//! recorded cells like any others. A writer thread appends each record with a single
+//! `write` as soon as it arrives (so a killed process keeps every completed response)
+//! and `fsync`s in batches (so an OS crash loses at most the last batch). Opening the
+//! store repairs a torn last line and returns the cells already recorded, so a re-run
+//! resumes and never duplicates a cell.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+/// One recorded call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// Request id.
+    pub request_id: String,
+    /// Dataset model name.
+    pub model: String,
+    /// Sample number (0-based).
+    pub sample: u32,
+    /// `ok`, an HTTP code, `timeout` or `error`.
+    pub status: String,
+    /// Answer text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u32>,
+    /// Completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u32>,
+    /// Cached prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u32>,
+    /// Reasoning tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u32>,
+    /// Latency of the final attempt, ms.
+    pub latency_ms: f64,
+    /// Time to first token, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// Last `retry-after`, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<f64>,
+    /// Quality from the dataset's scorer (absent: unlabelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<f64>,
+    /// Cost from the usage and the PriceBook, USD.
+    pub cost_usd: f64,
+    /// Provider name.
+    pub provider: String,
+    /// Calls made (retries included).
+    pub attempts: u32,
+    /// Error text (redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it was recorded (UTC).
+    pub recorded_at: String,
+}
+
+/// File name of the store inside a dataset folder.
+pub const STORE_FILE: &str = "recorded.jsonl";
+
+/// An open store with its writer thread.
+pub struct Store {
+    tx: Option<mpsc::Sender<Record>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<usize>>>,
+    /// Path of the file.
+    pub path: PathBuf,
+}
+
+/// Cell key: (request id, model, sample).
+pub type CellKey = (String, String, u32);
+
+/// Read a store, tolerating a torn last line; returns records in order.
+pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
+    let mut text = String::new();
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            f.read_to_string(&mut text)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    }
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    let mut out = Vec::new();
+    for (i, line) in complete.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: Record = serde_json::from_str(line).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: line {}: {e}", path.display(), i + 1))
+        })?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Open (or create) a store: repair a torn last line, return the recorded cells.
+    pub fn open(path: &Path) -> std::io::Result<(Store, HashSet<CellKey>)> {
+        let records = read(path)?;
+        let mut f = std::fs::OpenOptions::new().create(true).read(true).write(true).truncate(false).open(path)?;
+        let len = f.metadata()?.len();
+        if len > 0 {
+            let mut text = Vec::new();
+            f.read_to_end(&mut text)?;
+            let keep = text.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0) as u64;
+            if keep < len {
+                f.set_len(keep)?;
+                f.sync_all()?;
+            }
+        }
+        f.seek(std::io::SeekFrom::End(0))?;
+        let done: HashSet<CellKey> = records.into_iter().map(|r| (r.request_id, r.model, r.sample)).collect();
+        let (tx, rx) = mpsc::channel::<Record>();
+        let thread = std::thread::spawn(move || writer(f, rx));
+        Ok((Store { tx: Some(tx), thread: Some(thread), path: path.to_path_buf() }, done))
+    }
+
+    /// A handle for appending records from any thread.
+    pub fn sender(&self) -> mpsc::Sender<Record> {
+        self.tx.clone().expect("store is open")
+    }
+
+    /// Flush, fsync and close; returns the number of records written.
+    pub fn close(mut self) -> std::io::Result<usize> {
+        self.tx.take();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(std::io::Error::other("store writer panicked"))),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Records between two fsyncs at most.
+const SYNC_EVERY: usize = 32;
+
+fn writer(mut f: std::fs::File, rx: mpsc::Receiver<Record>) -> std::io::Result<usize> {
+    let mut written = 0usize;
+    let mut unsynced = 0usize;
+    let mut line = Vec::with_capacity(1024);
+    loop {
+        let rec = match rx.try_recv() {
+            Ok(r) => r,
+            Err(mpsc::TryRecvError::Empty) => {
+                if unsynced > 0 {
+                    f.sync_data()?;
+                    unsynced = 0;
+                }
+                match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
+        line.clear();
+        serde_json::to_writer(&mut line, &rec)?;
+        line.push(b'\n');
+        // One write per record: a killed process never leaves half a line.
+        f.write_all(&line)?;
+        written += 1;
+        unsynced += 1;
+        if unsynced >= SYNC_EVERY {
+            f.sync_data()?;
+            unsynced = 0;
+        }
+    }
+    f.sync_data()?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str) -> Record {
+        Record {
+            request_id: id.into(),
+            model: "m".into(),
+            sample: 0,
+            status: "ok".into(),
+            output: Some("x".into()),
+            input_tokens: Some(3),
+            output_tokens: Some(1),
+            cached_tokens: None,
+            reasoning_tokens: None,
+            latency_ms: 10.0,
+            ttft_ms: None,
+            retry_after_ms: None,
+            quality: None,
+            cost_usd: 0.0,
+            provider: "p".into(),
+            attempts: 1,
+            error: None,
+            recorded_at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn appends_resumes_and_repairs_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let (s, done) = Store::open(&path).unwrap();
+        assert!(done.is_empty());
+        s.sender().send(rec("a")).unwrap();
+        s.sender().send(rec("b")).unwrap();
+        assert_eq!(s.close().unwrap(), 2);
+        // A torn write at the end (power loss) is dropped on the next open.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"request_id\":\"c\",\"mod").unwrap();
+        drop(f);
+        let (s, done) = Store::open(&path).unwrap();
+        assert_eq!(done.len(), 2);
+        assert!(done.contains(&("a".into(), "m".into(), 0)));
+        s.sender().send(rec("c")).unwrap();
+        s.close().unwrap();
+        let all = read(&path).unwrap();
+        assert_eq!(all.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
+    }
+}
