@@ -370,7 +370,13 @@ pub fn run(o: &RunOptions) -> Result<()> {
 }
 
 fn opts_for(o: &RunOptions, missing: Missing, arrival: Arrival) -> SimOptions {
-    SimOptions { seed: o.seed, missing, arrival, speedup: o.speedup, ..SimOptions::default() }
+    SimOptions {
+        seed: o.seed,
+        missing,
+        arrival,
+        speedup: o.speedup,
+        ..SimOptions::default()
+    }
 }
 
 /// `--missing live`: simulate, record the cells the policies needed but the dataset
@@ -378,13 +384,30 @@ fn opts_for(o: &RunOptions, missing: Missing, arrival: Arrival) -> SimOptions {
 /// until nothing is missing or three rounds have passed.
 fn record_missing_live(o: &RunOptions, opts: &SimOptions) -> Result<()> {
     let Some(providers) = &o.providers else {
-        return Err(InputError::one(Diagnostic::file("--missing live", "needs --providers providers.toml")).into());
+        return Err(InputError::one(Diagnostic::file(
+            "--missing live",
+            "needs --providers providers.toml",
+        ))
+        .into());
     };
-    let Some(dir) = o.dataset.clone().or_else(|| o.example.then(|| find_root("datasets/example"))) else {
-        return Err(InputError::one(Diagnostic::file("--missing live", "needs -d DATASET (a folder)")).into());
+    let Some(dir) = o
+        .dataset
+        .clone()
+        .or_else(|| o.example.then(|| find_root("datasets/example")))
+    else {
+        return Err(InputError::one(Diagnostic::file(
+            "--missing live",
+            "needs -d DATASET (a folder)",
+        ))
+        .into());
     };
     for round in 1..=3 {
-        let Loaded { ds, policies, prices, .. } = load_inputs(o)?;
+        let Loaded {
+            ds,
+            policies,
+            prices,
+            ..
+        } = load_inputs(o)?;
         let trace = match sim::run(&ds, &prices, &policies, opts) {
             Ok(t) => t,
             Err(SimError::Input(e)) => return Err(e.into()),
@@ -395,7 +418,12 @@ fn record_missing_live(o: &RunOptions, opts: &SimOptions) -> Result<()> {
             .iter()
             .enumerate()
             .filter(|(_, r)| !r.covered())
-            .map(|(i, r)| (ds.requests.ids[i % trace.n_requests].clone(), trace.model_name(r.model).to_string()))
+            .map(|(i, r)| {
+                (
+                    ds.requests.ids[i % trace.n_requests].clone(),
+                    trace.model_name(r.model).to_string(),
+                )
+            })
             .collect();
         cells.sort();
         cells.dedup();
@@ -405,7 +433,11 @@ fn record_missing_live(o: &RunOptions, opts: &SimOptions) -> Result<()> {
         let mut models: Vec<String> = cells.iter().map(|c| c.1.clone()).collect();
         models.sort();
         models.dedup();
-        println!("--missing live, round {round}: recording {} missing cells of {} models", cells.len(), models.len());
+        println!(
+            "--missing live, round {round}: recording {} missing cells of {} models",
+            cells.len(),
+            models.len()
+        );
         let r = crate::provider::recorder::record(&crate::provider::recorder::RecordOptions {
             dataset: dir.clone(),
             models,
@@ -561,7 +593,11 @@ pub fn compare(a: &Path, b: &Path, out: Option<&Path>) -> Result<()> {
 /// `routesim record`: fill missing cells from live providers.
 pub fn record(o: &crate::provider::recorder::RecordOptions) -> Result<()> {
     if o.models.is_empty() {
-        return Err(InputError::one(Diagnostic::file("--models", "name the models to record (e.g. --models openai/gpt-4o)")).into());
+        return Err(InputError::one(Diagnostic::file(
+            "--models",
+            "name the models to record (e.g. --models openai/gpt-4o)",
+        ))
+        .into());
     }
     let r = crate::provider::recorder::record(o)?;
     print_record_report(&r, o.max_spend);
@@ -577,11 +613,22 @@ fn print_record_report(r: &crate::provider::recorder::RecordReport, cap: Option<
         r.already,
         r.elapsed_s,
         r.calls as f64 / r.elapsed_s.max(1e-9),
-        if statuses.is_empty() { "none".into() } else { statuses.join(", ") }
+        if statuses.is_empty() {
+            "none".into()
+        } else {
+            statuses.join(", ")
+        }
     );
-    println!("spend: ${:.6}{}", r.spend_usd, cap.map(|c| format!(" (cap ${c})")).unwrap_or_default());
+    println!(
+        "spend: ${:.6}{}",
+        r.spend_usd,
+        cap.map(|c| format!(" (cap ${c})")).unwrap_or_default()
+    );
     if r.skipped_by_cap > 0 {
-        println!("stopped before the spend cap: {} cells not recorded", r.skipped_by_cap);
+        println!(
+            "stopped before the spend cap: {} cells not recorded",
+            r.skipped_by_cap
+        );
     }
     if let Some((p50, p99)) = r.overhead_ms {
         println!("client overhead (latency minus server time): p50 {p50:.2} ms, p99 {p99:.2} ms");
@@ -590,6 +637,12 @@ fn print_record_report(r: &crate::provider::recorder::RecordReport, cap: Option<
 
 /// `routesim mock-server`.
 pub fn mock_server(port: u16, latency_ms: u64) -> Result<()> {
-    crate::provider::mock::run_forever(port, crate::provider::mock::MockConfig { latency_ms, stall_after: None })?;
+    crate::provider::mock::run_forever(
+        port,
+        crate::provider::mock::MockConfig {
+            latency_ms,
+            stall_after: None,
+        },
+    )?;
     Ok(())
 }

@@ -154,7 +154,8 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
             .map(|l| l.into_iter().map(|(s, _)| s).collect())
             .unwrap_or_default();
     }
-    let scorer = get(root, "scorer").and_then(|v| crate::provider::scorer::parse_scorer(&mut doc, v));
+    let scorer =
+        get(root, "scorer").and_then(|v| crate::provider::scorer::parse_scorer(&mut doc, v));
     let files = match layout {
         Layout::Wide => wide_files,
         _ => responses,

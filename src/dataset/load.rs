@@ -151,7 +151,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
 }
 
 /// Responses recorded live (`routesim record`) into this folder are part of the dataset.
-fn read_store(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Result<(), InputError> {
+fn read_store(
+    dir: &Path,
+    b: &mut DatasetBuilder,
+    diags: &mut Diagnostics,
+) -> Result<(), InputError> {
     let store = dir.join(crate::provider::store::STORE_FILE);
     if store.is_file() {
         let implicit = b.implicit_requests;
@@ -233,7 +237,10 @@ fn table_files(dir: &Path) -> Vec<PathBuf> {
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file() && TableFormat::from_path(p).is_some())
-                .filter(|p| p.file_name().is_some_and(|n| n != crate::provider::store::STORE_FILE))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n != crate::provider::store::STORE_FILE)
+                })
                 .collect()
         })
         .unwrap_or_default();

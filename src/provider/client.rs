@@ -53,14 +53,25 @@ pub fn redact(s: &str, key: Option<&str>) -> String {
 
 fn short(s: &str) -> String {
     let t: String = s.chars().take(300).collect();
-    if t.len() < s.len() { format!("{t}…") } else { t }
+    if t.len() < s.len() {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<f64> {
-    if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()) {
+    if let Some(ms) = h
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
         return Some(ms);
     }
-    h.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()).map(|s| s * 1000.0)
+    h.get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| s * 1000.0)
 }
 
 fn request_body(p: &Provider, model: &str, prompt: &str) -> serde_json::Value {
@@ -110,7 +121,13 @@ pub fn anthropic_usage(u: &serde_json::Value) -> Usage {
 }
 
 /// Make one call.
-pub async fn call_once(client: &reqwest::Client, p: &Provider, model: &str, prompt: &str, key: Option<&str>) -> CallOutcome {
+pub async fn call_once(
+    client: &reqwest::Client,
+    p: &Provider,
+    model: &str,
+    prompt: &str,
+    key: Option<&str>,
+) -> CallOutcome {
     let url = match p.kind {
         Kind::OpenAi => format!("{}/chat/completions", p.base_url),
         Kind::Anthropic => format!("{}/v1/messages", p.base_url.trim_end_matches("/v1")),
@@ -150,14 +167,27 @@ pub async fn call_once(client: &reqwest::Client, p: &Provider, model: &str, prom
     };
     let code = resp.status().as_u16();
     let ra = retry_after(resp.headers());
-    let server_us = resp.headers().get("x-mock-service-us").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let server_us = resp
+        .headers()
+        .get("x-mock-service-us")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     if !(200..300).contains(&code) {
         let body = resp.text().await.unwrap_or_default();
-        let mut o = fail(Status(code), format!("HTTP {code}: {body}"), code == 429 || code >= 500, t0);
+        let mut o = fail(
+            Status(code),
+            format!("HTTP {code}: {body}"),
+            code == 429 || code >= 500,
+            t0,
+        );
         o.retry_after_ms = ra;
         return o;
     }
-    let mut out = if p.stream { read_stream(resp, p.kind, t0).await } else { read_json(resp, p.kind, t0).await };
+    let mut out = if p.stream {
+        read_stream(resp, p.kind, t0).await
+    } else {
+        read_json(resp, p.kind, t0).await
+    };
     if let Some(e) = &out.error {
         out.error = Some(short(&redact(e, key)));
     }
@@ -171,7 +201,11 @@ async fn read_json(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOutc
         Err(e) => {
             let timeout = e.is_timeout();
             return CallOutcome {
-                status: if timeout { Status::TIMEOUT } else { Status::ERROR },
+                status: if timeout {
+                    Status::TIMEOUT
+                } else {
+                    Status::ERROR
+                },
                 output: None,
                 usage: Usage::default(),
                 latency_ms: t0.elapsed().as_secs_f64() * 1000.0,
@@ -201,13 +235,33 @@ async fn read_json(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOutc
         }
     };
     let (output, usage) = match kind {
-        Kind::OpenAi => (v["choices"][0]["message"]["content"].as_str().map(String::from), openai_usage(&v["usage"])),
+        Kind::OpenAi => (
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .map(String::from),
+            openai_usage(&v["usage"]),
+        ),
         Kind::Anthropic => (
-            v["content"].as_array().map(|a| a.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("")),
+            v["content"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("")
+            }),
             anthropic_usage(&v["usage"]),
         ),
     };
-    CallOutcome { status: Status::OK, output, usage, latency_ms, ttft_ms: None, retry_after_ms: None, error: None, retryable: false, server_us: None }
+    CallOutcome {
+        status: Status::OK,
+        output,
+        usage,
+        latency_ms,
+        ttft_ms: None,
+        retry_after_ms: None,
+        error: None,
+        retryable: false,
+        server_us: None,
+    }
 }
 
 async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOutcome {
@@ -232,7 +286,9 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
             let event: Vec<u8> = buf.drain(..pos + 2).collect();
             let event = String::from_utf8_lossy(&event);
             for line in event.lines() {
-                let Some(data) = line.strip_prefix("data:") else { continue };
+                let Some(data) = line.strip_prefix("data:") else {
+                    continue;
+                };
                 let data = data.trim();
                 if data == "[DONE]" {
                     break 'outer;
@@ -246,7 +302,9 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
                         if v["usage"].is_object() {
                             usage = openai_usage(&v["usage"]);
                         }
-                        v["choices"][0]["delta"]["content"].as_str().map(String::from)
+                        v["choices"][0]["delta"]["content"]
+                            .as_str()
+                            .map(String::from)
                     }
                     Kind::Anthropic => match v["type"].as_str() {
                         Some("message_start") => {
@@ -259,7 +317,9 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
                             usage.output_tokens = u32_at(&v, &["usage", "output_tokens"]);
                             None
                         }
-                        Some("content_block_delta") => v["delta"]["text"].as_str().map(String::from),
+                        Some("content_block_delta") => {
+                            v["delta"]["text"].as_str().map(String::from)
+                        }
                         Some("message_stop") => break 'outer,
                         _ => None,
                     },
@@ -278,7 +338,13 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
     let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let failed = error.is_some() && text.is_empty();
     CallOutcome {
-        status: if timeout { Status::TIMEOUT } else if failed { Status::ERROR } else { Status::OK },
+        status: if timeout {
+            Status::TIMEOUT
+        } else if failed {
+            Status::ERROR
+        } else {
+            Status::OK
+        },
         output: (!text.is_empty()).then_some(text),
         usage,
         latency_ms,
@@ -307,11 +373,26 @@ mod tests {
 
     #[test]
     fn parses_usage_blocks_of_both_apis() {
-        let o = openai_usage(&serde_json::json!({"prompt_tokens": 10, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 3}}));
-        assert_eq!(o, Usage { input_tokens: Some(10), output_tokens: Some(7), cached_tokens: Some(4), reasoning_tokens: Some(3) });
-        let a = anthropic_usage(&serde_json::json!({"input_tokens": 10, "output_tokens": 7, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5}));
+        let o = openai_usage(
+            &serde_json::json!({"prompt_tokens": 10, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 3}}),
+        );
+        assert_eq!(
+            o,
+            Usage {
+                input_tokens: Some(10),
+                output_tokens: Some(7),
+                cached_tokens: Some(4),
+                reasoning_tokens: Some(3)
+            }
+        );
+        let a = anthropic_usage(
+            &serde_json::json!({"input_tokens": 10, "output_tokens": 7, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5}),
+        );
         assert_eq!(a.input_tokens, Some(115));
         assert_eq!(a.cached_tokens, Some(100));
-        assert_eq!(redact("key sk-abc123 leaked sk-abc123", Some("sk-abc123")), "key [REDACTED] leaked [REDACTED]");
+        assert_eq!(
+            redact("key sk-abc123 leaked sk-abc123", Some("sk-abc123")),
+            "key [REDACTED] leaked [REDACTED]"
+        );
     }
 }

@@ -67,12 +67,18 @@ pub struct Provider {
 impl Provider {
     /// The provider model id for a dataset model.
     pub fn model_id(&self, model: &str) -> Option<&str> {
-        self.models.iter().find(|(m, _)| m == model).map(|(_, id)| id.as_str())
+        self.models
+            .iter()
+            .find(|(m, _)| m == model)
+            .map(|(_, id)| id.as_str())
     }
 
     /// The API key from the environment (`None` when not configured or unset).
     pub fn api_key(&self) -> Option<String> {
-        self.api_key_env.as_ref().and_then(|v| std::env::var(v).ok()).filter(|k| !k.is_empty())
+        self.api_key_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|k| !k.is_empty())
     }
 }
 
@@ -95,12 +101,26 @@ impl Providers {
 }
 
 const KEYS: &[&str] = &[
-    "name", "kind", "base_url", "api_key_env", "models", "headers", "rpm", "tpm", "max_concurrency", "timeout_ms", "stream", "max_tokens", "retries", "backoff_ms",
+    "name",
+    "kind",
+    "base_url",
+    "api_key_env",
+    "models",
+    "headers",
+    "rpm",
+    "tpm",
+    "max_concurrency",
+    "timeout_ms",
+    "stream",
+    "max_tokens",
+    "retries",
+    "backoff_ms",
 ];
 
 /// Read a providers file.
 pub fn load(path: &std::path::Path) -> Result<Providers, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
     parse(&path.to_string_lossy(), &text)
 }
 
@@ -124,30 +144,52 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
         }
     };
     for it in items {
-        let Some(t) = doc.table(it, "provider") else { continue };
+        let Some(t) = doc.table(it, "provider") else {
+            continue;
+        };
         doc.check_keys(t, KEYS, "[[provider]]");
-        let Some(name) = doc.require(t, "name", it.span(), "[[provider]]").and_then(|v| doc.string(v, "name")) else { continue };
+        let Some(name) = doc
+            .require(t, "name", it.span(), "[[provider]]")
+            .and_then(|v| doc.string(v, "name"))
+        else {
+            continue;
+        };
         let kind = match get(t, "kind").map(|v| (v, doc.string(v, "kind"))) {
             None => Kind::OpenAi,
             Some((_, Some(k))) if k == "openai" => Kind::OpenAi,
             Some((_, Some(k))) if k == "anthropic" => Kind::Anthropic,
             Some((v, Some(k))) => {
-                doc.err(v.span(), format!("kind: expected \"openai\" or \"anthropic\", found \"{k}\""));
+                doc.err(
+                    v.span(),
+                    format!("kind: expected \"openai\" or \"anthropic\", found \"{k}\""),
+                );
                 continue;
             }
             Some((_, None)) => continue,
         };
-        let Some(base_url) = doc.require(t, "base_url", it.span(), &format!("provider \"{name}\"")).and_then(|v| doc.string(v, "base_url")) else { continue };
+        let Some(base_url) = doc
+            .require(t, "base_url", it.span(), &format!("provider \"{name}\""))
+            .and_then(|v| doc.string(v, "base_url"))
+        else {
+            continue;
+        };
         if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
             let span = get(t, "base_url").map(|v| v.span()).unwrap_or(0..0);
             doc.err(span, "base_url: expected an http:// or https:// URL");
         }
         let api_key_env = get(t, "api_key_env").and_then(|v| doc.string(v, "api_key_env"));
         let pairs = |doc: &mut TomlDoc, key: &str| -> Vec<(String, String)> {
-            let Some(v) = get(t, key) else { return Vec::new() };
-            let Some(tt) = doc.table(v, key) else { return Vec::new() };
+            let Some(v) = get(t, key) else {
+                return Vec::new();
+            };
+            let Some(tt) = doc.table(v, key) else {
+                return Vec::new();
+            };
             tt.iter()
-                .filter_map(|(k, v)| doc.string(v, &format!("{key}.{}", k.get_ref())).map(|s| (k.get_ref().to_string(), s)))
+                .filter_map(|(k, v)| {
+                    doc.string(v, &format!("{key}.{}", k.get_ref()))
+                        .map(|s| (k.get_ref().to_string(), s))
+                })
                 .collect()
         };
         let models = pairs(&mut doc, "models");
@@ -157,18 +199,27 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
         let headers = pairs(&mut doc, "headers");
         for (h, _) in &headers {
             if h.eq_ignore_ascii_case("authorization") || h.eq_ignore_ascii_case("x-api-key") {
-                doc.err(get(t, "headers").map(|v| v.span()).unwrap_or(0..0), "headers: keys must come from api_key_env, not from the file");
+                doc.err(
+                    get(t, "headers").map(|v| v.span()).unwrap_or(0..0),
+                    "headers: keys must come from api_key_env, not from the file",
+                );
             }
         }
         let num = |doc: &mut TomlDoc, key: &str| get(t, key).and_then(|v| doc.uint(v, key));
         let rpm = num(&mut doc, "rpm").map(|x| x.clamp(1, u32::MAX as u64) as u32);
         let tpm = num(&mut doc, "tpm").map(|x| x.max(1));
-        let max_concurrency = num(&mut doc, "max_concurrency").unwrap_or(16).clamp(1, 4096) as usize;
+        let max_concurrency = num(&mut doc, "max_concurrency")
+            .unwrap_or(16)
+            .clamp(1, 4096) as usize;
         let timeout_ms = num(&mut doc, "timeout_ms").unwrap_or(60_000).max(1);
-        let max_tokens = num(&mut doc, "max_tokens").unwrap_or(1024).clamp(1, u32::MAX as u64) as u32;
+        let max_tokens = num(&mut doc, "max_tokens")
+            .unwrap_or(1024)
+            .clamp(1, u32::MAX as u64) as u32;
         let retries = num(&mut doc, "retries").unwrap_or(3).min(10) as u32;
         let backoff_ms = num(&mut doc, "backoff_ms").unwrap_or(500);
-        let stream = get(t, "stream").and_then(|v| doc.boolean(v, "stream")).unwrap_or(false);
+        let stream = get(t, "stream")
+            .and_then(|v| doc.boolean(v, "stream"))
+            .unwrap_or(false);
         out.providers.push(Provider {
             name,
             kind,
@@ -186,7 +237,11 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
             backoff_ms,
         });
     }
-    if doc.diags.is_empty() { Ok(out) } else { Err(InputError::new(doc.diags)) }
+    if doc.diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(InputError::new(doc.diags))
+    }
 }
 
 #[cfg(test)]
@@ -208,7 +263,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("p.toml:3:8: kind: expected \"openai\" or \"anthropic\""), "{e}");
+        assert!(
+            e.contains("p.toml:3:8: kind: expected \"openai\" or \"anthropic\""),
+            "{e}"
+        );
         assert!(e.contains("keys must come from api_key_env"), "{e}");
     }
 }

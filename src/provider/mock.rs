@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct MockConfig {
     /// Added delay before every answer, ms.
     pub latency_ms: u64,
-    /// After this many completed answers, hang every further request (crash tests).
+    /// Answer this many requests, then hang every further one (crash tests).
     pub stall_after: Option<usize>,
 }
 
@@ -41,14 +41,27 @@ pub struct MockServer {
 impl MockServer {
     /// Start on a background runtime (port 0 = any free port).
     pub fn start(port: u16, cfg: MockConfig) -> std::io::Result<MockServer> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let listener = rt.block_on(TcpListener::bind(("127.0.0.1", port)))?;
         let addr = listener.local_addr()?;
         let completed = Arc::new(AtomicUsize::new(0));
         let received = Arc::new(AtomicUsize::new(0));
-        let state = Arc::new(State { cfg, completed: completed.clone(), received: received.clone(), seen: Mutex::new(HashMap::new()) });
+        let state = Arc::new(State {
+            cfg,
+            completed: completed.clone(),
+            received: received.clone(),
+            seen: Mutex::new(HashMap::new()),
+        });
         rt.spawn(serve(listener, state));
-        Ok(MockServer { addr, completed, received, _runtime: Some(rt) })
+        Ok(MockServer {
+            addr,
+            completed,
+            received,
+            _runtime: Some(rt),
+        })
     }
 
     /// Base URL for OpenAI-compatible clients (`http://127.0.0.1:PORT/v1`).
@@ -67,7 +80,9 @@ struct State {
 /// Serve until the runtime stops.
 async fn serve(listener: TcpListener, state: Arc<State>) {
     loop {
-        let Ok((sock, _)) = listener.accept().await else { continue };
+        let Ok((sock, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = sock.set_nodelay(true);
         let st = state.clone();
         tokio::spawn(async move {
@@ -78,10 +93,16 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
 
 /// Run a mock server in the foreground (for `routesim mock-server`).
 pub fn run_forever(port: u16, cfg: MockConfig) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        eprintln!("mock provider listening on http://{}/v1 (OpenAI) and http://{} (Anthropic)", listener.local_addr()?, listener.local_addr()?);
+        eprintln!(
+            "mock provider listening on http://{}/v1 (OpenAI) and http://{} (Anthropic)",
+            listener.local_addr()?,
+            listener.local_addr()?
+        );
         let state = Arc::new(State {
             cfg,
             completed: Arc::new(AtomicUsize::new(0)),
@@ -115,7 +136,11 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
         let len: usize = head
             .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap_or(0))
+            })
             .unwrap_or(0);
         while buf.len() < head_end + len {
             let mut tmp = [0u8; 8192];
@@ -127,9 +152,9 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         }
         let body: Vec<u8> = buf[head_end..head_end + len].to_vec();
         buf.drain(..head_end + len);
-        st.received.fetch_add(1, Ordering::SeqCst);
+        let index = st.received.fetch_add(1, Ordering::SeqCst);
         if let Some(n) = st.cfg.stall_after
-            && st.completed.load(Ordering::SeqCst) >= n
+            && index >= n
         {
             // Hang: never answer (the client's call stays in flight).
             std::future::pending::<()>().await;
@@ -137,10 +162,18 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
         let auth = head
             .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("authorization:") || l.to_ascii_lowercase().starts_with("x-api-key:"))
-            .map(|l| l.split_once(':').map(|x| x.1.trim().to_string()).unwrap_or_default())
+            .find(|l| {
+                l.to_ascii_lowercase().starts_with("authorization:")
+                    || l.to_ascii_lowercase().starts_with("x-api-key:")
+            })
+            .map(|l| {
+                l.split_once(':')
+                    .map(|x| x.1.trim().to_string())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default();
-        let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let req: serde_json::Value =
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         let anthropic = path.ends_with("/messages");
         let prompt = req["messages"]
             .as_array()
@@ -165,23 +198,49 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         if prompt.contains("#slow") {
             tokio::time::sleep(Duration::from_millis(2000)).await;
         }
-        let (status, extra, body): (u16, String, Vec<u8>) = if prompt.contains("#429-once") && nth == 1 {
-            (429, "retry-after: 1\r\n".into(), br#"{"error":{"message":"rate limited","type":"rate_limit"}}"#.to_vec())
+        let (status, extra, body): (u16, String, Vec<u8>) = if prompt.contains("#429-once")
+            && nth == 1
+        {
+            (
+                429,
+                "retry-after: 1\r\n".into(),
+                br#"{"error":{"message":"rate limited","type":"rate_limit"}}"#.to_vec(),
+            )
         } else if prompt.contains("#500-always") || (prompt.contains("#500-once") && nth == 1) {
-            (500, String::new(), br#"{"error":{"message":"internal error"}}"#.to_vec())
+            (
+                500,
+                String::new(),
+                br#"{"error":{"message":"internal error"}}"#.to_vec(),
+            )
         } else if prompt.contains("#401") {
-            (401, String::new(), format!(r#"{{"error":{{"message":"invalid credentials: {auth}"}}}}"#).into_bytes())
+            (
+                401,
+                String::new(),
+                format!(r#"{{"error":{{"message":"invalid credentials: {auth}"}}}}"#).into_bytes(),
+            )
         } else if prompt.contains("#malformed") {
-            (200, String::new(), br#"{"choices": [ {"message": {"content": "oops"#.to_vec())
+            (
+                200,
+                String::new(),
+                br#"{"choices": [ {"message": {"content": "oops"#.to_vec(),
+            )
         } else if stream {
-            let sse = if anthropic { anthropic_sse(&prompt) } else { openai_sse(&req, &prompt) };
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-mock-service-us: {}\r\n\r\n", t0.elapsed().as_micros());
+            let sse = if anthropic {
+                anthropic_sse(&prompt)
+            } else {
+                openai_sse(&req, &prompt)
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-mock-service-us: {}\r\n\r\n",
+                t0.elapsed().as_micros()
+            );
             sock.write_all(head.as_bytes()).await?;
             for (i, ev) in sse.iter().enumerate() {
                 if i == 1 {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                sock.write_all(format!("{:x}\r\n", ev.len()).as_bytes()).await?;
+                sock.write_all(format!("{:x}\r\n", ev.len()).as_bytes())
+                    .await?;
                 sock.write_all(ev.as_bytes()).await?;
                 sock.write_all(b"\r\n").await?;
             }
@@ -245,9 +304,18 @@ fn openai_sse(req: &serde_json::Value, prompt: &str) -> Vec<String> {
 fn anthropic_sse(prompt: &str) -> Vec<String> {
     let text = format!("echo: {prompt}");
     vec![
-        format!("event: message_start\ndata: {}\n\n", serde_json::json!({"type": "message_start", "message": {"usage": {"input_tokens": words(prompt), "output_tokens": 1}}})),
-        format!("event: content_block_delta\ndata: {}\n\n", serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})),
-        format!("event: message_delta\ndata: {}\n\n", serde_json::json!({"type": "message_delta", "usage": {"output_tokens": 5}})),
+        format!(
+            "event: message_start\ndata: {}\n\n",
+            serde_json::json!({"type": "message_start", "message": {"usage": {"input_tokens": words(prompt), "output_tokens": 1}}})
+        ),
+        format!(
+            "event: content_block_delta\ndata: {}\n\n",
+            serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+        ),
+        format!(
+            "event: message_delta\ndata: {}\n\n",
+            serde_json::json!({"type": "message_delta", "usage": {"output_tokens": 5}})
+        ),
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_string(),
     ]
 }

@@ -82,7 +82,12 @@ impl Bucket {
     fn new(per_minute: f64) -> Mutex<Bucket> {
         // Bursts up to a tenth of a minute's allowance.
         let capacity = (per_minute / 10.0).max(1.0);
-        Mutex::new(Bucket { capacity, tokens: capacity, per_ms: per_minute / 60_000.0, last: Instant::now() })
+        Mutex::new(Bucket {
+            capacity,
+            tokens: capacity,
+            per_ms: per_minute / 60_000.0,
+            last: Instant::now(),
+        })
     }
 }
 
@@ -121,7 +126,10 @@ struct Task {
 }
 
 fn now_utc() -> String {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
     crate::dataset::time::format_ts(ms)
 }
 
@@ -130,7 +138,12 @@ fn status_text(s: Status) -> String {
 }
 
 /// Call with retries; returns the last outcome and the number of calls.
-async fn call_with_retries(client: &reqwest::Client, lane: &Lane, model_id: &str, prompt: &str) -> (CallOutcome, u32) {
+async fn call_with_retries(
+    client: &reqwest::Client,
+    lane: &Lane,
+    model_id: &str,
+    prompt: &str,
+) -> (CallOutcome, u32) {
     let p = &lane.provider;
     let mut calls = 0;
     loop {
@@ -150,7 +163,11 @@ async fn call_with_retries(client: &reqwest::Client, lane: &Lane, model_id: &str
 /// Record the missing cells.
 pub fn record(o: &RecordOptions) -> Result<RecordReport> {
     if !o.dataset.is_dir() {
-        return Err(InputError::file(&o.dataset, "recording needs a dataset folder (the store is written into it)").into());
+        return Err(InputError::file(
+            &o.dataset,
+            "recording needs a dataset folder (the store is written into it)",
+        )
+        .into());
     }
     let ds = dataset::load(&o.dataset, &LoadOptions { limit: o.limit })?;
     let providers: Providers = config::load(&o.providers)?;
@@ -179,7 +196,13 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         if let Some(env) = &l.provider.api_key_env
             && l.key.is_none()
         {
-            diags.push(Diagnostic::file(o.providers.to_string_lossy(), format!("provider \"{}\": environment variable {env} is not set", l.provider.name)));
+            diags.push(Diagnostic::file(
+                o.providers.to_string_lossy(),
+                format!(
+                    "provider \"{}\": environment variable {env} is not set",
+                    l.provider.name
+                ),
+            ));
         }
     }
     let mut files = ds.pricing_files.clone();
@@ -192,22 +215,37 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
             Vec::new()
         }
     };
-    let scorer = dataset::config::read(&o.dataset).ok().and_then(|c| c.scorer);
+    let scorer = dataset::config::read(&o.dataset)
+        .ok()
+        .and_then(|c| c.scorer);
     if let Some(Scorer::Judge(j)) = &scorer
         && providers.by_name(&j.provider).is_none()
     {
-        diags.push(Diagnostic::file(o.providers.to_string_lossy(), format!("the dataset's judge uses provider \"{}\", which providers.toml does not define", j.provider)));
+        diags.push(Diagnostic::file(
+            o.providers.to_string_lossy(),
+            format!(
+                "the dataset's judge uses provider \"{}\", which providers.toml does not define",
+                j.provider
+            ),
+        ));
     }
     if !diags.is_empty() {
         return Err(InputError::new(diags).into());
     }
-    let price_of: HashMap<&str, &ModelPrice> = o.models.iter().map(|m| m.as_str()).zip(prices.iter()).collect();
+    let price_of: HashMap<&str, &ModelPrice> = o
+        .models
+        .iter()
+        .map(|m| m.as_str())
+        .zip(prices.iter())
+        .collect();
 
     let store_path = o.dataset.join(STORE_FILE);
-    let (store, done) = Store::open(&store_path).with_context(|| format!("opening {}", store_path.display()))?;
+    let (store, done) =
+        Store::open(&store_path).with_context(|| format!("opening {}", store_path.display()))?;
 
     // Cells to fill.
-    let wanted: Option<HashSet<(String, String)>> = o.cells.as_ref().map(|c| c.iter().cloned().collect());
+    let wanted: Option<HashSet<(String, String)>> =
+        o.cells.as_ref().map(|c| c.iter().cloned().collect());
     let samples = o.samples.max(1) as u32;
     let mut tasks = Vec::new();
     let mut already = 0usize;
@@ -232,7 +270,12 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     continue;
                 }
                 let p = providers.for_model(m).expect("checked above");
-                tasks.push(Task { req: r, model: m.clone(), model_id: p.model_id(m).unwrap_or(m).to_string(), sample: k });
+                tasks.push(Task {
+                    req: r,
+                    model: m.clone(),
+                    model_id: p.model_id(m).unwrap_or(m).to_string(),
+                    sample: k,
+                });
             }
         }
     }
@@ -240,20 +283,28 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         no_input.dedup();
         return Err(InputError::one(Diagnostic::file(
             o.dataset.to_string_lossy(),
-            format!("{} requests have no input text to send (e.g. \"{}\")", no_input.len(), no_input[0]),
+            format!(
+                "{} requests have no input text to send (e.g. \"{}\")",
+                no_input.len(),
+                no_input[0]
+            ),
         ))
         .into());
     }
     let planned = tasks.len();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let client = http_client(o.concurrency.max(1))?;
     let bar = if o.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
     } else {
         let b = indicatif::ProgressBar::new(planned as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} calls · {per_sec} · ETA {eta} · {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} calls · {per_sec} · ETA {eta} · {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     };
@@ -270,7 +321,8 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         futures_util::stream::iter(tasks)
             .for_each_concurrent(o.concurrency.max(1), |t| {
                 let (client, lanes, tx, bar) = (&client, &lanes, tx.clone(), &bar);
-                let (stop, spend, skipped, calls, statuses, overheads) = (&stop, &spend, &skipped, &calls, &statuses, &overheads);
+                let (stop, spend, skipped, calls, statuses, overheads) =
+                    (&stop, &spend, &skipped, &calls, &statuses, &overheads);
                 let (price_of, scorer, providers) = (&price_of, &scorer, &providers);
                 async move {
                     if stop.load(Ordering::SeqCst) {
@@ -298,25 +350,56 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     if let Some(b) = &lane.tpm {
                         take(b, (est_in + lane.provider.max_tokens) as f64).await;
                     }
-                    let (out, n_calls) = call_with_retries(client, &lane, &t.model_id, prompt).await;
+                    let (out, n_calls) =
+                        call_with_retries(client, &lane, &t.model_id, prompt).await;
                     calls.fetch_add(n_calls as usize, Ordering::SeqCst);
                     if let Some(us) = out.server_us {
-                        overheads.lock().unwrap_or_else(|e| e.into_inner()).push(out.latency_ms - us as f64 / 1000.0);
+                        overheads
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(out.latency_ms - us as f64 / 1000.0);
                     }
                     let ok = out.status.is_ok();
                     let output = out.output.clone().unwrap_or_default();
-                    let in_tok = out.usage.input_tokens.unwrap_or_else(|| estimate_tokens(prompt));
-                    let out_tok = out.usage.output_tokens.unwrap_or_else(|| estimate_tokens(&output));
+                    let in_tok = out
+                        .usage
+                        .input_tokens
+                        .unwrap_or_else(|| estimate_tokens(prompt));
+                    let out_tok = out
+                        .usage
+                        .output_tokens
+                        .unwrap_or_else(|| estimate_tokens(&output));
                     let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
                     let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
-                    let cost = if ok { price.cost(in_tok, cached, out_tok, reasoning) } else { 0.0 };
-                    let reference = ds_ref.requests.reference.as_ref().map(|c| c.get(t.req)).filter(|s| !s.is_empty());
+                    let cost = if ok {
+                        price.cost(in_tok, cached, out_tok, reasoning)
+                    } else {
+                        0.0
+                    };
+                    let reference = ds_ref
+                        .requests
+                        .reference
+                        .as_ref()
+                        .map(|c| c.get(t.req))
+                        .filter(|s| !s.is_empty());
                     let quality = match (ok, scorer) {
                         (true, Some(Scorer::Judge(j))) => match providers.by_name(&j.provider) {
                             Some(jp) => {
-                                let jl = Lane { provider: jp.clone(), key: jp.api_key(), permits: tokio::sync::Semaphore::new(1), rpm: None, tpm: None };
+                                let jl = Lane {
+                                    provider: jp.clone(),
+                                    key: jp.api_key(),
+                                    permits: tokio::sync::Semaphore::new(1),
+                                    rpm: None,
+                                    tpm: None,
+                                };
                                 let jm = jp.model_id(&j.model).unwrap_or(&j.model).to_string();
-                                let (v, _) = call_with_retries(client, &jl, &jm, &j.prompt(prompt, &output, reference)).await;
+                                let (v, _) = call_with_retries(
+                                    client,
+                                    &jl,
+                                    &jm,
+                                    &j.prompt(prompt, &output, reference),
+                                )
+                                .await;
                                 v.output.as_deref().and_then(|x| j.parse(x))
                             }
                             None => None,
@@ -344,7 +427,11 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                         error: out.error,
                         recorded_at: now_utc(),
                     };
-                    *statuses.lock().unwrap_or_else(|e| e.into_inner()).entry(rec.status.clone()).or_default() += 1;
+                    *statuses
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(rec.status.clone())
+                        .or_default() += 1;
                     // The store's writer thread appends it at once.
                     let _ = tx.send(rec);
                     {
@@ -366,7 +453,10 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
     let mut ov = overheads.into_inner().unwrap_or_default();
     ov.sort_by(f64::total_cmp);
     let overhead_ms = (!ov.is_empty()).then(|| {
-        (crate::util::stats::quantile_sorted(&ov, 0.5).unwrap_or(f64::NAN), crate::util::stats::quantile_sorted(&ov, 0.99).unwrap_or(f64::NAN))
+        (
+            crate::util::stats::quantile_sorted(&ov, 0.5).unwrap_or(f64::NAN),
+            crate::util::stats::quantile_sorted(&ov, 0.99).unwrap_or(f64::NAN),
+        )
     });
     Ok(RecordReport {
         planned,

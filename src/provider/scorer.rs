@@ -76,7 +76,9 @@ impl Judge {
 /// The last number in a text (commas as thousands separators allowed).
 pub fn last_number(s: &str) -> Option<f64> {
     let re = Regex::new(r"-?\d[\d,]*(?:\.\d+)?").expect("static regex");
-    re.find_iter(s).last().and_then(|m| m.as_str().replace(',', "").parse().ok())
+    re.find_iter(s)
+        .last()
+        .and_then(|m| m.as_str().replace(',', "").parse().ok())
 }
 
 impl Scorer {
@@ -85,7 +87,9 @@ impl Scorer {
         let b = |x: bool| Some(if x { 1.0 } else { 0.0 });
         match self {
             Scorer::Exact => b(answer.trim().eq_ignore_ascii_case(reference?.trim())),
-            Scorer::Contains => b(answer.to_lowercase().contains(&reference?.trim().to_lowercase())),
+            Scorer::Contains => b(answer
+                .to_lowercase()
+                .contains(&reference?.trim().to_lowercase())),
             Scorer::Regex(r) => b(r.is_match(answer)),
             Scorer::Numeric { tolerance } => {
                 let want = last_number(reference?)?;
@@ -96,7 +100,10 @@ impl Scorer {
             }
             Scorer::Json => {
                 let t = answer.trim();
-                let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).unwrap_or(t);
+                let t = t
+                    .strip_prefix("```json")
+                    .or_else(|| t.strip_prefix("```"))
+                    .unwrap_or(t);
                 let t = t.strip_suffix("```").unwrap_or(t);
                 b(serde_json::from_str::<serde_json::Value>(t.trim()).is_ok())
             }
@@ -108,7 +115,20 @@ impl Scorer {
 /// Parse `[scorer]` (called by the dataset.toml reader).
 pub fn parse_scorer(doc: &mut TomlDoc, v: &Val) -> Option<Scorer> {
     let t: &Table = doc.table(v, "scorer")?;
-    doc.check_keys(t, &["kind", "tolerance", "pattern", "provider", "model", "template", "score_pattern", "scale"], "[scorer]");
+    doc.check_keys(
+        t,
+        &[
+            "kind",
+            "tolerance",
+            "pattern",
+            "provider",
+            "model",
+            "template",
+            "score_pattern",
+            "scale",
+        ],
+        "[scorer]",
+    );
     let kv = doc.require(t, "kind", v.span(), "[scorer]")?;
     let kind = doc.string(kv, "kind")?;
     let regex = |doc: &mut TomlDoc, key: &str, default: Option<&str>| -> Option<Regex> {
@@ -125,7 +145,13 @@ pub fn parse_scorer(doc: &mut TomlDoc, v: &Val) -> Option<Scorer> {
         match Regex::new(&text) {
             Ok(r) => Some(r),
             Err(e) => {
-                doc.err(span, format!("{key}: invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")));
+                doc.err(
+                    span,
+                    format!(
+                        "{key}: invalid regular expression: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                );
                 None
             }
         }
@@ -135,7 +161,11 @@ pub fn parse_scorer(doc: &mut TomlDoc, v: &Val) -> Option<Scorer> {
         "contains" => Scorer::Contains,
         "json" => Scorer::Json,
         "regex" => Scorer::Regex(regex(doc, "pattern", None)?),
-        "numeric" => Scorer::Numeric { tolerance: get(t, "tolerance").and_then(|x| doc.non_negative(x, "tolerance")).unwrap_or(1e-6) },
+        "numeric" => Scorer::Numeric {
+            tolerance: get(t, "tolerance")
+                .and_then(|x| doc.non_negative(x, "tolerance"))
+                .unwrap_or(1e-6),
+        },
         "judge" => {
             let pv = doc.require(t, "provider", v.span(), "[scorer] judge")?;
             let provider = doc.string(pv, "provider")?;
@@ -150,7 +180,9 @@ pub fn parse_scorer(doc: &mut TomlDoc, v: &Val) -> Option<Scorer> {
                 model,
                 template,
                 score_pattern: regex(doc, "score_pattern", Some(r"\[\[(\d+(?:\.\d+)?)\]\]"))?,
-                scale: get(t, "scale").and_then(|x| doc.positive(x, "scale")).unwrap_or(10.0),
+                scale: get(t, "scale")
+                    .and_then(|x| doc.positive(x, "scale"))
+                    .unwrap_or(10.0),
             })
         }
         other => {
@@ -164,7 +196,11 @@ pub fn parse_scorer(doc: &mut TomlDoc, v: &Val) -> Option<Scorer> {
 pub fn from_toml(file: &str, text: &str) -> Result<Option<Scorer>, InputError> {
     let (mut doc, root) = TomlDoc::parse(file, text);
     let s = get(root.get_ref(), "scorer").and_then(|v| parse_scorer(&mut doc, v));
-    if doc.diags.is_empty() { Ok(s) } else { Err(InputError::new(doc.diags)) }
+    if doc.diags.is_empty() {
+        Ok(s)
+    } else {
+        Err(InputError::new(doc.diags))
+    }
 }
 
 #[cfg(test)]
@@ -175,20 +211,47 @@ mod tests {
     fn scorers_score_and_missing_labels_stay_missing() {
         assert_eq!(Scorer::Exact.score(" Paris ", Some("paris")), Some(1.0));
         assert_eq!(Scorer::Exact.score("Lyon", Some("Paris")), Some(0.0));
-        assert_eq!(Scorer::Exact.score("Paris", None), None, "no reference: missing, not 0");
-        assert_eq!(Scorer::Contains.score("It is Paris.", Some("paris")), Some(1.0));
+        assert_eq!(
+            Scorer::Exact.score("Paris", None),
+            None,
+            "no reference: missing, not 0"
+        );
+        assert_eq!(
+            Scorer::Contains.score("It is Paris.", Some("paris")),
+            Some(1.0)
+        );
         let num = Scorer::Numeric { tolerance: 1e-6 };
-        assert_eq!(num.score("so she makes $18 a day. #### 18", Some("#### 18")), Some(1.0));
+        assert_eq!(
+            num.score("so she makes $18 a day. #### 18", Some("#### 18")),
+            Some(1.0)
+        );
         assert_eq!(num.score("the answer is 1,234", Some("1234")), Some(1.0));
         assert_eq!(num.score("no idea", Some("7")), Some(0.0));
-        assert_eq!(Scorer::Json.score("```json\n{\"a\": 1}\n```", None), Some(1.0));
+        assert_eq!(
+            Scorer::Json.score("```json\n{\"a\": 1}\n```", None),
+            Some(1.0)
+        );
         assert_eq!(Scorer::Json.score("{a: 1}", None), Some(0.0));
-        let s = from_toml("d.toml", "[scorer]\nkind = \"judge\"\nprovider = \"p\"\nmodel = \"m\"\n").unwrap().unwrap();
+        let s = from_toml(
+            "d.toml",
+            "[scorer]\nkind = \"judge\"\nprovider = \"p\"\nmodel = \"m\"\n",
+        )
+        .unwrap()
+        .unwrap();
         let Scorer::Judge(j) = s else { panic!() };
         assert_eq!(j.parse("Rating: [[8]]"), Some(0.8));
-        assert_eq!(j.parse("I cannot rate this."), None, "unparseable verdict: missing label");
+        assert_eq!(
+            j.parse("I cannot rate this."),
+            None,
+            "unparseable verdict: missing label"
+        );
         assert_eq!(j.parse("[[42]]"), None);
-        let e = from_toml("d.toml", "[scorer]\nkind = \"regex\"\npattern = \"(\"\n").unwrap_err().to_string();
-        assert!(e.contains("d.toml:3:11: pattern: invalid regular expression"), "{e}");
+        let e = from_toml("d.toml", "[scorer]\nkind = \"regex\"\npattern = \"(\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("d.toml:3:11: pattern: invalid regular expression"),
+            "{e}"
+        );
     }
 }

@@ -97,7 +97,10 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
             continue;
         }
         let r: Record = serde_json::from_str(line).map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: line {}: {e}", path.display(), i + 1))
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: line {}: {e}", path.display(), i + 1),
+            )
         })?;
         out.push(r);
     }
@@ -108,22 +111,41 @@ impl Store {
     /// Open (or create) a store: repair a torn last line, return the recorded cells.
     pub fn open(path: &Path) -> std::io::Result<(Store, HashSet<CellKey>)> {
         let records = read(path)?;
-        let mut f = std::fs::OpenOptions::new().create(true).read(true).write(true).truncate(false).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(path)?;
         let len = f.metadata()?.len();
         if len > 0 {
             let mut text = Vec::new();
             f.read_to_end(&mut text)?;
-            let keep = text.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0) as u64;
+            let keep = text
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map(|i| i + 1)
+                .unwrap_or(0) as u64;
             if keep < len {
                 f.set_len(keep)?;
                 f.sync_all()?;
             }
         }
         f.seek(std::io::SeekFrom::End(0))?;
-        let done: HashSet<CellKey> = records.into_iter().map(|r| (r.request_id, r.model, r.sample)).collect();
+        let done: HashSet<CellKey> = records
+            .into_iter()
+            .map(|r| (r.request_id, r.model, r.sample))
+            .collect();
         let (tx, rx) = mpsc::channel::<Record>();
         let thread = std::thread::spawn(move || writer(f, rx));
-        Ok((Store { tx: Some(tx), thread: Some(thread), path: path.to_path_buf() }, done))
+        Ok((
+            Store {
+                tx: Some(tx),
+                thread: Some(thread),
+                path: path.to_path_buf(),
+            },
+            done,
+        ))
     }
 
     /// A handle for appending records from any thread.
@@ -135,7 +157,9 @@ impl Store {
     pub fn close(mut self) -> std::io::Result<usize> {
         self.tx.take();
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(std::io::Error::other("store writer panicked"))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("store writer panicked"))),
             None => Ok(0),
         }
     }
@@ -225,7 +249,10 @@ mod tests {
         s.sender().send(rec("b")).unwrap();
         assert_eq!(s.close().unwrap(), 2);
         // A torn write at the end (power loss) is dropped on the next open.
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"request_id\":\"c\",\"mod").unwrap();
         drop(f);
         let (s, done) = Store::open(&path).unwrap();
@@ -234,6 +261,11 @@ mod tests {
         s.sender().send(rec("c")).unwrap();
         s.close().unwrap();
         let all = read(&path).unwrap();
-        assert_eq!(all.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
+        assert_eq!(
+            all.iter()
+                .map(|r| r.request_id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["a", "b", "c"]
+        );
     }
 }
