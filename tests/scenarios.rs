@@ -137,10 +137,10 @@ fn routing_decisions_never_use_calls_still_in_flight() {
         let t_cut = arr[k];
         let mut d2 = d1.clone();
         let nm = d2.n_models();
-        for r in 0..d2.n_requests() {
+        for (r, &at) in arr.iter().enumerate() {
             for m in 0..nm {
                 let c = d2.cell_mut(r, m as u16);
-                if arr[r] + c.latency_ms as f64 > t_cut {
+                if at + c.latency_ms as f64 > t_cut {
                     c.latency_ms *= 3.0;
                 }
             }
@@ -166,13 +166,12 @@ fn routing_decisions_never_use_calls_still_in_flight() {
                 .map(|x| x.model)
         };
         let mut later_differs = false;
-        for r in 0..d1.n_requests() {
-            if arr[r] <= t_cut {
+        for (r, &at) in arr.iter().enumerate() {
+            if at <= t_cut {
                 assert_eq!(
                     first(&a, r),
                     first(&b, r),
-                    "request {r} decided at {} ≤ T = {t_cut}",
-                    arr[r]
+                    "request {r} decided at {at} ≤ T = {t_cut}"
                 );
             } else if first(&a, r) != first(&b, r) {
                 later_differs = true;

@@ -334,12 +334,12 @@ impl DatasetBuilder {
                     s.flags |= flags::EST_INPUT_TOKENS;
                 }
             }
-            if !r.has_output_tokens {
-                if let Some(out) = &r.output {
-                    s.output_tokens = estimate_tokens(out);
-                    s.flags |= flags::EST_OUTPUT_TOKENS;
-                    n_est_out += 1;
-                }
+            if !r.has_output_tokens
+                && let Some(out) = &r.output
+            {
+                s.output_tokens = estimate_tokens(out);
+                s.flags |= flags::EST_OUTPUT_TOKENS;
+                n_est_out += 1;
             }
             if !r.has_latency && s.status.is_ok() {
                 let (lat, ttft) = modelled_latency_ms(s.output_tokens);

@@ -152,7 +152,7 @@ impl Row for FrameRow<'_> {
         match col.get(self.n - 1) {
             Ok(AnyValue::Null) | Err(_) => Cell::Null,
             Ok(AnyValue::Boolean(b)) => Cell::Bool(b),
-            Ok(AnyValue::String(s)) if s.is_empty() => Cell::Null,
+            Ok(AnyValue::String("")) => Cell::Null,
             Ok(AnyValue::String(s)) => Cell::Text(Cow::Owned(s.to_string())),
             Ok(AnyValue::StringOwned(s)) => Cell::Text(Cow::Owned(s.to_string())),
             Ok(v) => match v.extract::<f64>() {

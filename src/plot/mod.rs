@@ -93,6 +93,9 @@ macro_rules! draw_both {
 /// Error type of the drawing functions.
 pub type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// Quality by segment: key, segment values, rows of (policy, quality per value).
+pub type SegmentGrid = (String, Vec<String>, Vec<(String, Vec<f64>)>);
+
 /// Everything the charts need.
 pub struct ChartData {
     /// Points for the cost–quality chart.
@@ -109,8 +112,8 @@ pub struct ChartData {
     pub cost_time: Vec<(String, Vec<(f64, f64)>)>,
     /// Global budgets to draw: (policy, USD per period, period hours).
     pub budgets: Vec<(String, f64, f64)>,
-    /// Quality by segment: key, segment values, rows (policy, quality per value).
-    pub segments: Option<(String, Vec<String>, Vec<(String, Vec<f64>)>)>,
+    /// Quality by segment.
+    pub segments: Option<SegmentGrid>,
 }
 
 /// Write every chart that has data into `dir`.

@@ -843,9 +843,9 @@ fn decision_table(
     let nm = cands.len();
     // acc[(fold * n_seg + seg) * nm + c]
     let mut acc = vec![Acc::default(); k * n_seg * nm];
-    for r in 0..ds.n_requests() {
+    for (r, &f) in fold.iter().enumerate().take(ds.n_requests()) {
         let s = seg_of(seg, r);
-        let f = fold[r] as usize;
+        let f = f as usize;
         for (ci, &m) in cands.iter().enumerate() {
             acc[(f * n_seg + s) * nm + ci].add(&accumulate(ctx, r, m));
         }

@@ -8,6 +8,7 @@
 //!   (lognormal fits of the conversation and code services),
 //! - prices from the LiteLLM and genai-prices catalogs (written to `pricing.toml`
 //!   with the source of each price).
+//!
 //! Everything else (task mix, per-task skill, latency, error rates, daily cycle, users
 //! and tenants) is an assumption, written into the dataset's `dataset.toml`.
 

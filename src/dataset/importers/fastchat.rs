@@ -167,7 +167,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 }
             };
             match score {
-                Some(s) if s == -1.0 => {
+                Some(-1.0) => {
                     judged_missing.insert((q, m), ());
                 }
                 None => {
