@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! routesim: replay LLM request datasets through routing policies and measure what each
 //! policy would cost, how fast it would be and how good its answers would be.
 //!
