@@ -223,7 +223,9 @@ pub fn run(o: &RunOptions) -> Result<()> {
     if o.missing == "live" {
         record_missing_live(o, &opts_for(o, missing, arrival))?;
     }
+    let clock = crate::util::timing::Timings::start(0);
     let loaded = load_inputs(o)?;
+    clock.lap("load dataset, pricing and policies");
     let Loaded {
         ds,
         policies,
@@ -274,7 +276,9 @@ pub fn run(o: &RunOptions) -> Result<()> {
             .into());
         }
     };
+    clock.lap("simulate");
     let mut frame = analysis::trace_frame(&trace, ds).context("building the trace table")?;
+    clock.lap("build the trace table");
     let mut by: Vec<String> =
         o.by.iter()
             .map(|k| {
@@ -339,6 +343,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         find_root("reports").join(name)
     });
     let (written, analysis) = report::write(&out, &mut frame, &ropts, &manifest)?;
+    clock.lap("analyse and write the report");
 
     println!(
         "routesim: {} requests × {} policies ({} models) from {}",

@@ -36,6 +36,16 @@ pub fn trace_frame(trace: &Trace, ds: &Dataset) -> PolarsResult<DataFrame> {
         .iter()
         .map(|_| Vec::with_capacity(total))
         .collect();
+    // Status names, formatted once per distinct status rather than once per row.
+    let mut status_names: Vec<String> = Vec::new();
+    let mut status_slot = vec![u32::MAX; u16::MAX as usize + 1];
+    for row in &trace.rows {
+        let slot = &mut status_slot[row.status.0 as usize];
+        if *slot == u32::MAX {
+            *slot = status_names.len() as u32;
+            status_names.push(row.status.to_string());
+        }
+    }
     for (p, info) in trace.policies.iter().enumerate() {
         let k = match info.kind {
             crate::policy::PolicyKind::User => "policy",
@@ -51,7 +61,7 @@ pub fn trace_frame(trace: &Trace, ds: &Dataset) -> PolarsResult<DataFrame> {
             } else {
                 Some(trace.model_name(row.model))
             });
-            status.push(row.status.to_string());
+            status.push(status_names[status_slot[row.status.0 as usize] as usize].as_str());
             ok.push(row.status.is_ok());
             attempts.push(row.attempts as u32);
             cost.push(row.cost_usd);

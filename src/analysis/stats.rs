@@ -5,9 +5,10 @@
 use crate::util::rng::Rng;
 use crate::util::stats::quantile_sorted;
 
-/// Above this many values the bootstrap of a mean is replaced by the normal
-/// approximation it converges to (mean ± z·sd/√n), to keep large runs fast.
-pub const BOOTSTRAP_MAX_N: usize = 200_000;
+/// Above this many values the bootstrap of a mean (or of a paired mean difference) is
+/// replaced by the normal approximation it converges to (mean ± z·sd/√n), and a p95
+/// difference is bootstrapped with at most 100 resamples, to keep large runs fast.
+pub const BOOTSTRAP_MAX_N: usize = 100_000;
 
 fn z_of(level: f64) -> f64 {
     // Two-sided normal quantile for common levels; Acklam's approximation otherwise.
@@ -67,7 +68,7 @@ pub struct Paired {
 pub fn paired_bootstrap(
     a: &[f64],
     b: &[f64],
-    stat: &dyn Fn(&[f64], &[f64]) -> f64,
+    stat: &dyn Fn(&mut [f64], &mut [f64]) -> f64,
     resamples: usize,
     level: f64,
     seed: u64,
@@ -82,10 +83,10 @@ pub fn paired_bootstrap(
             p: f64::NAN,
         };
     }
-    let delta = stat(&a[..n], &b[..n]);
+    let mut ra = a[..n].to_vec();
+    let mut rb = b[..n].to_vec();
+    let delta = stat(&mut ra, &mut rb);
     let mut rng = Rng::new(seed);
-    let mut ra = vec![0.0; n];
-    let mut rb = vec![0.0; n];
     let mut ds: Vec<f64> = (0..resamples)
         .map(|_| {
             for i in 0..n {
@@ -93,7 +94,7 @@ pub fn paired_bootstrap(
                 ra[i] = a[j];
                 rb[i] = b[j];
             }
-            stat(&ra, &rb)
+            stat(&mut ra, &mut rb)
         })
         .collect();
     ds.sort_by(f64::total_cmp);
@@ -109,15 +110,54 @@ pub fn paired_bootstrap(
     }
 }
 
-/// Mean of a − b.
-pub fn mean_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x - y).sum::<f64>() / a.len().max(1) as f64
+/// Paired comparison of means: [`paired_bootstrap`] of the mean difference, or its
+/// normal approximation above [`BOOTSTRAP_MAX_N`] pairs.
+pub fn paired_mean(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64) -> Paired {
+    let n = a.len().min(b.len());
+    if n <= BOOTSTRAP_MAX_N || n < 2 {
+        return paired_bootstrap(a, b, &mean_diff, resamples, level, seed);
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    let half = z_of(level) * se;
+    let p = if se > 0.0 {
+        erfc((mean / se).abs() / std::f64::consts::SQRT_2)
+    } else if mean == 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    Paired {
+        n,
+        delta: mean,
+        lo: mean - half,
+        hi: mean + half,
+        p,
+    }
 }
 
-/// p95(a) − p95(b).
-pub fn p95_diff(a: &[f64], b: &[f64]) -> f64 {
-    crate::util::stats::quantile(a, 0.95).unwrap_or(f64::NAN)
-        - crate::util::stats::quantile(b, 0.95).unwrap_or(f64::NAN)
+/// Paired comparison of p95 latencies (fewer resamples above [`BOOTSTRAP_MAX_N`]).
+pub fn paired_p95(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64) -> Paired {
+    let n = a.len().min(b.len());
+    let r = if n > BOOTSTRAP_MAX_N {
+        resamples.min(100)
+    } else {
+        resamples.min(400)
+    };
+    paired_bootstrap(a, b, &p95_diff, r, level, seed)
+}
+
+/// Mean of a − b.
+pub fn mean_diff(a: &mut [f64], b: &mut [f64]) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| x - y).sum::<f64>() / a.len().max(1) as f64
+}
+
+/// p95(a) − p95(b) (linear interpolation; reorders the slices, in O(n)).
+pub fn p95_diff(a: &mut [f64], b: &mut [f64]) -> f64 {
+    crate::util::stats::quantile_select(a, 0.95).unwrap_or(f64::NAN)
+        - crate::util::stats::quantile_select(b, 0.95).unwrap_or(f64::NAN)
 }
 
 /// McNemar's test on paired 0/1 outcomes: `b` = A right & B wrong, `c` = A wrong &

@@ -210,6 +210,28 @@ pub fn summarize(
     let q_policy = str_col(&qdf, "policy")?;
     let q_vals = f64_col(&qdf, "quality")?;
 
+    // Quality values grouped by policy in one pass; bootstrap CIs in parallel.
+    let mut by_policy: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
+    for (p, v) in q_policy.iter().zip(&q_vals) {
+        by_policy.entry(p.as_str()).or_default().push(*v);
+    }
+    let cis: std::collections::HashMap<&str, (f64, f64)> = {
+        use rayon::prelude::*;
+        by_policy
+            .par_iter()
+            .map(|(name, vals)| {
+                (
+                    *name,
+                    bootstrap_mean_ci(
+                        vals,
+                        opts.bootstrap,
+                        0.95,
+                        opts.seed ^ stable_hash(name.as_bytes()),
+                    ),
+                )
+            })
+            .collect()
+    };
     let mut out = Vec::with_capacity(t_policy.len());
     for (i, name) in t_policy.iter().enumerate() {
         let requests = t_req[i] as u64;
@@ -268,19 +290,7 @@ pub fn summarize(
             s.truncated_rate = tr[j];
             s.attempts_mean = att[j];
         }
-        let vals: Vec<f64> = q_policy
-            .iter()
-            .zip(&q_vals)
-            .filter(|(p, _)| *p == name)
-            .map(|(_, v)| *v)
-            .collect();
-        if !vals.is_empty() {
-            let (lo, hi) = bootstrap_mean_ci(
-                &vals,
-                opts.bootstrap,
-                0.95,
-                opts.seed ^ stable_hash(name.as_bytes()),
-            );
+        if let Some(&(lo, hi)) = cis.get(name.as_str()) {
             s.quality_lo = lo;
             s.quality_hi = hi;
         }

@@ -2,8 +2,7 @@
 
 use super::PolicySummary;
 use super::stats::{
-    Paired, aiq, holm, mcnemar, mean_diff, nondecreasing_hull, p95_diff, paired_bootstrap,
-    pareto_frontier,
+    Paired, aiq, holm, mcnemar, nondecreasing_hull, paired_mean, paired_p95, pareto_frontier,
 };
 use crate::util::hash::stable_hash;
 use polars::prelude::*;
@@ -126,73 +125,77 @@ pub fn compare_with(
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    let mut out = Vec::new();
-    for p in policies.iter().filter(|p| p.as_str() != baseline) {
-        let pdf = df
-            .clone()
-            .lazy()
-            .filter(
-                col("policy")
-                    .eq(lit(p.as_str()))
-                    .and(col("uncovered").not()),
-            )
-            .collect()?;
-        let ids: Vec<String> = pdf
-            .column("request_id")?
-            .str()?
-            .iter()
-            .map(|s| s.unwrap_or("").to_string())
-            .collect();
-        let (q, c, l) = (
-            column_f64(&pdf, "quality")?,
-            column_f64(&pdf, "cost_usd")?,
-            column_f64(&pdf, "latency_ms")?,
-        );
-        let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (i, id) in ids.iter().enumerate() {
-            let Some(&j) = index.get(id.as_str()) else {
-                continue;
-            };
-            ca.push(c[i]);
-            cb.push(bc[j]);
-            la.push(l[i]);
-            lb.push(bl[j]);
-            if !q[i].is_nan() && !bq[j].is_nan() {
-                qa.push(q[i]);
-                qb.push(bq[j]);
+    use rayon::prelude::*;
+    let others: Vec<&String> = policies.iter().filter(|p| p.as_str() != baseline).collect();
+    let mut out: Vec<Comparison> = others
+        .par_iter()
+        .map(|p| -> PolarsResult<Comparison> {
+            let pdf = df
+                .clone()
+                .lazy()
+                .filter(
+                    col("policy")
+                        .eq(lit(p.as_str()))
+                        .and(col("uncovered").not()),
+                )
+                .collect()?;
+            let ids: Vec<String> = pdf
+                .column("request_id")?
+                .str()?
+                .iter()
+                .map(|s| s.unwrap_or("").to_string())
+                .collect();
+            let (q, c, l) = (
+                column_f64(&pdf, "quality")?,
+                column_f64(&pdf, "cost_usd")?,
+                column_f64(&pdf, "latency_ms")?,
+            );
+            let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
+                (vec![], vec![], vec![], vec![], vec![], vec![]);
+            for (i, id) in ids.iter().enumerate() {
+                let Some(&j) = index.get(id.as_str()) else {
+                    continue;
+                };
+                ca.push(c[i]);
+                cb.push(bc[j]);
+                la.push(l[i]);
+                lb.push(bl[j]);
+                if !q[i].is_nan() && !bq[j].is_nan() {
+                    qa.push(q[i]);
+                    qb.push(bq[j]);
+                }
             }
-        }
-        let s = seed ^ stable_hash(p.as_bytes());
-        let quality = paired_bootstrap(&qa, &qb, &mean_diff, resamples, 0.95, s);
-        let binary = qa.iter().chain(&qb).all(|&x| x == 0.0 || x == 1.0) && !qa.is_empty();
-        let discordant = (
-            qa.iter()
-                .zip(&qb)
-                .filter(|(a, b)| **a == 1.0 && **b == 0.0)
-                .count() as u64,
-            qa.iter()
-                .zip(&qb)
-                .filter(|(a, b)| **a == 0.0 && **b == 1.0)
-                .count() as u64,
-        );
-        let p_quality = if binary {
-            mcnemar(discordant.0, discordant.1).1
-        } else {
-            quality.p
-        };
-        out.push(Comparison {
-            policy: p.clone(),
-            baseline: baseline.to_string(),
-            quality,
-            binary,
-            discordant,
-            p_quality,
-            p_quality_holm: f64::NAN,
-            cost: paired_bootstrap(&ca, &cb, &mean_diff, resamples, 0.95, s ^ 1),
-            p95: paired_bootstrap(&la, &lb, &p95_diff, resamples.min(400), 0.95, s ^ 2),
-        });
-    }
+            let s = seed ^ stable_hash(p.as_bytes());
+            let quality = paired_mean(&qa, &qb, resamples, 0.95, s);
+            let binary = qa.iter().chain(&qb).all(|&x| x == 0.0 || x == 1.0) && !qa.is_empty();
+            let discordant = (
+                qa.iter()
+                    .zip(&qb)
+                    .filter(|(a, b)| **a == 1.0 && **b == 0.0)
+                    .count() as u64,
+                qa.iter()
+                    .zip(&qb)
+                    .filter(|(a, b)| **a == 0.0 && **b == 1.0)
+                    .count() as u64,
+            );
+            let p_quality = if binary {
+                mcnemar(discordant.0, discordant.1).1
+            } else {
+                quality.p
+            };
+            Ok(Comparison {
+                policy: (*p).clone(),
+                baseline: baseline.to_string(),
+                quality,
+                binary,
+                discordant,
+                p_quality,
+                p_quality_holm: f64::NAN,
+                cost: paired_mean(&ca, &cb, resamples, 0.95, s ^ 1),
+                p95: paired_p95(&la, &lb, resamples, 0.95, s ^ 2),
+            })
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
     let adj = holm(&out.iter().map(|c| c.p_quality).collect::<Vec<_>>());
     for (c, a) in out.iter_mut().zip(adj) {
         c.p_quality_holm = a;

@@ -57,8 +57,12 @@ pub struct ResponseRow {
     /// Output text.
     pub output: Option<String>,
     /// Where it was read from (file, row), for duplicate messages.
-    pub origin: (String, usize),
+    pub origin: Origin,
 }
+
+/// Where a row was read from: the file name as shown (shared, not copied per row) and
+/// the 1-based row number.
+pub type Origin = (std::sync::Arc<str>, usize);
 
 /// Latency model for datasets that record none (e.g. Arena answers): a time to first
 /// token of 400 ms plus 20 ms per output token (50 tokens/s). Documented in the README;
@@ -68,15 +72,29 @@ pub fn modelled_latency_ms(output_tokens: u32) -> (f32, f32) {
     (ttft + 20.0 * output_tokens as f32, ttft)
 }
 
+/// A response after its request and model are resolved: no per-row names kept.
+#[derive(Debug)]
+struct Packed {
+    req: u32,
+    model: ModelId,
+    sample: Option<u32>,
+    data: Sample,
+    has_input_tokens: bool,
+    has_output_tokens: bool,
+    has_latency: bool,
+    output: Option<String>,
+    origin: Origin,
+}
+
 /// Collects requests and responses, then packs them.
 #[derive(Debug, Default)]
 pub struct DatasetBuilder {
     requests: Vec<RequestRow>,
     req_index: HashMap<String, u32>,
-    req_origin: Vec<(String, usize)>,
+    req_origin: Vec<Origin>,
     models: Vec<String>,
     model_index: HashMap<String, ModelId>,
-    responses: Vec<(u32, ModelId, Option<u32>, ResponseRow)>,
+    responses: Vec<Packed>,
     /// Descriptive information.
     pub info: DatasetInfo,
     /// Files read.
@@ -108,16 +126,11 @@ impl DatasetBuilder {
     }
 
     /// Declare a request; a duplicate id is a diagnostic at `origin`.
-    pub fn add_request(
-        &mut self,
-        row: RequestRow,
-        origin: (String, usize),
-        diags: &mut Diagnostics,
-    ) {
+    pub fn add_request(&mut self, row: RequestRow, origin: Origin, diags: &mut Diagnostics) {
         if let Some(&i) = self.req_index.get(&row.id) {
             let (f, r) = &self.req_origin[i as usize];
             diags.push(Diagnostic::row(
-                &origin.0,
+                &*origin.0,
                 origin.1,
                 format!(
                     "duplicate request id \"{}\" (first defined in {f}, row {r}); request ids must be unique",
@@ -166,7 +179,7 @@ impl DatasetBuilder {
             }
             None => {
                 diags.push(Diagnostic::cell(
-                    &resp.origin.0,
+                    &*resp.origin.0,
                     resp.origin.1,
                     "request_id",
                     format!(
@@ -180,15 +193,24 @@ impl DatasetBuilder {
         if self.models.len() >= u16::MAX as usize - 1 && !self.model_index.contains_key(&resp.model)
         {
             diags.push(Diagnostic::row(
-                &resp.origin.0,
+                &*resp.origin.0,
                 resp.origin.1,
                 "too many distinct models (at most 65,534)",
             ));
             return;
         }
-        let m = self.add_model(&resp.model.clone());
-        let sample = resp.sample;
-        self.responses.push((req, m, sample, resp));
+        let model = self.add_model(&resp.model);
+        self.responses.push(Packed {
+            req,
+            model,
+            sample: resp.sample,
+            data: resp.sample_data,
+            has_input_tokens: resp.has_input_tokens,
+            has_output_tokens: resp.has_output_tokens,
+            has_latency: resp.has_latency,
+            output: resp.output,
+            origin: resp.origin,
+        });
     }
 
     /// Pack everything into a [`Dataset`]; duplicate responses are diagnostics.
@@ -233,9 +255,9 @@ impl DatasetBuilder {
 
         // Input tokens from responses, for requests without recorded or estimable ones.
         let mut resp_input_tokens: Vec<Option<u32>> = vec![None; n_req];
-        for (req, _, _, r) in &self.responses {
-            if r.has_input_tokens && resp_input_tokens[*req as usize].is_none() {
-                resp_input_tokens[*req as usize] = Some(r.sample_data.input_tokens);
+        for r in &self.responses {
+            if r.has_input_tokens && resp_input_tokens[r.req as usize].is_none() {
+                resp_input_tokens[r.req as usize] = Some(r.data.input_tokens);
             }
         }
 
@@ -300,34 +322,40 @@ impl DatasetBuilder {
 
         // Responses: order by cell, then explicit sample number, then appearance.
         self.responses
-            .sort_by_key(|(req, m, s, _)| (*req, *m, s.unwrap_or(u32::MAX)));
+            .sort_by_key(|r| (r.req, r.model, r.sample.unwrap_or(u32::MAX)));
         let mut cells = vec![Sample::MISSING; n_req * n_models];
         let mut extra_count = vec![0u32; n_req * n_models];
         let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
-        let any_output = self.responses.iter().any(|r| r.3.output.is_some());
+        let any_output = self.responses.iter().any(|r| r.output.is_some());
         let mut outputs: Vec<Option<String>> = if any_output {
             vec![None; n_req * n_models]
         } else {
             Vec::new()
         };
-        let mut seen_samples: HashMap<(u32, ModelId, u32), (String, usize)> = HashMap::new();
+        // Sorted (and the sort is stable), so a repeated explicit sample number is
+        // adjacent to the first occurrence, which is the one kept.
+        let mut last_explicit: Option<((u32, ModelId, u32), Origin)> = None;
         let (mut n_est_out, mut n_modelled) = (0usize, 0usize);
-        for (req, m, sample_no, r) in self.responses.drain(..) {
-            if let Some(k) = sample_no
-                && let Some((f, row)) = seen_samples.insert((req, m, k), r.origin.clone())
-            {
-                diags.push(Diagnostic::row(
-                    &r.origin.0,
-                    r.origin.1,
-                    format!(
-                        "duplicate response for request \"{}\", model \"{}\", sample {k} (first in {f}, row {row})",
-                        r.request_id, r.model
-                    ),
-                ));
-                continue;
+        for r in self.responses.drain(..) {
+            let (req, m) = (r.req, r.model);
+            if let Some(k) = r.sample {
+                if let Some((key, (f, row))) = &last_explicit
+                    && *key == (req, m, k)
+                {
+                    diags.push(Diagnostic::row(
+                        &*r.origin.0,
+                        r.origin.1,
+                        format!(
+                            "duplicate response for request \"{}\", model \"{}\", sample {k} (first in {f}, row {row})",
+                            requests.ids[req as usize], self.models[m as usize]
+                        ),
+                    ));
+                    continue;
+                }
+                last_explicit = Some(((req, m, k), r.origin.clone()));
             }
             let idx = m as usize * n_req + req as usize;
-            let mut s = r.sample_data;
+            let mut s = r.data;
             if !r.has_input_tokens {
                 s.input_tokens = requests.input_tokens[req as usize];
                 if requests.input_tokens_estimated[req as usize] {
@@ -519,7 +547,7 @@ mod tests {
         );
         assert!(
             msgs.iter()
-                .any(|m| m.starts_with("r.csv: row 3: duplicate response")),
+                .any(|m| m.starts_with("r.csv: row 3: duplicate response for request \"x\", model \"m\", sample 0 (first in r.csv, row 2)")),
             "{msgs:?}"
         );
         assert!(

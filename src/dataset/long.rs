@@ -61,7 +61,7 @@ pub fn read_requests(
         &[ID, INPUT, TS, REFERENCE, IN_TOK, &["turns"]],
     );
     for (r, n) in rows {
-        b.add_request(r, (file.clone(), n), diags);
+        b.add_request(r, (fields.shared_file.clone(), n), diags);
     }
     Ok(())
 }
@@ -84,7 +84,6 @@ pub fn read_responses(
     )? {
         return Ok(());
     }
-    let mut rows: Vec<(ResponseRow, Option<RequestRow>)> = Vec::new();
     let implicit = b.implicit_requests;
     let cols = for_each_row(path, format, diags, &mut |row, d| {
         let id = fields.required_text(row, ID, d);
@@ -94,7 +93,7 @@ pub fn read_responses(
         };
         let resp = response_fields(&fields, row, id.clone(), model, d);
         let req = implicit.then(|| request_fields(&fields, row, id, d));
-        rows.push((resp, req));
+        b.add_response(resp, req, d);
     })?;
     warn_ignored(
         b,
@@ -122,9 +121,6 @@ pub fn read_responses(
             &["turns"],
         ],
     );
-    for (resp, req) in rows {
-        b.add_response(resp, req, diags);
-    }
     Ok(())
 }
 
@@ -384,7 +380,7 @@ fn response_fields(
         has_output_tokens: out_tok.is_some(),
         has_latency: latency.is_some(),
         output,
-        origin: (fields.file.to_string(), row.number()),
+        origin: (fields.shared_file.clone(), row.number()),
     }
 }
 

@@ -135,9 +135,57 @@ fn json_cell(v: &serde_json::Value) -> Cell<'_> {
     }
 }
 
+/// A Parquet column materialised once (reading cell by cell through polars is slow).
+enum ColData {
+    Num(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Text(Vec<Option<String>>),
+}
+
+fn materialise(df: &polars::prelude::DataFrame) -> Vec<(String, ColData)> {
+    use polars::prelude::*;
+    df.columns()
+        .iter()
+        .map(|c| {
+            let name = c.name().to_string();
+            let data = match c.dtype() {
+                DataType::Boolean => {
+                    ColData::Bool(c.bool().map(|b| b.iter().collect()).unwrap_or_default())
+                }
+                DataType::String => ColData::Text(
+                    c.str()
+                        .map(|s| {
+                            s.iter()
+                                .map(|v| v.filter(|x| !x.is_empty()).map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                ),
+                dt if dt.is_primitive_numeric() => ColData::Num(
+                    c.cast(&DataType::Float64)
+                        .ok()
+                        .and_then(|f| f.f64().ok().map(|f| f.iter().collect()))
+                        .unwrap_or_default(),
+                ),
+                _ => ColData::Text(
+                    (0..c.len())
+                        .map(|i| {
+                            c.get(i)
+                                .ok()
+                                .filter(|v| !v.is_null())
+                                .map(|v| v.to_string())
+                        })
+                        .collect(),
+                ),
+            };
+            (name, data)
+        })
+        .collect()
+}
+
 struct FrameRow<'a> {
     n: usize,
-    df: &'a polars::prelude::DataFrame,
+    cols: &'a [(String, ColData)],
 }
 
 impl Row for FrameRow<'_> {
@@ -145,28 +193,21 @@ impl Row for FrameRow<'_> {
         self.n
     }
     fn get(&self, key: &str) -> Cell<'_> {
-        use polars::prelude::AnyValue;
-        let Ok(col) = self.df.column(key) else {
+        let Some((_, col)) = self.cols.iter().find(|(n, _)| n == key) else {
             return Cell::Absent;
         };
-        match col.get(self.n - 1) {
-            Ok(AnyValue::Null) | Err(_) => Cell::Null,
-            Ok(AnyValue::Boolean(b)) => Cell::Bool(b),
-            Ok(AnyValue::String("")) => Cell::Null,
-            Ok(AnyValue::String(s)) => Cell::Text(Cow::Owned(s.to_string())),
-            Ok(AnyValue::StringOwned(s)) => Cell::Text(Cow::Owned(s.to_string())),
-            Ok(v) => match v.extract::<f64>() {
-                Some(x) => Cell::Num(x),
-                None => Cell::Text(Cow::Owned(v.to_string())),
-            },
+        let i = self.n - 1;
+        match col {
+            ColData::Num(v) => v[i].map(Cell::Num).unwrap_or(Cell::Null),
+            ColData::Bool(v) => v[i].map(Cell::Bool).unwrap_or(Cell::Null),
+            ColData::Text(v) => v[i]
+                .as_deref()
+                .map(|s| Cell::Text(Cow::Borrowed(s)))
+                .unwrap_or(Cell::Null),
         }
     }
     fn keys(&self) -> Vec<String> {
-        self.df
-            .get_column_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        self.cols.iter().map(|(n, _)| n.clone()).collect()
     }
 }
 
@@ -258,8 +299,9 @@ pub fn for_each_row(
             let df = ParquetReader::new(fh)
                 .finish()
                 .map_err(|e| InputError::file(path, format!("cannot read Parquet: {e}")))?;
+            let cols = materialise(&df);
             for n in 1..=df.height() {
-                let row = FrameRow { n, df: &df };
+                let row = FrameRow { n, cols: &cols };
                 f(&row, diags);
                 if diags.len() > 200 {
                     break;
@@ -303,12 +345,17 @@ pub fn header(path: &Path, format: TableFormat) -> Result<Option<Vec<String>>, I
 pub struct Fields<'a> {
     /// File name as shown.
     pub file: &'a str,
+    /// The same name, shared by every row's origin.
+    pub shared_file: std::sync::Arc<str>,
 }
 
 impl<'a> Fields<'a> {
     /// Reader for `file`.
     pub fn new(file: &'a str) -> Self {
-        Self { file }
+        Self {
+            file,
+            shared_file: file.into(),
+        }
     }
 
     /// First present key among `keys` (aliases), with its cell.

@@ -164,7 +164,7 @@ pub fn read_wide(
                 has_output_tokens: out_tok.is_some(),
                 has_latency: latency.is_some(),
                 output,
-                origin: (file.clone(), row.number()),
+                origin: (fields.shared_file.clone(), row.number()),
             });
         }
         pending.push((req, resps));
@@ -173,7 +173,7 @@ pub fn read_wide(
         let origin = resps
             .first()
             .map(|r| r.origin.clone())
-            .unwrap_or((file.clone(), 0));
+            .unwrap_or((fields.shared_file.clone(), 0));
         b.add_request(req, origin, diags);
         for r in resps {
             b.add_response(r, None, diags);

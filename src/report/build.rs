@@ -67,11 +67,13 @@ fn kind_of(s: &PolicySummary) -> Kind {
 
 /// Analyse a trace frame.
 pub fn analyze(frame: &DataFrame, opts: &ReportOptions) -> Result<Analysis> {
+    let clock = crate::util::timing::Timings::start(2);
     let sopts = SummaryOptions {
         bootstrap: opts.bootstrap,
         seed: opts.seed,
     };
     let summaries = summarize(frame, &opts.rules, &sopts).context("summarising")?;
+    clock.lap("summaries");
     let mut segs = Vec::new();
     for key in &opts.by {
         segs.extend(segments(frame, key).context("segmenting")?);
@@ -91,6 +93,7 @@ pub fn analyze(frame: &DataFrame, opts: &ReportOptions) -> Result<Analysis> {
             .context("comparing with the baseline")?,
         None => Vec::new(),
     };
+    clock.lap("segments and comparisons");
     let charts = chart_data(frame, &summaries, &segs, &trade, &o)?;
     Ok(Analysis {
         opts: o,

@@ -6,7 +6,7 @@
 //! otherwise), Holm-corrected over the policies compared.
 
 use super::fmt::{f, fh, ms, usd};
-use crate::analysis::stats::{Paired, holm, mcnemar, mean_diff, p95_diff, paired_bootstrap};
+use crate::analysis::stats::{Paired, holm, mcnemar, paired_mean, paired_p95};
 use crate::error::InputError;
 use crate::util::hash::stable_hash;
 use anyhow::Result;
@@ -129,7 +129,7 @@ pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<De
             }
         }
         let s = seed ^ stable_hash(name.as_bytes());
-        let dq = paired_bootstrap(&qa, &qb, &mean_diff, resamples, 0.95, s);
+        let dq = paired_mean(&qa, &qb, resamples, 0.95, s);
         let binary = !qa.is_empty() && qa.iter().chain(&qb).all(|&v| v == 0.0 || v == 1.0);
         let p = if binary {
             let b1 = qa
@@ -157,8 +157,8 @@ pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<De
             d_quality: dq,
             p,
             p_holm: f64::NAN,
-            d_cost: paired_bootstrap(&ca, &cb, &mean_diff, resamples, 0.95, s ^ 1),
-            d_p95: paired_bootstrap(&la, &lb, &p95_diff, resamples.min(400), 0.95, s ^ 2),
+            d_cost: paired_mean(&ca, &cb, resamples, 0.95, s ^ 1),
+            d_p95: paired_p95(&la, &lb, resamples, 0.95, s ^ 2),
         });
     }
     let adj = holm(&out.iter().map(|d| d.p).collect::<Vec<_>>());

@@ -37,10 +37,14 @@ pub fn write(
     opts: &ReportOptions,
     manifest: &serde_json::Value,
 ) -> Result<(PathBuf, Analysis)> {
+    let clock = crate::util::timing::Timings::start(1);
     let analysis = analyze(frame, opts)?;
+    clock.lap("analyse");
     let staged = StagedDir::new(dir)?;
     write_files(&staged, &analysis)?;
+    clock.lap("tables, charts and pages");
     crate::analysis::frame::write_parquet(frame, &staged.path("trace.parquet"))?;
+    clock.lap("trace.parquet");
     let mut manifest = manifest.clone();
     manifest["report"] = manifest::report_options_json(&analysis.opts);
     let mut m = serde_json::to_vec_pretty(&manifest)?;

@@ -21,6 +21,23 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     quantile_sorted(&v, q)
 }
 
+/// Linear-interpolated quantile by selection (O(n), reorders `values`; no NaN allowed).
+pub fn quantile_select(values: &mut [f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = pos.floor() as usize;
+    let frac = pos - lo as f64;
+    let (_, &mut x_lo, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    if frac == 0.0 || upper.is_empty() {
+        return Some(x_lo);
+    }
+    let x_hi = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    Some(x_lo + (x_hi - x_lo) * frac)
+}
+
 /// Mean ignoring NaN; `None` when nothing is left.
 pub fn mean(values: &[f64]) -> Option<f64> {
     let (s, n) = values
@@ -43,5 +60,11 @@ mod tests {
         assert_eq!(quantile(&[3.0, f64::NAN, 1.0], 0.5), Some(2.0));
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(mean(&[1.0, f64::NAN, 3.0]), Some(2.0));
+        let mut v: Vec<f64> = (0..101).rev().map(|x| x as f64).collect();
+        assert_eq!(quantile_select(&mut v.clone(), 0.95), Some(95.0));
+        assert_eq!(
+            quantile_select(&mut v, 0.955),
+            quantile(&(0..101).map(|x| x as f64).collect::<Vec<_>>(), 0.955)
+        );
     }
 }

@@ -135,7 +135,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 meta,
                 ..Default::default()
             },
-            (qfile.clone(), row),
+            (qfile.as_str().into(), row),
             d,
         );
     })?;
@@ -190,6 +190,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
     let mut n_missing_labels = 0usize;
     for ap in jsonl_files(&dir.join("model_answer")) {
         let afile = display_path(&ap);
+        let shared: std::sync::Arc<str> = afile.as_str().into();
         let mut rows: Vec<ResponseRow> = Vec::new();
         for_each_json(&ap, diags, |row, o, d| {
             let (Some(q), Some(m)) = (
@@ -229,7 +230,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 has_output_tokens: false,
                 has_latency: false,
                 output: Some(text),
-                origin: (afile.clone(), row),
+                origin: (shared.clone(), row),
             });
         })?;
         for r in rows {
