@@ -38,4 +38,4 @@ for model, g in df.groupby("model", sort=False):
     rows.append((model, cost, q.mean()))
 print("model,cost_total,quality_mean")
 for m, c, q in rows:
-    print(f"{m},{c:.6f},{q:.6f}")
+    print(f"{m},{float(c)!r},{float(q)!r}")

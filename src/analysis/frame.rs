@@ -110,6 +110,17 @@ pub fn trace_frame(trace: &Trace, ds: &Dataset) -> PolarsResult<DataFrame> {
     DataFrame::new(total, cols)
 }
 
+/// A numeric column as `f64`, nulls as NaN.
+pub fn f64_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
 /// Write a frame as Parquet (zstd).
 pub fn write_parquet(df: &mut DataFrame, path: &std::path::Path) -> anyhow::Result<()> {
     let f = std::fs::File::create(path)?;

@@ -81,16 +81,6 @@ pub struct PolicySummary {
     pub rule_hits: Vec<(String, u64)>,
 }
 
-fn f64_col(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
-}
-
 fn str_col(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     Ok(df
         .column(name)?
@@ -168,9 +158,9 @@ pub fn summarize(
 
     let t_policy = str_col(&totals, "policy")?;
     let t_kind = str_col(&totals, "kind")?;
-    let t_req = f64_col(&totals, "requests")?;
+    let t_req = super::frame::f64_column(&totals, "requests")?;
     let a_policy = str_col(&agg, "policy")?;
-    let num = |name: &str| f64_col(&agg, name);
+    let num = |name: &str| super::frame::f64_column(&agg, name);
     let (covered_n, success, cost, n_ok, qmean, qn) = (
         num("covered")?,
         num("success_rate")?,
@@ -197,10 +187,10 @@ pub fn summarize(
     );
     let m_policy = str_col(&mix, "policy")?;
     let m_model = str_col(&mix, "model")?;
-    let m_n = f64_col(&mix, "n")?;
+    let m_n = super::frame::f64_column(&mix, "n")?;
     let h_policy = str_col(&hits, "policy")?;
     let h_rule = str_col(&hits, "rule")?;
-    let h_n = f64_col(&hits, "n")?;
+    let h_n = super::frame::f64_column(&hits, "n")?;
 
     // Quality values per policy for the bootstrap.
     let qdf = covered
@@ -208,7 +198,7 @@ pub fn summarize(
         .select([col("policy"), col("quality")])
         .collect()?;
     let q_policy = str_col(&qdf, "policy")?;
-    let q_vals = f64_col(&qdf, "quality")?;
+    let q_vals = super::frame::f64_column(&qdf, "quality")?;
 
     // Quality values grouped by policy in one pass; bootstrap CIs in parallel.
     let mut by_policy: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
@@ -371,7 +361,7 @@ pub fn segments(df: &DataFrame, key: &str) -> PolarsResult<Vec<SegmentSummary>> 
         .agg(aggregations())
         .collect()?;
     let (p, v) = (str_col(&seg, "policy")?, str_col(&seg, "__seg")?);
-    let num = |name: &str| f64_col(&seg, name);
+    let num = |name: &str| super::frame::f64_column(&seg, name);
     let (cov, succ, cost, qm, qn, p50, p95) = (
         num("covered")?,
         num("success_rate")?,

@@ -86,16 +86,6 @@ pub struct Comparison {
     pub p95: Paired,
 }
 
-fn column_f64(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
-}
-
 /// Paired comparisons of every policy with `baseline` over the trace frame.
 pub fn compare_with(
     df: &DataFrame,
@@ -116,9 +106,9 @@ pub fn compare_with(
         .map(|s| s.unwrap_or("").to_string())
         .collect();
     let (bq, bc, bl) = (
-        column_f64(&base, "quality")?,
-        column_f64(&base, "cost_usd")?,
-        column_f64(&base, "latency_ms")?,
+        super::frame::f64_column(&base, "quality")?,
+        super::frame::f64_column(&base, "cost_usd")?,
+        super::frame::f64_column(&base, "latency_ms")?,
     );
     let index: std::collections::HashMap<&str, usize> = base_ids
         .iter()
@@ -146,9 +136,9 @@ pub fn compare_with(
                 .map(|s| s.unwrap_or("").to_string())
                 .collect();
             let (q, c, l) = (
-                column_f64(&pdf, "quality")?,
-                column_f64(&pdf, "cost_usd")?,
-                column_f64(&pdf, "latency_ms")?,
+                super::frame::f64_column(&pdf, "quality")?,
+                super::frame::f64_column(&pdf, "cost_usd")?,
+                super::frame::f64_column(&pdf, "latency_ms")?,
             );
             let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
                 (vec![], vec![], vec![], vec![], vec![], vec![]);

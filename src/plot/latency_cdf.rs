@@ -38,7 +38,7 @@ where
         .build_cartesian_2d((x0..x1).log_scale(), 0.0..1.0)?;
     chart
         .configure_mesh()
-        .x_desc("latency (ms, log scale)")
+        .x_desc("end-to-end latency (log scale)")
         .y_desc("share of requests")
         .label_style((FONT, 22))
         .axis_desc_style((FONT, 26))
@@ -73,13 +73,7 @@ where
             .label(short(name, 28))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(4)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 22))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .draw()?;
+    super::draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }

@@ -93,6 +93,26 @@ macro_rules! draw_both {
 /// Error type of the drawing functions.
 pub type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// Draw the series legend of a line chart at `pos` in the common style (boxed, 22 px).
+pub fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .label_font((FONT, 22))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()?;
+    Ok(())
+}
+
 /// Quality by segment: key, segment values, rows of (policy, quality per value).
 pub type SegmentGrid = (String, Vec<String>, Vec<(String, Vec<f64>)>);
 

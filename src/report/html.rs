@@ -77,11 +77,7 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     }
     h.push_str("<h2>Policies</h2><div class=\"scroll\"><table><thead><tr><th>policy</th><th>coverage</th><th>cost</th><th>cost / 1k req</th><th>quality</th><th>95% CI</th><th>p50</th><th>p95</th><th>errors</th><th>fallback</th><th>top model</th></tr></thead><tbody>\n");
     for p in &a.summaries {
-        let top = p
-            .model_mix
-            .first()
-            .map(|(m, x)| format!("{} {}", crate::report::tables::short_model(m), pct(*x)))
-            .unwrap_or_default();
+        let top = crate::report::tables::top_model(p);
         h.push_str(&format!(
             "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
             if p.kind == "baseline" { " class=\"baseline\"" } else { "" },

@@ -111,11 +111,7 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     s.push_str("| policy | coverage | cost / 1k req | quality [95% CI] | p50 | p95 | errors | fallback | top model |\n");
     s.push_str("|---|---:|---:|---|---:|---:|---:|---:|---|\n");
     for p in &a.summaries {
-        let top = p
-            .model_mix
-            .first()
-            .map(|(m, x)| format!("{} {}", crate::report::tables::short_model(m), pct(*x)))
-            .unwrap_or_default();
+        let top = crate::report::tables::top_model(p);
         s.push_str(&format!(
             "| {} | {} | {} | {} [{}, {}] | {} | {} | {} | {} | {} |\n",
             p.policy,

@@ -270,3 +270,12 @@ pub fn terminal_table(s: &[PolicySummary]) -> String {
 pub fn short_model(m: &str) -> &str {
     m.rsplit_once('/').map(|(_, b)| b).unwrap_or(m)
 }
+
+/// The policy's most used model and its share (`gpt-4o 68.2%`), or "" when it
+/// answered nothing.
+pub fn top_model(p: &PolicySummary) -> String {
+    p.model_mix
+        .first()
+        .map(|(m, x)| format!("{} {}", short_model(m), pct(*x)))
+        .unwrap_or_default()
+}
