@@ -213,15 +213,14 @@ pub fn run(o: &RunOptions) -> Result<()> {
             .ok();
     }
     let missing = parse_missing(&o.missing)?;
-    let arrival = Arrival::parse(&o.arrival)
-        .map_err(|m| InputError::one(Diagnostic::file("--arrival", m)))?;
+    let arrival = Arrival::parse(&o.arrival)?;
     if !(o.speedup > 0.0 && o.speedup.is_finite()) {
         return Err(
             InputError::one(Diagnostic::file("--speedup", "expected a positive number")).into(),
         );
     }
     if o.missing == "live" {
-        record_missing_live(o, &opts_for(o, missing, arrival))?;
+        record_missing_live(o, &opts_for(o, missing, arrival.clone()))?;
     }
     let clock = crate::util::timing::Timings::start(0);
     let loaded = load_inputs(o)?;
@@ -261,7 +260,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
             .into());
         }
     }
-    let opts = opts_for(o, missing, arrival);
+    let opts = opts_for(o, missing, arrival.clone());
     let trace = match sim::run(ds, prices, policies, &opts) {
         Ok(t) => t,
         Err(SimError::Input(e)) => return Err(e.into()),
@@ -297,6 +296,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         seed: o.seed,
         missing: o.missing.clone(),
         arrival: o.arrival.clone(),
+        arrival_trace: arrival.trace_file().map(|p| p.to_path_buf()),
         speedup: o.speedup,
         baseline: o.baseline.clone(),
         by: by.clone(),
@@ -313,7 +313,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         bootstrap: o.bootstrap,
         baseline: o.baseline.clone(),
         by,
-        has_timestamps: ds.requests.has_timestamps(),
+        has_timestamps: ds.requests.has_timestamps() || arrival.trace_file().is_some(),
         budgets: policies
             .iter()
             .flat_map(|p| {

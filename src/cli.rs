@@ -155,7 +155,8 @@ pub struct RunArgs {
     /// Do not add the single-model, random and oracle baselines.
     #[arg(long)]
     pub no_baselines: bool,
-    /// Arrival model: recorded (timestamps), uniform:RATE or poisson:RATE (requests/s).
+    /// Arrival model: recorded (timestamps), uniform:RATE or poisson:RATE (requests/s), or
+    /// trace:FILE.csv (the timestamps of a real arrival trace, in order).
     #[arg(long, default_value = "recorded")]
     pub arrival: String,
     /// Replay K times faster (divides inter-arrival gaps).

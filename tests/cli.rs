@@ -264,6 +264,35 @@ fn non_numeric_token_count() {
 }
 
 #[test]
+fn bad_arrival_trace_row() {
+    let c = Case::new();
+    c.write(
+        "arrivals.csv",
+        "TIMESTAMP,ContextTokens\n2023-11-16 18:17:03.98,10\nsoon,12\n",
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_routesim"));
+    let out = cmd
+        .arg("run")
+        .arg("-d")
+        .arg(c.dir.path())
+        .arg("-p")
+        .arg(c.path("policy.toml"))
+        .arg("-o")
+        .arg(c.path("out"))
+        .arg("--arrival")
+        .arg(format!("trace:{}", c.path("arrivals.csv").display()))
+        .output()
+        .unwrap();
+    c.expect_input_error(
+        &out,
+        &[&format!(
+            "{}: row 2, column \"TIMESTAMP\": expected a timestamp (ISO 8601 or seconds), found \"soon\"",
+            name(&c.path("arrivals.csv"))
+        )],
+    );
+}
+
+#[test]
 fn duplicate_request_id() {
     let c = Case::new();
     c.edit("requests.csv", "q2,2024", "q1,2024");

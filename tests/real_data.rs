@@ -143,3 +143,80 @@ fn routellm_mmlu_always_strong_and_weak_equal_column_means() {
         assert!((got - mean).abs() < 1e-12, "{model}: {got} vs {mean}");
     }
 }
+
+/// `YYYY-MM-DD hh:mm:ss.fffffff` → ms since midnight of that day (the Azure trace
+/// covers one day), rounded to whole ms: parsed here by hand, independently.
+fn azure_ms(s: &str) -> i64 {
+    let (date, time) = s.split_once(' ').unwrap();
+    assert_eq!(date, "2023-11-16", "the trace covers one day");
+    let mut it = time.split(':');
+    let h: f64 = it.next().unwrap().parse().unwrap();
+    let m: f64 = it.next().unwrap().parse().unwrap();
+    let sec: f64 = it.next().unwrap().parse().unwrap();
+    ((h * 3600.0 + m * 60.0) * 1000.0 + (sec * 1000.0).round()) as i64
+}
+
+#[test]
+fn azure_trace_drives_arrivals_and_rate_limits() {
+    let Some(dir) = common::shared_data("azure-llm-trace-2023") else {
+        return;
+    };
+    let file = dir.join("AzureLLMInferenceTrace_code.csv");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/example");
+    let ds = load(&example, &LoadOptions::default()).unwrap();
+    let n = ds.n_requests();
+
+    // Independent arrival offsets: the first n timestamps of the file, sorted.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut ts: Vec<i64> = text
+        .lines()
+        .skip(1)
+        .map(|l| azure_ms(l.split(',').next().unwrap()))
+        .collect();
+    ts.sort_unstable();
+    assert!(
+        ts.len() > n,
+        "the code trace has more rows than the example"
+    );
+    let expect: Vec<f64> = ts[..n].iter().map(|&t| (t - ts[0]) as f64).collect();
+
+    // A policy whose first choice allows 20 requests per minute, then falls back.
+    let rpm = 20usize;
+    let policy = routesim::policy::parse::parse(
+        "rpm.toml",
+        &format!(
+            "[models]\na = {{ model = \"openai/gpt-4o\", rpm = {rpm} }}\n\
+             [default]\nroute.fallback = [\"a\", \"openai/gpt-4o-mini\"]\n"
+        ),
+        "rpm",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let opts = SimOptions {
+        arrival: routesim::sim::Arrival::parse(&format!("trace:{}", file.display())).unwrap(),
+        ..SimOptions::default()
+    };
+    let trace =
+        run(&ds, &zero_prices(ds.n_models()), &[policy], &opts).unwrap_or_else(|_| panic!("run"));
+    let rows = trace.policy_rows(0);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.arrival_ms, expect[i], "arrival of request {i}");
+    }
+    // Local 429s: in each minute window from the first arrival, arrivals beyond the
+    // 20th are refused by the gateway (no cooldown, no retries configured).
+    let mut per_minute: BTreeMap<i64, usize> = BTreeMap::new();
+    for t in &expect {
+        *per_minute
+            .entry((*t / 60_000.0).floor() as i64)
+            .or_default() += 1;
+    }
+    let expect_429: usize = per_minute.values().map(|&k| k.saturating_sub(rpm)).sum();
+    let got_429 = rows
+        .iter()
+        .filter(|r| r.flags & routesim::sim::trace::flags::LOCAL_429 != 0)
+        .count();
+    assert!(
+        expect_429 > 0,
+        "the trace is bursty enough to hit the limit"
+    );
+    assert_eq!(got_429, expect_429);
+}

@@ -50,7 +50,7 @@ fn outage_single_model_loses_exactly_the_window_and_fallback_chain_keeps_success
         .unwrap(),
     ];
     let t = run(&ds, &prices, &policies, &SimOptions::default()).unwrap_or_else(|_| panic!());
-    let arr = arrivals(&ds, routesim::sim::Arrival::Recorded, 1.0, 7);
+    let arr = arrivals(&ds, &routesim::sim::Arrival::Recorded, 1.0, 7);
     let in_window: Vec<bool> = arr
         .iter()
         .map(|&a| (36_000_000.0..43_200_000.0).contains(&a))
@@ -126,7 +126,7 @@ fn routing_decisions_never_use_calls_still_in_flight() {
     let mut cfg = SynthConfig::new(400, 8, 11);
     cfg.days = 400.0 / 2.0 / 86_400.0; // two requests per second: many calls overlap
     let d1 = generate(&cfg, &cal);
-    let arr = arrivals(&d1, routesim::sim::Arrival::Recorded, 1.0, 7);
+    let arr = arrivals(&d1, &routesim::sim::Arrival::Recorded, 1.0, 7);
     let policy = parse(
         "ll.toml",
         "name = \"ll\"\n[default]\nroute.lowest_latency = { candidates = [\"openai/gpt-4o\", \"anthropic/claude-3.5-sonnet\", \"google/gemini-1.5-pro\"], window = 5, buffer = 0.05 }\n",

@@ -19,6 +19,8 @@ pub struct RunInfo {
     pub missing: String,
     /// `--arrival`.
     pub arrival: String,
+    /// The arrival trace file, with `--arrival trace:FILE` (hashed in the manifest).
+    pub arrival_trace: Option<std::path::PathBuf>,
     /// `--speedup`.
     pub speedup: f64,
     /// `--baseline`.
@@ -55,6 +57,7 @@ pub fn build(
         "options": {
             "missing": info.missing,
             "arrival": info.arrival,
+            "arrival_trace": info.arrival_trace.as_deref().map(file_entry),
             "speedup": info.speedup,
             "baseline": info.baseline,
             "by": info.by,

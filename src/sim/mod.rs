@@ -7,58 +7,23 @@
 //! request) pair draws from its own seeded RNG stream, so results do not depend on the
 //! number of threads.
 
+pub mod arrival;
 pub mod bind;
 pub mod engine;
 pub mod plan;
 pub mod trace;
 pub mod vtime;
 
+pub use arrival::{Arrival, ArrivalTrace, arrival_offsets};
+
 use crate::dataset::Dataset;
 use crate::error::{Diagnostic, InputError};
 use crate::policy::Policy;
 use crate::pricing::ModelPrice;
-use crate::util::rng::Rng;
 use bind::{BindCtx, Bound, bind, imputed_samples};
 use engine::{Env, Missing, MissingCell, run_batch};
 use rayon::prelude::*;
 use trace::{Attempt, PolicyInfo, Trace, TraceRow};
-
-/// How requests arrive when the dataset has no timestamps (or to override them).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Arrival {
-    /// Use request timestamps; without them, one request per second in dataset order.
-    Recorded,
-    /// Evenly spaced at this rate (requests per second), in dataset order.
-    Uniform(f64),
-    /// Poisson process at this rate (requests per second), in dataset order, seeded.
-    Poisson(f64),
-}
-
-impl Arrival {
-    /// Parse `recorded`, `uniform:RATE` or `poisson:RATE` (RATE in requests per
-    /// second, optionally written `50/s`).
-    pub fn parse(s: &str) -> Result<Arrival, String> {
-        if s == "recorded" {
-            return Ok(Arrival::Recorded);
-        }
-        let (kind, rate) = s.split_once(':').ok_or_else(|| {
-            format!("expected recorded, uniform:RATE or poisson:RATE, found \"{s}\"")
-        })?;
-        let rate: f64 = rate.trim_end_matches("/s").parse().map_err(|_| {
-            format!("arrival rate must be a number of requests per second, found \"{rate}\"")
-        })?;
-        if !(rate > 0.0 && rate.is_finite()) {
-            return Err("arrival rate must be positive".into());
-        }
-        match kind {
-            "uniform" => Ok(Arrival::Uniform(rate)),
-            "poisson" => Ok(Arrival::Poisson(rate)),
-            _ => Err(format!(
-                "unknown arrival model \"{kind}\"; expected uniform or poisson"
-            )),
-        }
-    }
-}
 
 /// Options of a run.
 #[derive(Debug, Clone)]
@@ -88,32 +53,12 @@ impl Default for SimOptions {
 }
 
 /// Arrival time of each request, ms after the first arrival.
-pub fn arrivals(ds: &Dataset, arrival: Arrival, speedup: f64, seed: u64) -> Vec<f64> {
-    let n = ds.n_requests();
-    let mut out = match arrival {
-        Arrival::Recorded if ds.requests.has_timestamps() => {
-            let t0 = *ds.requests.ts_ms.iter().min().unwrap_or(&0);
-            ds.requests.ts_ms.iter().map(|&t| (t - t0) as f64).collect()
-        }
-        Arrival::Recorded => (0..n).map(|i| i as f64 * 1000.0).collect(),
-        Arrival::Uniform(rate) => (0..n).map(|i| i as f64 * 1000.0 / rate).collect(),
-        Arrival::Poisson(rate) => {
-            let mut rng = Rng::new(seed ^ 0xA11_1CE);
-            let mut t = 0.0;
-            (0..n)
-                .map(|i| {
-                    if i > 0 {
-                        t += rng.exponential(1000.0 / rate);
-                    }
-                    t
-                })
-                .collect::<Vec<f64>>()
-        }
-    };
-    if speedup != 1.0 {
-        out.iter_mut().for_each(|t| *t /= speedup);
-    }
-    out
+pub fn arrivals(ds: &Dataset, arrival: &Arrival, speedup: f64, seed: u64) -> Vec<f64> {
+    let ts = ds
+        .requests
+        .has_timestamps()
+        .then_some(&ds.requests.ts_ms[..]);
+    arrival_offsets(ds.n_requests(), ts, arrival, speedup, seed)
 }
 
 /// Why a run failed.
@@ -180,7 +125,7 @@ pub fn run_bound(
         imputed: &imputed,
         seed: opts.seed,
     };
-    let base_arrivals = arrivals(ds, opts.arrival, opts.speedup, opts.seed);
+    let base_arrivals = arrivals(ds, &opts.arrival, opts.speedup, opts.seed);
     let mut rows = vec![TraceRow::EMPTY; n * bounds.len()];
     let chunk = opts.chunk.max(1);
     let per_policy: Vec<Result<Vec<Vec<Attempt>>, MissingCell>> = rows
