@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub no_baselines: bool,
     /// Arrival model.
     pub arrival: String,
+    /// `--scenario` what-ifs (TOML bodies), applied to every policy.
+    pub scenarios: Vec<String>,
     /// Speed-up factor.
     pub speedup: f64,
     /// Threads.
@@ -161,6 +163,7 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
     let Some(ds) = ds else {
         return Err(InputError::new(diags).into());
     };
+    let cli_scenarios = cli_scenarios(&o.scenarios, &ds, &mut diags);
     let mut files = ds.pricing_files.clone();
     files.extend(o.pricing.iter().cloned());
     let book = match pricing_days(&o.pricing_date).and_then(|d| PriceBook::load(&files, d)) {
@@ -189,6 +192,9 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
     if !o.no_baselines {
         policies.extend(baselines(&ds.models));
     }
+    for p in &mut policies {
+        p.scenarios.extend(cli_scenarios.iter().cloned());
+    }
     if policies.is_empty() {
         return Err(InputError::one(Diagnostic::file(
             "routesim run",
@@ -202,6 +208,47 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
         prices,
         book,
     })
+}
+
+/// Parse the `--scenario` what-ifs and check their models against the dataset (they
+/// apply to every policy, so a model must be a dataset model, not a policy alias).
+fn cli_scenarios(
+    texts: &[String],
+    ds: &dataset::Dataset,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<crate::policy::gateway::Scenario> {
+    use crate::policy::gateway::{Scenario, parse_cli_scenario};
+    let mut out = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let label = format!("--scenario {}", i + 1);
+        match parse_cli_scenario(&label, text) {
+            Ok(s) => {
+                let model = match &s {
+                    Scenario::Outage { model, .. }
+                    | Scenario::Latency { model, .. }
+                    | Scenario::Price { model, .. } => Some(model),
+                    Scenario::Traffic { .. } => None,
+                };
+                match model {
+                    Some(m) if ds.model_id(&m.name).is_none() => {
+                        diags.push(Diagnostic::at_offset(
+                            &label,
+                            text,
+                            m.span.start,
+                            format!(
+                                "unknown model \"{}\": expected a dataset model ({})",
+                                m.name,
+                                ds.models.join(", ")
+                            ),
+                        ));
+                    }
+                    _ => out.push(s),
+                }
+            }
+            Err(e) => diags.extend(e.diagnostics),
+        }
+    }
+    out
 }
 
 /// `routesim run`.
@@ -297,6 +344,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         missing: o.missing.clone(),
         arrival: o.arrival.clone(),
         arrival_trace: arrival.trace_file().map(|p| p.to_path_buf()),
+        scenarios: o.scenarios.clone(),
         speedup: o.speedup,
         baseline: o.baseline.clone(),
         by: by.clone(),

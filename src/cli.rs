@@ -162,6 +162,12 @@ pub struct RunArgs {
     /// Replay K times faster (divides inter-arrival gaps).
     #[arg(long, default_value_t = 1.0)]
     pub speedup: f64,
+    /// A what-if applied to every policy and baseline, written like the body of a
+    /// [[scenario]] table: 'outage = { model = "openai/gpt-4o", from = 600, to = 1200 }',
+    /// 'latency = { model = "…", factor = 2 }', 'price = { … }', 'traffic = { factor = 3 }'.
+    /// Repeatable.
+    #[arg(long = "scenario", value_name = "TOML")]
+    pub scenarios: Vec<String>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -228,6 +234,7 @@ impl RunArgs {
             by: self.by,
             no_baselines: self.no_baselines,
             arrival: self.arrival,
+            scenarios: self.scenarios,
             speedup: self.speedup,
             threads: self.threads,
             bootstrap: self.bootstrap,

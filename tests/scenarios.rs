@@ -184,3 +184,87 @@ fn routing_decisions_never_use_calls_still_in_flight() {
         );
     }
 }
+
+/// `--scenario` on the command line applies the what-if to every policy and baseline:
+/// the single-model baseline loses exactly its successes inside the window (counted
+/// here from the dataset's cells), the fallback chain keeps every request.
+#[test]
+fn command_line_outage_applies_to_every_policy_and_baseline() {
+    let (ds, _) = example();
+    let sonnet = ds.model_id("anthropic/claude-3.5-sonnet").unwrap();
+    let arr = arrivals(&ds, &routesim::sim::Arrival::Recorded, 1.0, 7);
+    let expected_ok = (0..ds.n_requests())
+        .filter(|&r| {
+            ds.cell(r, sonnet).status.is_ok() && !(36_000_000.0..43_200_000.0).contains(&arr[r])
+        })
+        .count();
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "outage = { model = \"anthropic/claude-3.5-sonnet\", from = 36000, to = 43200 }";
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--example",
+            "--bootstrap",
+            "0",
+            "--scenario",
+            scenario,
+            "-o",
+        ])
+        .arg(out.path().join("r"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("r/summary.json")).unwrap()).unwrap();
+    let rate = |name: &str| {
+        summary
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["policy"] == name)
+            .unwrap_or_else(|| panic!("{name}"))["success_rate"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        expected_ok < 900,
+        "the window holds enough requests to matter"
+    );
+    assert_eq!(
+        rate("always:anthropic/claude-3.5-sonnet"),
+        expected_ok as f64 / ds.n_requests() as f64
+    );
+    assert_eq!(rate("fallback-chain"), 1.0);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("r/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["options"]["scenarios"][0], scenario);
+
+    // A model the dataset lacks: located inside the option's text, exit 1, no report.
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--example",
+            "--scenario",
+            "traffic = { factor = 2 }",
+            "--scenario",
+            "latency = { model = \"gpt-5\", factor = 2 }",
+            "-o",
+        ])
+        .arg(out.path().join("bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--scenario 2:1:21: unknown model \"gpt-5\": expected a dataset model"),
+        "{err}"
+    );
+    assert!(!out.path().join("bad").exists());
+}

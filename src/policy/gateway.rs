@@ -9,7 +9,8 @@ use super::ModelRef;
 use super::cond::KeyRef;
 use super::route::{model_ref, parse_classes};
 use crate::dataset::StatusClass;
-use crate::tomlx::{Table, TomlDoc, Val, get};
+use crate::error::InputError;
+use crate::tomlx::{Span, Table, TomlDoc, Val, get};
 use toml::de::DeValue;
 
 /// Retry settings.
@@ -590,6 +591,31 @@ fn time_point(doc: &mut TomlDoc, v: &Val, what: &str) -> Option<(i64, bool)> {
 /// Parse one `[[scenario]]` table.
 pub fn parse_scenario(doc: &mut TomlDoc, v: &Val) -> Option<Scenario> {
     let t = doc.table(v, "scenario")?;
+    scenario_from_table(doc, t, v.span())
+}
+
+/// Parse a what-if given on the command line (`--scenario 'outage = { … }'`): the
+/// text is the body of one `[[scenario]]` table. `label` names it in messages
+/// (`--scenario 2`), with line and column inside the text.
+pub fn parse_cli_scenario(label: &str, text: &str) -> Result<Scenario, InputError> {
+    let (mut doc, root) = TomlDoc::parse(label, text);
+    let s = if doc.has_errors() {
+        None
+    } else {
+        scenario_from_table(&mut doc, root.get_ref(), 0..text.len())
+    };
+    match s {
+        Some(s) if doc.diags.is_empty() => Ok(s),
+        _ => {
+            if doc.diags.is_empty() {
+                doc.err(0..0, "expected a scenario such as outage = { model = \"openai/gpt-4o\", from = 600, to = 1200 }");
+            }
+            Err(InputError::new(doc.diags))
+        }
+    }
+}
+
+fn scenario_from_table(doc: &mut TomlDoc, t: &Table, span: Span) -> Option<Scenario> {
     doc.check_keys(
         t,
         &["outage", "latency", "price", "traffic"],
@@ -597,7 +623,7 @@ pub fn parse_scenario(doc: &mut TomlDoc, v: &Val) -> Option<Scenario> {
     );
     if t.len() != 1 {
         doc.err(
-            v.span(),
+            span,
             "[[scenario]]: expected exactly one of outage, latency, price, traffic",
         );
         return None;

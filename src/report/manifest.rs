@@ -21,6 +21,8 @@ pub struct RunInfo {
     pub arrival: String,
     /// The arrival trace file, with `--arrival trace:FILE` (hashed in the manifest).
     pub arrival_trace: Option<std::path::PathBuf>,
+    /// `--scenario` what-ifs applied to every policy.
+    pub scenarios: Vec<String>,
     /// `--speedup`.
     pub speedup: f64,
     /// `--baseline`.
@@ -58,6 +60,7 @@ pub fn build(
             "missing": info.missing,
             "arrival": info.arrival,
             "arrival_trace": info.arrival_trace.as_deref().map(file_entry),
+            "scenarios": info.scenarios,
             "speedup": info.speedup,
             "baseline": info.baseline,
             "by": info.by,
