@@ -673,8 +673,16 @@ fn print_record_report(r: &crate::provider::recorder::RecordReport, cap: Option<
         }
     );
     println!(
-        "spend: ${:.6}{}",
+        "spend: ${:.6}{}{}",
         r.spend_usd,
+        if r.judged > 0 {
+            format!(
+                " (judge ${:.6} for {} verdicts)",
+                r.judge_spend_usd, r.judged
+            )
+        } else {
+            String::new()
+        },
         cap.map(|c| format!(" (cap ${c})")).unwrap_or_default()
     );
     if r.skipped_by_cap > 0 {

@@ -464,3 +464,99 @@ fn run_missing_live_records_then_replays() {
         2
     );
 }
+
+/// The dataset's scorer is an LLM judge served by the same loopback server: answers are
+/// stored first, verdicts go to judged.jsonl, judge calls are priced and counted in the
+/// spend, an unparseable verdict is a missing label (not 0), the dataset reads the
+/// verdicts as quality, and an answer stored without a verdict (a crash between the
+/// two calls) is judged by the next run without calling the model again.
+#[test]
+fn llm_judge_scores_answers_prices_its_calls_and_resumes() {
+    use routesim::provider::store::{JUDGED_FILE, JudgeRecord, read_as};
+    let server = MockServer::start(0, MockConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = ["good #rate-8", "poor #rate-3", "vague"];
+    dataset(dir.path(), &prompts);
+    let judge_model = "mock/judge";
+    std::fs::write(
+        dir.path().join("dataset.toml"),
+        format!(
+            "name = \"live\"\nrequests = \"requests.csv\"\nresponses = [\"responses.csv\"]\npricing = [\"pricing.toml\"]\n\
+             [scorer]\nkind = \"judge\"\nprovider = \"mock\"\nmodel = \"{judge_model}\"\n\
+             template = \"Q {{question}} A {{answer}} R {{reference}}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut pricing = std::fs::read_to_string(dir.path().join("pricing.toml")).unwrap();
+    pricing.push_str(&format!(
+        "[models.\"{judge_model}\"]\ninput_per_mtok = 3\noutput_per_mtok = 4\n"
+    ));
+    std::fs::write(dir.path().join("pricing.toml"), pricing).unwrap();
+    let p = providers(dir.path(), &server.base_url(), "");
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        "= \"echo-1\" }",
+        "= \"echo-1\", \"mock/judge\" = \"judge-1\" }",
+    );
+    std::fs::write(&p, text).unwrap();
+
+    let report = record(&opts(dir.path(), p.clone())).unwrap();
+    assert_eq!((report.recorded, report.judged), (3, 3));
+    let answers = by_prompt(dir.path(), &prompts);
+    assert!(
+        answers.iter().all(|r| r.quality.is_none()),
+        "quality comes from the judge store"
+    );
+    let verdicts: Vec<JudgeRecord> = read_as(&dir.path().join(JUDGED_FILE)).unwrap();
+    let verdict = |i: usize| {
+        verdicts
+            .iter()
+            .find(|v| v.request_id == format!("q{i}"))
+            .expect("judged")
+    };
+    assert_eq!(verdict(0).quality, Some(0.8));
+    assert_eq!(verdict(1).quality, Some(0.3));
+    assert_eq!(
+        verdict(2).quality,
+        None,
+        "unparseable verdict: missing label"
+    );
+    assert_eq!(
+        verdict(2).verdict.as_deref(),
+        Some("I cannot rate this answer.")
+    );
+    // The judge's cost: its prompt "Q <prompt> A echo: <prompt> R echo: <prompt>" in
+    // words at $3/M, plus the mock's 5 completion tokens at $4/M.
+    let mut judge_total = 0.0;
+    for (i, prompt) in prompts.iter().enumerate() {
+        let words = 3 + 3 * prompt.split_whitespace().count() + 2;
+        let want = (words as f64 * 3.0 + 5.0 * 4.0) / 1e6;
+        assert!((verdict(i).cost_usd - want).abs() < 1e-15, "judge cost {i}");
+        judge_total += want;
+    }
+    let answer_total: f64 = answers.iter().map(|r| r.cost_usd).sum();
+    assert!((report.judge_spend_usd - judge_total).abs() < 1e-12);
+    assert!((report.spend_usd - (answer_total + judge_total)).abs() < 1e-12);
+    // The dataset sees the verdicts as quality; the unparseable one stays missing.
+    let ds = routesim::dataset::load(dir.path(), &Default::default()).unwrap();
+    let m = ds.model_id(MODEL).unwrap();
+    assert_eq!(ds.cell(0, m).quality, 0.8);
+    assert_eq!(ds.cell(1, m).quality, 0.3);
+    assert!(ds.cell(2, m).quality.is_nan());
+
+    // Crash between answer and verdict: drop the verdict of q1; the next run judges
+    // the stored answer again and calls nothing else.
+    let kept: String = std::fs::read_to_string(dir.path().join(JUDGED_FILE))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"request_id\":\"q1\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join(JUDGED_FILE), kept).unwrap();
+    let before = server.received.load(std::sync::atomic::Ordering::SeqCst);
+    let again = record(&opts(dir.path(), p)).unwrap();
+    let calls = server.received.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!((again.planned, again.recorded, again.judged), (0, 0, 1));
+    assert_eq!(calls, 1, "one judge call, no model call");
+    let ds = routesim::dataset::load(dir.path(), &Default::default()).unwrap();
+    assert_eq!(ds.cell(1, ds.model_id(MODEL).unwrap()).quality, 0.3);
+}

@@ -95,6 +95,7 @@ pub struct DatasetBuilder {
     models: Vec<String>,
     model_index: HashMap<String, ModelId>,
     responses: Vec<Packed>,
+    judged: HashMap<(u32, ModelId, u32), f64>,
     /// Descriptive information.
     pub info: DatasetInfo,
     /// Files read.
@@ -143,6 +144,15 @@ impl DatasetBuilder {
             .insert(row.id.clone(), self.requests.len() as u32);
         self.requests.push(row);
         self.req_origin.push(origin);
+    }
+
+    /// Quality from an LLM judge for a recorded sample whose own quality is missing
+    /// (later verdicts replace earlier ones; unknown cells are ignored).
+    pub fn set_judged_quality(&mut self, request_id: &str, model: &str, sample: u32, q: f64) {
+        if let (Some(&r), Some(&m)) = (self.req_index.get(request_id), self.model_index.get(model))
+        {
+            self.judged.insert((r, m, sample), q);
+        }
     }
 
     /// Register a model name (responses register their models automatically).
@@ -356,6 +366,12 @@ impl DatasetBuilder {
             }
             let idx = m as usize * n_req + req as usize;
             let mut s = r.data;
+            if s.quality.is_nan()
+                && let Some(k) = r.sample
+                && let Some(&q) = self.judged.get(&(req, m, k))
+            {
+                s.quality = q;
+            }
             if !r.has_input_tokens {
                 s.input_tokens = requests.input_tokens[req as usize];
                 if requests.input_tokens_estimated[req as usize] {

@@ -150,19 +150,32 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
     Ok(ds)
 }
 
-/// Responses recorded live (`routesim record`) into this folder are part of the dataset.
+/// Responses recorded live (`routesim record`) into this folder are part of the dataset,
+/// with the LLM judge's verdicts (`judged.jsonl`) as their quality.
 fn read_store(
     dir: &Path,
     b: &mut DatasetBuilder,
     diags: &mut Diagnostics,
 ) -> Result<(), InputError> {
-    let store = dir.join(crate::provider::store::STORE_FILE);
+    use crate::provider::store::{JUDGED_FILE, JudgeRecord, STORE_FILE, read_as};
+    let store = dir.join(STORE_FILE);
     if store.is_file() {
         let implicit = b.implicit_requests;
         b.implicit_requests = false;
         long::read_responses(&store, b, diags)?;
         b.implicit_requests = implicit;
         b.sources.push(hash_source(&store)?);
+    }
+    let judged = dir.join(JUDGED_FILE);
+    if judged.is_file() {
+        let verdicts: Vec<JudgeRecord> =
+            read_as(&judged).map_err(|e| InputError::file(&judged, e.to_string()))?;
+        for v in verdicts {
+            if let Some(q) = v.quality {
+                b.set_judged_quality(&v.request_id, &v.model, v.sample, q);
+            }
+        }
+        b.sources.push(hash_source(&judged)?);
     }
     Ok(())
 }

@@ -9,6 +9,10 @@
 //! (401 whose body echoes the Authorization header, as some proxies do). Otherwise it
 //! answers `echo: <prompt>` with a usage block: prompt tokens = words in the prompt,
 //! completion tokens = 5.
+//!
+//! A model id containing `judge` acts as an LLM judge: it answers `Rating: [[N]]` when
+//! the prompt contains `#rate-N`, and an unparseable "I cannot rate this answer."
+//! otherwise.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -182,6 +186,11 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
             .unwrap_or("")
             .to_string();
         let stream = req["stream"].as_bool().unwrap_or(false);
+        let reply = if req["model"].as_str().is_some_and(|m| m.contains("judge")) {
+            judge_reply(&prompt)
+        } else {
+            format!("echo: {prompt}")
+        };
         let nth = {
             let mut seen = st.seen.lock().unwrap_or_else(|e| e.into_inner());
             let c = seen.entry(prompt.clone()).or_insert(0);
@@ -226,9 +235,9 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
             )
         } else if stream {
             let sse = if anthropic {
-                anthropic_sse(&prompt)
+                anthropic_sse(&prompt, &reply)
             } else {
-                openai_sse(&req, &prompt)
+                openai_sse(&req, &prompt, &reply)
             };
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-mock-service-us: {}\r\n\r\n",
@@ -251,13 +260,13 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         } else if anthropic {
             (200, String::new(), serde_json::to_vec(&serde_json::json!({
                 "id": "msg_mock", "type": "message", "role": "assistant", "model": req["model"],
-                "content": [{"type": "text", "text": format!("echo: {prompt}")}],
+                "content": [{"type": "text", "text": reply}],
                 "usage": {"input_tokens": words(&prompt), "output_tokens": 5, "cache_read_input_tokens": 0}
             })).unwrap_or_default())
         } else {
             (200, String::new(), serde_json::to_vec(&serde_json::json!({
                 "id": "chatcmpl-mock", "object": "chat.completion", "model": req["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("echo: {prompt}")}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": words(&prompt), "completion_tokens": 5, "total_tokens": words(&prompt) + 5,
                           "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
             })).unwrap_or_default())
@@ -284,10 +293,25 @@ fn words(s: &str) -> u64 {
     s.split_whitespace().count().max(1) as u64
 }
 
-fn openai_sse(req: &serde_json::Value, prompt: &str) -> Vec<String> {
-    let text = format!("echo: {prompt}");
+/// The mock judge: `#rate-N` in the prompt → `Rating: [[N]]`.
+fn judge_reply(prompt: &str) -> String {
+    let rating = prompt.split("#rate-").nth(1).and_then(|rest| {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse::<u32>().ok()
+    });
+    match rating {
+        Some(n) => format!("The answer is adequate.\nRating: [[{n}]]"),
+        None => "I cannot rate this answer.".into(),
+    }
+}
+
+fn openai_sse(req: &serde_json::Value, prompt: &str, text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for piece in [&text[..text.len() / 2], &text[text.len() / 2..]] {
+    let mid = (0..=text.len() / 2)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    for piece in [&text[..mid], &text[mid..]] {
         out.push(format!(
             "data: {}\n\n",
             serde_json::json!({"object": "chat.completion.chunk", "model": req["model"], "choices": [{"index": 0, "delta": {"content": piece}}]})
@@ -301,8 +325,7 @@ fn openai_sse(req: &serde_json::Value, prompt: &str) -> Vec<String> {
     out
 }
 
-fn anthropic_sse(prompt: &str) -> Vec<String> {
-    let text = format!("echo: {prompt}");
+fn anthropic_sse(prompt: &str, text: &str) -> Vec<String> {
     vec![
         format!(
             "event: message_start\ndata: {}\n\n",

@@ -6,11 +6,17 @@
 //! worst-case cost (prompt + `max_tokens` at list price) before it starts, so the run
 //! stops *before* the cap would be exceeded. Every outcome — success or final error —
 //! is appended to the store as soon as it is known.
+//!
+//! With an LLM judge as the dataset's scorer, the answer is stored first and the judge
+//! call made after (its verdict goes to `judged.jsonl`); the judge's calls are priced
+//! and count against the spend cap like any other. Stored answers that have no verdict
+//! yet (a crash between the two calls) are judged by the next run without calling the
+//! model again.
 
 use super::client::{CallOutcome, call_once, http_client};
 use super::config::{self, Provider, Providers};
-use super::scorer::Scorer;
-use super::store::{CellKey, Record, STORE_FILE, Store};
+use super::scorer::{Judge, Scorer};
+use super::store::{CellKey, JUDGED_FILE, JudgeRecord, Record, STORE_FILE, Store};
 use crate::dataset::{self, Dataset, LoadOptions, Status, tokens::estimate_tokens};
 use crate::error::{Diagnostic, InputError};
 use crate::pricing::{ModelPrice, PriceBook};
@@ -58,8 +64,12 @@ pub struct RecordReport {
     pub already: usize,
     /// Cells not called because of the spend cap.
     pub skipped_by_cap: usize,
-    /// Spend of this run (sum of recorded costs), USD.
+    /// Spend of this run (sum of recorded costs, judge calls included), USD.
     pub spend_usd: f64,
+    /// Judge verdicts written this run (0 without a judge).
+    pub judged: usize,
+    /// Of `spend_usd`, what the judge calls cost.
+    pub judge_spend_usd: f64,
     /// Final statuses.
     pub statuses: BTreeMap<String, usize>,
     /// Calls made (retries included).
@@ -123,6 +133,40 @@ struct Task {
     model: String,
     model_id: String,
     sample: u32,
+    /// A stored answer that only needs the judge (no model call).
+    judge_only: Option<String>,
+}
+
+/// The dataset's LLM judge, ready to call.
+struct JudgeSetup {
+    judge: Judge,
+    lane: Arc<Lane>,
+    model_id: String,
+    price: ModelPrice,
+    /// `provider/model`, as recorded.
+    name: String,
+}
+
+fn new_lane(p: &Provider) -> Arc<Lane> {
+    Arc::new(Lane {
+        provider: p.clone(),
+        key: p.api_key(),
+        permits: tokio::sync::Semaphore::new(p.max_concurrency),
+        rpm: p.rpm.map(|r| Bucket::new(r as f64)),
+        tpm: p.tpm.map(|t| Bucket::new(t as f64)),
+    })
+}
+
+/// Wait for a concurrency permit and the rate limits of a lane.
+async fn admit(lane: &Lane, tokens: u32) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    let permit = lane.permits.acquire().await.ok();
+    if let Some(b) = &lane.rpm {
+        take(b, 1.0).await;
+    }
+    if let Some(b) = &lane.tpm {
+        take(b, tokens as f64).await;
+    }
+    permit
 }
 
 fn now_utc() -> String {
@@ -176,20 +220,48 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
     for m in &o.models {
         match providers.for_model(m) {
             Some(p) => {
-                lanes.entry(p.name.clone()).or_insert_with(|| {
-                    Arc::new(Lane {
-                        provider: p.clone(),
-                        key: p.api_key(),
-                        permits: tokio::sync::Semaphore::new(p.max_concurrency),
-                        rpm: p.rpm.map(|r| Bucket::new(r as f64)),
-                        tpm: p.tpm.map(|t| Bucket::new(t as f64)),
-                    })
-                });
+                lanes.entry(p.name.clone()).or_insert_with(|| new_lane(p));
             }
             None => diags.push(Diagnostic::file(
                 o.providers.to_string_lossy(),
                 format!("no provider serves model \"{m}\" (add it to a provider's models table)"),
             )),
+        }
+    }
+    let scorer = dataset::config::read(&o.dataset)
+        .ok()
+        .and_then(|c| c.scorer);
+    let mut files = ds.pricing_files.clone();
+    files.extend(o.pricing.iter().cloned());
+    let book = PriceBook::load(&files, crate::pricing::today_days())?;
+    let mut judge: Option<JudgeSetup> = None;
+    if let Some(Scorer::Judge(j)) = &scorer {
+        match providers.by_name(&j.provider) {
+            None => diags.push(Diagnostic::file(
+                o.providers.to_string_lossy(),
+                format!(
+                    "the dataset's judge uses provider \"{}\", which providers.toml does not define",
+                    j.provider
+                ),
+            )),
+            Some(jp) => {
+                let lane = lanes
+                    .entry(jp.name.clone())
+                    .or_insert_with(|| new_lane(jp))
+                    .clone();
+                match book.resolve(std::slice::from_ref(&j.model)) {
+                    Ok(mut p) => {
+                        judge = Some(JudgeSetup {
+                            judge: j.clone(),
+                            lane,
+                            model_id: jp.model_id(&j.model).unwrap_or(&j.model).to_string(),
+                            price: p.remove(0),
+                            name: format!("{}/{}", jp.name, j.model),
+                        })
+                    }
+                    Err(e) => diags.extend(e.diagnostics),
+                }
+            }
         }
     }
     for l in lanes.values() {
@@ -205,9 +277,6 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
             ));
         }
     }
-    let mut files = ds.pricing_files.clone();
-    files.extend(o.pricing.iter().cloned());
-    let book = PriceBook::load(&files, crate::pricing::today_days())?;
     let prices: Vec<ModelPrice> = match book.resolve(&o.models) {
         Ok(p) => p,
         Err(e) => {
@@ -215,20 +284,6 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
             Vec::new()
         }
     };
-    let scorer = dataset::config::read(&o.dataset)
-        .ok()
-        .and_then(|c| c.scorer);
-    if let Some(Scorer::Judge(j)) = &scorer
-        && providers.by_name(&j.provider).is_none()
-    {
-        diags.push(Diagnostic::file(
-            o.providers.to_string_lossy(),
-            format!(
-                "the dataset's judge uses provider \"{}\", which providers.toml does not define",
-                j.provider
-            ),
-        ));
-    }
     if !diags.is_empty() {
         return Err(InputError::new(diags).into());
     }
@@ -240,8 +295,25 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         .collect();
 
     let store_path = o.dataset.join(STORE_FILE);
-    let (store, done) =
-        Store::open(&store_path).with_context(|| format!("opening {}", store_path.display()))?;
+    let (store, stored) = Store::<Record>::open_with(&store_path)
+        .with_context(|| format!("opening {}", store_path.display()))?;
+    let done: HashSet<CellKey> = stored.iter().map(Record::key).collect();
+    // With a judge: its store, and the stored answers still waiting for a verdict.
+    let (judge_store, unjudged) = match &judge {
+        Some(_) => {
+            let path = o.dataset.join(JUDGED_FILE);
+            let (js, verdicts) = Store::<JudgeRecord>::open_with(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let judged: HashSet<CellKey> = verdicts.iter().map(JudgeRecord::key).collect();
+            let unjudged: HashMap<CellKey, String> = stored
+                .into_iter()
+                .filter(|r| r.status == "ok" && r.quality.is_none() && !judged.contains(&r.key()))
+                .map(|r| (r.key(), r.output.unwrap_or_default()))
+                .collect();
+            (Some(js), unjudged)
+        }
+        None => (None, HashMap::new()),
+    };
 
     // Cells to fill.
     let wanted: Option<HashSet<(String, String)>> =
@@ -263,6 +335,16 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                 let key: CellKey = (id.clone(), m.clone(), k);
                 if k < have || done.contains(&key) {
                     already += 1;
+                    if let Some(answer) = unjudged.get(&key) {
+                        let p = providers.for_model(m).expect("checked above");
+                        tasks.push(Task {
+                            req: r,
+                            model: m.clone(),
+                            model_id: p.model_id(m).unwrap_or(m).to_string(),
+                            sample: k,
+                            judge_only: Some(answer.clone()),
+                        });
+                    }
                     continue;
                 }
                 if ds.requests.input.get(r).is_empty() {
@@ -275,6 +357,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     model: m.clone(),
                     model_id: p.model_id(m).unwrap_or(m).to_string(),
                     sample: k,
+                    judge_only: None,
                 });
             }
         }
@@ -291,7 +374,8 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         ))
         .into());
     }
-    let planned = tasks.len();
+    let planned = tasks.iter().filter(|t| t.judge_only.is_none()).count();
+    let n_tasks = tasks.len();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -299,7 +383,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
     let bar = if o.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
     } else {
-        let b = indicatif::ProgressBar::new(planned as u64);
+        let b = indicatif::ProgressBar::new(n_tasks as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} calls · {per_sec} · ETA {eta} · {msg}",
@@ -309,21 +393,25 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         b
     };
     let stop = AtomicBool::new(false);
-    let spend = Mutex::new((0.0f64, 0.0f64)); // (spent, reserved)
+    let spend = Mutex::new((0.0f64, 0.0f64, 0.0f64)); // (spent, reserved, of which judge)
     let skipped = AtomicUsize::new(0);
     let calls = AtomicUsize::new(0);
+    let judged = AtomicUsize::new(0);
     let statuses: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
     let overheads: Mutex<Vec<f64>> = Mutex::new(Vec::new());
     let tx = store.sender();
+    let jtx = judge_store.as_ref().map(|s| s.sender());
     let t0 = Instant::now();
     let ds_ref: &Dataset = &ds;
     rt.block_on(async {
         futures_util::stream::iter(tasks)
             .for_each_concurrent(o.concurrency.max(1), |t| {
-                let (client, lanes, tx, bar) = (&client, &lanes, tx.clone(), &bar);
-                let (stop, spend, skipped, calls, statuses, overheads) =
-                    (&stop, &spend, &skipped, &calls, &statuses, &overheads);
-                let (price_of, scorer, providers) = (&price_of, &scorer, &providers);
+                let (client, lanes, tx, jtx, bar) =
+                    (&client, &lanes, tx.clone(), jtx.clone(), &bar);
+                let (stop, spend, skipped, calls, judged, statuses, overheads) = (
+                    &stop, &spend, &skipped, &calls, &judged, &statuses, &overheads,
+                );
+                let (price_of, scorer, providers, judge) = (&price_of, &scorer, &providers, &judge);
                 async move {
                     if stop.load(Ordering::SeqCst) {
                         skipped.fetch_add(1, Ordering::SeqCst);
@@ -332,8 +420,30 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     let lane = lanes[&providers.for_model(&t.model).expect("checked").name].clone();
                     let price = price_of[t.model.as_str()];
                     let prompt = ds_ref.requests.input.get(t.req);
+                    let reference = ds_ref
+                        .requests
+                        .reference
+                        .as_ref()
+                        .map(|c| c.get(t.req))
+                        .filter(|s| !s.is_empty());
                     let est_in = ds_ref.requests.input_tokens[t.req].max(estimate_tokens(prompt));
-                    let worst = price.cost(est_in, 0, lane.provider.max_tokens, 0);
+                    // Worst case: the model call (unless only judging), then the judge
+                    // reading template, question, answer and reference.
+                    let mut worst = match &t.judge_only {
+                        Some(_) => 0.0,
+                        None => price.cost(est_in, 0, lane.provider.max_tokens, 0),
+                    };
+                    if let Some(js) = judge {
+                        let answer_tokens = match &t.judge_only {
+                            Some(a) => estimate_tokens(a),
+                            None => lane.provider.max_tokens,
+                        };
+                        let judge_in = estimate_tokens(&js.judge.template)
+                            + est_in
+                            + answer_tokens
+                            + reference.map(estimate_tokens).unwrap_or(0);
+                        worst += js.price.cost(judge_in, 0, js.lane.provider.max_tokens, 0);
+                    }
                     if let Some(cap) = o.max_spend {
                         let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
                         if s.0 + s.1 + worst > cap {
@@ -343,103 +453,113 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                         }
                         s.1 += worst;
                     }
-                    let _permit = lane.permits.acquire().await;
-                    if let Some(b) = &lane.rpm {
-                        take(b, 1.0).await;
-                    }
-                    if let Some(b) = &lane.tpm {
-                        take(b, (est_in + lane.provider.max_tokens) as f64).await;
-                    }
-                    let (out, n_calls) =
-                        call_with_retries(client, &lane, &t.model_id, prompt).await;
-                    calls.fetch_add(n_calls as usize, Ordering::SeqCst);
-                    if let Some(us) = out.server_us {
-                        overheads
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(out.latency_ms - us as f64 / 1000.0);
-                    }
-                    let ok = out.status.is_ok();
-                    let output = out.output.clone().unwrap_or_default();
-                    let in_tok = out
-                        .usage
-                        .input_tokens
-                        .unwrap_or_else(|| estimate_tokens(prompt));
-                    let out_tok = out
-                        .usage
-                        .output_tokens
-                        .unwrap_or_else(|| estimate_tokens(&output));
-                    let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
-                    let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
-                    let cost = if ok {
-                        price.cost(in_tok, cached, out_tok, reasoning)
-                    } else {
-                        0.0
-                    };
-                    let reference = ds_ref
-                        .requests
-                        .reference
-                        .as_ref()
-                        .map(|c| c.get(t.req))
-                        .filter(|s| !s.is_empty());
-                    let quality = match (ok, scorer) {
-                        (true, Some(Scorer::Judge(j))) => match providers.by_name(&j.provider) {
-                            Some(jp) => {
-                                let jl = Lane {
-                                    provider: jp.clone(),
-                                    key: jp.api_key(),
-                                    permits: tokio::sync::Semaphore::new(1),
-                                    rpm: None,
-                                    tpm: None,
-                                };
-                                let jm = jp.model_id(&j.model).unwrap_or(&j.model).to_string();
-                                let (v, _) = call_with_retries(
-                                    client,
-                                    &jl,
-                                    &jm,
-                                    &j.prompt(prompt, &output, reference),
-                                )
-                                .await;
-                                v.output.as_deref().and_then(|x| j.parse(x))
+                    let (answer, cost) = match &t.judge_only {
+                        Some(a) => (Some(a.clone()), 0.0),
+                        None => {
+                            let permit = admit(&lane, est_in + lane.provider.max_tokens).await;
+                            let (out, n_calls) =
+                                call_with_retries(client, &lane, &t.model_id, prompt).await;
+                            drop(permit);
+                            calls.fetch_add(n_calls as usize, Ordering::SeqCst);
+                            if let Some(us) = out.server_us {
+                                overheads
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .push(out.latency_ms - us as f64 / 1000.0);
                             }
-                            None => None,
-                        },
-                        (true, Some(s)) => s.score(&output, reference),
-                        _ => None,
+                            let ok = out.status.is_ok();
+                            let output = out.output.clone().unwrap_or_default();
+                            let in_tok = out
+                                .usage
+                                .input_tokens
+                                .unwrap_or_else(|| estimate_tokens(prompt));
+                            let out_tok = out
+                                .usage
+                                .output_tokens
+                                .unwrap_or_else(|| estimate_tokens(&output));
+                            let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
+                            let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
+                            let cost = if ok {
+                                price.cost(in_tok, cached, out_tok, reasoning)
+                            } else {
+                                0.0
+                            };
+                            let quality = match scorer {
+                                Some(s) if ok => s.score(&output, reference),
+                                _ => None,
+                            };
+                            let rec = Record {
+                                request_id: ds_ref.requests.ids[t.req].clone(),
+                                model: t.model.clone(),
+                                sample: t.sample,
+                                status: status_text(out.status),
+                                output: out.output,
+                                input_tokens: Some(in_tok),
+                                output_tokens: ok.then_some(out_tok),
+                                cached_tokens: out.usage.cached_tokens,
+                                reasoning_tokens: out.usage.reasoning_tokens,
+                                latency_ms: (out.latency_ms * 1000.0).round() / 1000.0,
+                                ttft_ms: out.ttft_ms.map(|x| (x * 1000.0).round() / 1000.0),
+                                retry_after_ms: out.retry_after_ms,
+                                quality,
+                                cost_usd: cost,
+                                provider: lane.provider.name.clone(),
+                                attempts: n_calls,
+                                error: out.error,
+                                recorded_at: now_utc(),
+                            };
+                            *statuses
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .entry(rec.status.clone())
+                                .or_default() += 1;
+                            // The store's writer thread appends it at once, before any
+                            // judge call: a paid answer is never held back.
+                            let _ = tx.send(rec);
+                            (ok.then_some(output), cost)
+                        }
                     };
-                    let rec = Record {
-                        request_id: ds_ref.requests.ids[t.req].clone(),
-                        model: t.model.clone(),
-                        sample: t.sample,
-                        status: status_text(out.status),
-                        output: out.output,
-                        input_tokens: Some(in_tok),
-                        output_tokens: ok.then_some(out_tok),
-                        cached_tokens: out.usage.cached_tokens,
-                        reasoning_tokens: out.usage.reasoning_tokens,
-                        latency_ms: (out.latency_ms * 1000.0).round() / 1000.0,
-                        ttft_ms: out.ttft_ms.map(|x| (x * 1000.0).round() / 1000.0),
-                        retry_after_ms: out.retry_after_ms,
-                        quality,
-                        cost_usd: cost,
-                        provider: lane.provider.name.clone(),
-                        attempts: n_calls,
-                        error: out.error,
-                        recorded_at: now_utc(),
-                    };
-                    *statuses
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(rec.status.clone())
-                        .or_default() += 1;
-                    // The store's writer thread appends it at once.
-                    let _ = tx.send(rec);
+                    let mut judge_cost = 0.0;
+                    if let (Some(js), Some(answer), Some(jtx)) = (judge, answer, jtx) {
+                        let jprompt = js.judge.prompt(prompt, &answer, reference);
+                        let jin = estimate_tokens(&jprompt);
+                        let permit = admit(&js.lane, jin + js.lane.provider.max_tokens).await;
+                        let (v, n_calls) =
+                            call_with_retries(client, &js.lane, &js.model_id, &jprompt).await;
+                        drop(permit);
+                        calls.fetch_add(n_calls as usize, Ordering::SeqCst);
+                        let ok = v.status.is_ok();
+                        let verdict = v.output.unwrap_or_default();
+                        if ok {
+                            let i = v.usage.input_tokens.unwrap_or(jin);
+                            let out = v
+                                .usage
+                                .output_tokens
+                                .unwrap_or_else(|| estimate_tokens(&verdict));
+                            let cached = v.usage.cached_tokens.unwrap_or(0).min(i);
+                            let reasoning = v.usage.reasoning_tokens.unwrap_or(0).min(out);
+                            judge_cost = js.price.cost(i, cached, out, reasoning);
+                        }
+                        let _ = jtx.send(JudgeRecord {
+                            request_id: ds_ref.requests.ids[t.req].clone(),
+                            model: t.model.clone(),
+                            sample: t.sample,
+                            judge: js.name.clone(),
+                            status: status_text(v.status),
+                            quality: if ok { js.judge.parse(&verdict) } else { None },
+                            verdict: ok.then(|| verdict.chars().take(2000).collect()),
+                            cost_usd: judge_cost,
+                            recorded_at: now_utc(),
+                        });
+                        judged.fetch_add(1, Ordering::SeqCst);
+                    }
                     {
                         let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
                         if o.max_spend.is_some() {
                             s.1 -= worst;
                         }
-                        s.0 += cost;
+                        s.0 += cost + judge_cost;
+                        s.2 += judge_cost;
                         bar.set_message(format!("${:.4} spent", s.0));
                     }
                     bar.inc(1);
@@ -448,8 +568,13 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
             .await;
     });
     drop(tx);
+    drop(jtx);
     bar.finish_and_clear();
     let written = store.close().context("closing the store")?;
+    if let Some(js) = judge_store {
+        js.close().context("closing the judge store")?;
+    }
+    let (spent, _, judge_spent) = spend.into_inner().unwrap_or((0.0, 0.0, 0.0));
     let mut ov = overheads.into_inner().unwrap_or_default();
     ov.sort_by(f64::total_cmp);
     let overhead_ms = (!ov.is_empty()).then(|| {
@@ -463,7 +588,9 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
         recorded: written,
         already,
         skipped_by_cap: skipped.into_inner(),
-        spend_usd: spend.into_inner().map(|s| s.0).unwrap_or(0.0),
+        spend_usd: spent,
+        judged: judged.into_inner(),
+        judge_spend_usd: judge_spent,
         statuses: statuses.into_inner().unwrap_or_default(),
         calls: calls.into_inner(),
         elapsed_s: t0.elapsed().as_secs_f64(),

@@ -6,7 +6,13 @@
 //! and `fsync`s in batches (so an OS crash loses at most the last batch). Opening the
 //! store repairs a torn last line and returns the cells already recorded, so a re-run
 //! resumes and never duplicates a cell.
+//!
+//! LLM-judge verdicts go to a second store beside it (`judged.jsonl`, [`JudgeRecord`]):
+//! the answer is stored the moment it arrives, the (slower, separately paid) judge call
+//! comes after, so a crash between the two loses no answer — the next run judges the
+//! stored answers that have no verdict yet.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::{Read, Seek, Write};
@@ -66,9 +72,52 @@ pub struct Record {
 /// File name of the store inside a dataset folder.
 pub const STORE_FILE: &str = "recorded.jsonl";
 
-/// An open store with its writer thread.
-pub struct Store {
-    tx: Option<mpsc::Sender<Record>>,
+/// File name of the judge verdicts inside a dataset folder.
+pub const JUDGED_FILE: &str = "judged.jsonl";
+
+/// One LLM-judge verdict on a recorded answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JudgeRecord {
+    /// Request id.
+    pub request_id: String,
+    /// Dataset model name of the judged answer.
+    pub model: String,
+    /// Sample number of the judged answer.
+    pub sample: u32,
+    /// The judge, as `provider/model`.
+    pub judge: String,
+    /// `ok`, an HTTP code, `timeout` or `error` (of the judge call).
+    pub status: String,
+    /// Score in 0..1; absent when the verdict could not be parsed or the call failed
+    /// (a missing label, never 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<f64>,
+    /// The verdict text (first 2,000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// Cost of the judge call, USD.
+    pub cost_usd: f64,
+    /// When it was recorded (UTC).
+    pub recorded_at: String,
+}
+
+impl Record {
+    /// The cell this record fills.
+    pub fn key(&self) -> CellKey {
+        (self.request_id.clone(), self.model.clone(), self.sample)
+    }
+}
+
+impl JudgeRecord {
+    /// The cell this verdict is about.
+    pub fn key(&self) -> CellKey {
+        (self.request_id.clone(), self.model.clone(), self.sample)
+    }
+}
+
+/// An open append-only store of `T` lines with its writer thread.
+pub struct Store<T = Record> {
+    tx: Option<mpsc::Sender<T>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<usize>>>,
     /// Path of the file.
     pub path: PathBuf,
@@ -77,8 +126,13 @@ pub struct Store {
 /// Cell key: (request id, model, sample).
 pub type CellKey = (String, String, u32);
 
-/// Read a store, tolerating a torn last line; returns records in order.
+/// Read the response store, tolerating a torn last line; returns records in order.
 pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
+    read_as(path)
+}
+
+/// Read a store of `T` lines (e.g. [`JudgeRecord`]), tolerating a torn last line.
+pub fn read_as<T: DeserializeOwned>(path: &Path) -> std::io::Result<Vec<T>> {
     let mut text = String::new();
     match std::fs::File::open(path) {
         Ok(mut f) => {
@@ -96,7 +150,7 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
         if line.trim().is_empty() {
             continue;
         }
-        let r: Record = serde_json::from_str(line).map_err(|e| {
+        let r: T = serde_json::from_str(line).map_err(|e| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("{}: line {}: {e}", path.display(), i + 1),
@@ -107,10 +161,19 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
     Ok(out)
 }
 
-impl Store {
-    /// Open (or create) a store: repair a torn last line, return the recorded cells.
-    pub fn open(path: &Path) -> std::io::Result<(Store, HashSet<CellKey>)> {
-        let records = read(path)?;
+impl Store<Record> {
+    /// Open (or create) the response store: repair a torn last line, return the
+    /// recorded cells.
+    pub fn open(path: &Path) -> std::io::Result<(Store<Record>, HashSet<CellKey>)> {
+        let (store, records) = Store::open_with(path)?;
+        Ok((store, records.iter().map(Record::key).collect()))
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Store<T> {
+    /// Open (or create) a store of `T`: repair a torn last line, return its records.
+    pub fn open_with(path: &Path) -> std::io::Result<(Store<T>, Vec<T>)> {
+        let records: Vec<T> = read_as(path)?;
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .read(true)
@@ -132,11 +195,7 @@ impl Store {
             }
         }
         f.seek(std::io::SeekFrom::End(0))?;
-        let done: HashSet<CellKey> = records
-            .into_iter()
-            .map(|r| (r.request_id, r.model, r.sample))
-            .collect();
-        let (tx, rx) = mpsc::channel::<Record>();
+        let (tx, rx) = mpsc::channel::<T>();
         let thread = std::thread::spawn(move || writer(f, rx));
         Ok((
             Store {
@@ -144,12 +203,12 @@ impl Store {
                 thread: Some(thread),
                 path: path.to_path_buf(),
             },
-            done,
+            records,
         ))
     }
 
     /// A handle for appending records from any thread.
-    pub fn sender(&self) -> mpsc::Sender<Record> {
+    pub fn sender(&self) -> mpsc::Sender<T> {
         self.tx.clone().expect("store is open")
     }
 
@@ -165,7 +224,7 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl<T> Drop for Store<T> {
     fn drop(&mut self) {
         self.tx.take();
         if let Some(t) = self.thread.take() {
@@ -177,7 +236,7 @@ impl Drop for Store {
 /// Records between two fsyncs at most.
 const SYNC_EVERY: usize = 32;
 
-fn writer(mut f: std::fs::File, rx: mpsc::Receiver<Record>) -> std::io::Result<usize> {
+fn writer<T: Serialize>(mut f: std::fs::File, rx: mpsc::Receiver<T>) -> std::io::Result<usize> {
     let mut written = 0usize;
     let mut unsynced = 0usize;
     let mut line = Vec::with_capacity(1024);
