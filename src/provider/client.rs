@@ -60,6 +60,8 @@ fn short(s: &str) -> String {
     }
 }
 
+/// The server's requested wait, ms: `retry-after-ms` (Azure OpenAI), else
+/// `retry-after` in seconds or as an HTTP date (RFC 9110), measured from now.
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<f64> {
     if let Some(ms) = h
         .get("retry-after-ms")
@@ -68,10 +70,35 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<f64> {
     {
         return Some(ms);
     }
-    h.get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|s| s * 1000.0)
+    let v = h.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return Some(s * 1000.0);
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    http_date_ms(v).map(|t| (t - now_ms).max(0) as f64)
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as ms since the epoch.
+fn http_date_ms(s: &str) -> Option<i64> {
+    let rest = s.split_once(", ")?.1;
+    let mut it = rest.split_whitespace();
+    let day: u32 = it.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mon = it.next()?;
+    let month = MONTHS.iter().position(|m| *m == mon)? as u32 + 1;
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, mi, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if it.next()? != "GMT" || !(1..=31).contains(&day) {
+        return None;
+    }
+    let days = crate::dataset::time::days_from_civil(year, month, day);
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000)
 }
 
 fn request_body(p: &Provider, model: &str, prompt: &str) -> serde_json::Value {
@@ -370,6 +397,29 @@ pub fn http_client(max_idle_per_host: usize) -> anyhow::Result<reqwest::Client> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_ms_or_http_date() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        // 1994-11-06 is day 9075 after the epoch: 9075 × 86,400 s + 08:49:37.
+        assert_eq!(
+            http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some((9075 * 86_400 + 8 * 3600 + 49 * 60 + 37) * 1000)
+        );
+        assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 CET"), None);
+        assert_eq!(http_date_ms("tomorrow"), None);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(2000.0));
+        h.insert("retry-after-ms", HeaderValue::from_static("150"));
+        assert_eq!(retry_after(&h), Some(150.0));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(0.0), "a date in the past: no wait");
+    }
 
     #[test]
     fn parses_usage_blocks_of_both_apis() {
