@@ -57,8 +57,8 @@ pub struct RecordArgs {
     #[arg(long, num_args = 1..)]
     pub pricing: Vec<PathBuf>,
     /// Only the first N requests.
-    #[arg(long)]
-    pub limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -86,7 +86,7 @@ impl RecordArgs {
             max_spend: self.max_spend,
             concurrency: self.concurrency,
             pricing: self.pricing,
-            limit: self.limit,
+            limit: self.limit.map(|n| n as usize),
             cells: None,
             quiet: self.quiet,
         }
@@ -178,8 +178,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub pricing_date: Option<String>,
     /// Only the first N requests.
-    #[arg(long)]
-    pub limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
 }
 
 /// `routesim validate`.
@@ -239,7 +239,7 @@ impl RunArgs {
             threads: self.threads,
             bootstrap: self.bootstrap,
             pricing_date: self.pricing_date,
-            limit: self.limit,
+            limit: self.limit.map(|n| n as usize),
             command: std::env::args().skip(1).collect(),
             providers: self.providers,
         }

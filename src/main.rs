@@ -7,7 +7,19 @@ use cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    // A bad command line is invalid input (exit 1), like a bad file; help and
+    // version print and exit 0.
+    let args = match Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match args.command {
         Command::Run(a) => routesim::app::run(&a.into_options()),
         Command::Validate(a) => {

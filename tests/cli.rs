@@ -264,6 +264,31 @@ fn non_numeric_token_count() {
 }
 
 #[test]
+fn bad_command_line_is_invalid_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .args(["run", "--example", "--limit", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("invalid value '0' for '--limit"), "{err}");
+}
+
+#[test]
+fn empty_requests_file() {
+    let c = Case::new();
+    c.write("requests.csv", "");
+    let out = c.run(&["policy.toml"]);
+    c.expect_input_error(
+        &out,
+        &[&format!(
+            "{}: the file is empty: expected a header row and one row per request",
+            name(&c.path("requests.csv"))
+        )],
+    );
+}
+
+#[test]
 fn bad_arrival_trace_row() {
     let c = Case::new();
     c.write(

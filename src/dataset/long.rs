@@ -144,6 +144,13 @@ fn header_has(
     let Some(cols) = super::records::header(path, format)? else {
         return Ok(true);
     };
+    if cols.iter().all(|c| c.is_empty()) {
+        diags.push(Diagnostic::file(
+            display_path(path),
+            format!("the file is empty: expected a header row and {what}"),
+        ));
+        return Ok(false);
+    }
     let mut ok = true;
     for aliases in required {
         if !cols.iter().any(|c| aliases.contains(&c.as_str())) {
