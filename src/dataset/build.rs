@@ -96,6 +96,9 @@ pub struct DatasetBuilder {
     model_index: HashMap<String, ModelId>,
     responses: Vec<Packed>,
     judged: HashMap<(u32, ModelId, u32), f64>,
+    /// The request and model of the previous response (a cache before the hash maps).
+    last_req: u32,
+    last_model: ModelId,
     /// Descriptive information.
     pub info: DatasetInfo,
     /// Files read.
@@ -157,7 +160,12 @@ impl DatasetBuilder {
 
     /// Register a model name (responses register their models automatically).
     pub fn add_model(&mut self, name: &str) -> ModelId {
+        let last = self.last_model as usize;
+        if last < self.models.len() && self.models[last] == name {
+            return self.last_model;
+        }
         if let Some(&m) = self.model_index.get(name) {
+            self.last_model = m;
             return m;
         }
         let id = self.models.len() as ModelId;
@@ -174,8 +182,12 @@ impl DatasetBuilder {
         request: Option<RequestRow>,
         diags: &mut Diagnostics,
     ) {
-        let req = match self.req_index.get(&resp.request_id) {
-            Some(&i) => i,
+        // Responses usually come grouped by request: try the previous one first.
+        let last = self.last_req as usize;
+        let cached = (last < self.requests.len() && self.requests[last].id == resp.request_id)
+            .then_some(self.last_req);
+        let req = match cached.or_else(|| self.req_index.get(&resp.request_id).copied()) {
+            Some(i) => i,
             None if self.implicit_requests => {
                 let row = request.unwrap_or_else(|| RequestRow {
                     id: resp.request_id.clone(),
@@ -210,6 +222,7 @@ impl DatasetBuilder {
             return;
         }
         let model = self.add_model(&resp.model);
+        self.last_req = req;
         self.responses.push(Packed {
             req,
             model,
