@@ -406,12 +406,15 @@ pub fn run_policy(
 ) -> Result<Vec<Attempt>, MissingCell> {
     let ds = env.ds;
     let n = ds.n_requests();
+    // Requests in arrival order, ties in dataset order (usually already so).
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by(|&a, &b| {
-        arrivals[a as usize]
-            .total_cmp(&arrivals[b as usize])
-            .then(a.cmp(&b))
-    });
+    if !arrivals.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+        order.sort_unstable_by(|&a, &b| {
+            arrivals[a as usize]
+                .total_cmp(&arrivals[b as usize])
+                .then(a.cmp(&b))
+        });
+    }
     let mut gate = StateGate::new(b);
     let mut heap: BinaryHeap<Event> = BinaryHeap::new();
     let mut slots: Vec<Slot> = Vec::new();
@@ -590,7 +593,8 @@ pub fn run_policy(
             }
         }
     }
-    attempts.sort_by_key(|a| (a.row, a.seq));
+    // (row, seq) is unique, so an unstable sort gives the one order.
+    attempts.sort_unstable_by_key(|a| (a.row, a.seq));
     Ok(attempts)
 }
 
