@@ -105,8 +105,14 @@ fn request_body(p: &Provider, model: &str, prompt: &str) -> serde_json::Value {
     let mut body = serde_json::json!({
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": p.max_tokens,
     });
+    // Anthropic always takes max_tokens; OpenAI's reasoning models want
+    // max_completion_tokens instead.
+    let cap = match p.kind {
+        Kind::Anthropic => "max_tokens",
+        Kind::OpenAi => p.max_tokens_param.as_str(),
+    };
+    body[cap] = p.max_tokens.into();
     if p.stream {
         body["stream"] = true.into();
         if p.kind == Kind::OpenAi {
@@ -397,6 +403,28 @@ pub fn http_client(max_idle_per_host: usize) -> anyhow::Result<reqwest::Client> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_cap_uses_the_configured_parameter_name() {
+        let text = "[[provider]]\nname = \"o\"\nbase_url = \"http://x/v1\"\nmodels = { m = \"o3\" }\nmax_tokens = 50\nmax_tokens_param = \"max_completion_tokens\"\n\
+                    [[provider]]\nname = \"a\"\nkind = \"anthropic\"\nbase_url = \"http://y\"\nmodels = { c = \"claude\" }\nmax_tokens_param = \"max_completion_tokens\"\n";
+        let ps = crate::provider::config::parse("p.toml", text).unwrap();
+        let o = request_body(&ps.providers[0], "o3", "hi");
+        assert_eq!(o["max_completion_tokens"], 50);
+        assert!(o.get("max_tokens").is_none());
+        let a = request_body(&ps.providers[1], "claude", "hi");
+        assert_eq!(a["max_tokens"], 1024, "Anthropic always takes max_tokens");
+        let bad = crate::provider::config::parse(
+            "p.toml",
+            "[[provider]]\nname = \"o\"\nbase_url = \"http://x\"\nmodels = { m = \"o\" }\nmax_tokens_param = \"limit\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("p.toml:5:20: max_tokens_param: expected"),
+            "{bad}"
+        );
+    }
 
     #[test]
     fn retry_after_in_seconds_ms_or_http_date() {

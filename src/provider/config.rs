@@ -15,6 +15,7 @@
 //! timeout_ms = 60000
 //! stream = true                   # measure time to first token
 //! max_tokens = 1024
+//! max_tokens_param = "max_tokens" # "max_completion_tokens" for OpenAI reasoning models (o1, o3…)
 //! retries = 3                     # on 429, 5xx, timeouts and dropped connections
 //! ```
 
@@ -58,6 +59,10 @@ pub struct Provider {
     pub stream: bool,
     /// `max_tokens` sent with each call.
     pub max_tokens: u32,
+    /// Name of the output cap in OpenAI requests: `max_tokens` (default; every
+    /// compatible server) or `max_completion_tokens` (required by OpenAI's reasoning
+    /// models).
+    pub max_tokens_param: String,
     /// Retries on 429, 5xx, timeouts and dropped connections.
     pub retries: u32,
     /// Initial back-off, ms (doubles per retry; `retry-after` wins when longer).
@@ -113,6 +118,7 @@ const KEYS: &[&str] = &[
     "timeout_ms",
     "stream",
     "max_tokens",
+    "max_tokens_param",
     "retries",
     "backoff_ms",
 ];
@@ -220,6 +226,20 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
         let stream = get(t, "stream")
             .and_then(|v| doc.boolean(v, "stream"))
             .unwrap_or(false);
+        let max_tokens_param = match get(t, "max_tokens_param") {
+            Some(v) => match doc.string(v, "max_tokens_param") {
+                Some(s) if s == "max_tokens" || s == "max_completion_tokens" => s,
+                Some(s) => {
+                    doc.err(
+                        v.span(),
+                        format!("max_tokens_param: expected \"max_tokens\" or \"max_completion_tokens\", found \"{s}\""),
+                    );
+                    "max_tokens".into()
+                }
+                None => "max_tokens".into(),
+            },
+            None => "max_tokens".into(),
+        };
         out.providers.push(Provider {
             name,
             kind,
@@ -233,6 +253,7 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
             timeout_ms,
             stream,
             max_tokens,
+            max_tokens_param,
             retries,
             backoff_ms,
         });
