@@ -319,6 +319,17 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
     let wanted: Option<HashSet<(String, String)>> =
         o.cells.as_ref().map(|c| c.iter().cloned().collect());
     let samples = o.samples.max(1) as u32;
+    let task = |req: usize, model: &String, sample: u32, judge_only: Option<String>| Task {
+        req,
+        model: model.clone(),
+        model_id: providers
+            .for_model(model)
+            .and_then(|p| p.model_id(model))
+            .unwrap_or(model)
+            .to_string(),
+        sample,
+        judge_only,
+    };
     let mut tasks = Vec::new();
     let mut already = 0usize;
     let mut no_input = Vec::new();
@@ -336,14 +347,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                 if k < have || done.contains(&key) {
                     already += 1;
                     if let Some(answer) = unjudged.get(&key) {
-                        let p = providers.for_model(m).expect("checked above");
-                        tasks.push(Task {
-                            req: r,
-                            model: m.clone(),
-                            model_id: p.model_id(m).unwrap_or(m).to_string(),
-                            sample: k,
-                            judge_only: Some(answer.clone()),
-                        });
+                        tasks.push(task(r, m, k, Some(answer.clone())));
                     }
                     continue;
                 }
@@ -351,14 +355,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     no_input.push(id.clone());
                     continue;
                 }
-                let p = providers.for_model(m).expect("checked above");
-                tasks.push(Task {
-                    req: r,
-                    model: m.clone(),
-                    model_id: p.model_id(m).unwrap_or(m).to_string(),
-                    sample: k,
-                    judge_only: None,
-                });
+                tasks.push(task(r, m, k, None));
             }
         }
     }
