@@ -339,7 +339,10 @@ fn max_spend_stops_before_the_cap_and_reports_the_recorded_sum() {
 
 #[test]
 fn api_keys_never_reach_files_or_output() {
-    let key = "sk-test-SECRET-0123456789abcdefXYZ";
+    // A credential made up at run time (no key-shaped literal in the repository),
+    // unique to this process so a match can only come from a leak.
+    let key = format!("routesim-test-credential-{}-never-print", std::process::id());
+    let key = key.as_str();
     let server = MockServer::start(0, MockConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // The #401 answer echoes the Authorization header back, as some proxies do.
