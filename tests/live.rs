@@ -341,7 +341,10 @@ fn max_spend_stops_before_the_cap_and_reports_the_recorded_sum() {
 fn api_keys_never_reach_files_or_output() {
     // A credential made up at run time (no key-shaped literal in the repository),
     // unique to this process so a match can only come from a leak.
-    let key = format!("routesim-test-credential-{}-never-print", std::process::id());
+    let key = format!(
+        "routesim-test-credential-{}-never-print",
+        std::process::id()
+    );
     let key = key.as_str();
     let server = MockServer::start(0, MockConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();

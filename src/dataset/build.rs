@@ -46,6 +46,13 @@ pub struct ResponseRow {
     pub model: String,
     /// Explicit sample number (0-based), or `None` for order of appearance.
     pub sample: Option<u32>,
+    /// What was recorded, and where.
+    pub recorded: Recorded,
+}
+
+/// The recorded part of a response: kept as read until the dataset is packed.
+#[derive(Debug, Clone)]
+pub struct Recorded {
     /// Recorded fields; missing token counts are 0 with `has_*` false.
     pub sample_data: Sample,
     /// Whether input tokens were recorded.
@@ -78,12 +85,7 @@ struct Packed {
     req: u32,
     model: ModelId,
     sample: Option<u32>,
-    data: Sample,
-    has_input_tokens: bool,
-    has_output_tokens: bool,
-    has_latency: bool,
-    output: Option<String>,
-    origin: Origin,
+    rec: Recorded,
 }
 
 /// Collects requests and responses, then packs them.
@@ -196,13 +198,13 @@ impl DatasetBuilder {
                 let i = self.requests.len() as u32;
                 self.req_index.insert(resp.request_id.clone(), i);
                 self.requests.push(row);
-                self.req_origin.push(resp.origin.clone());
+                self.req_origin.push(resp.recorded.origin.clone());
                 i
             }
             None => {
                 diags.push(Diagnostic::cell(
-                    &*resp.origin.0,
-                    resp.origin.1,
+                    &*resp.recorded.origin.0,
+                    resp.recorded.origin.1,
                     "request_id",
                     format!(
                         "request id \"{}\" is not in the requests file",
@@ -215,8 +217,8 @@ impl DatasetBuilder {
         if self.models.len() >= u16::MAX as usize - 1 && !self.model_index.contains_key(&resp.model)
         {
             diags.push(Diagnostic::row(
-                &*resp.origin.0,
-                resp.origin.1,
+                &*resp.recorded.origin.0,
+                resp.recorded.origin.1,
                 "too many distinct models (at most 65,534)",
             ));
             return;
@@ -227,12 +229,7 @@ impl DatasetBuilder {
             req,
             model,
             sample: resp.sample,
-            data: resp.sample_data,
-            has_input_tokens: resp.has_input_tokens,
-            has_output_tokens: resp.has_output_tokens,
-            has_latency: resp.has_latency,
-            output: resp.output,
-            origin: resp.origin,
+            rec: resp.recorded,
         });
     }
 
@@ -279,8 +276,8 @@ impl DatasetBuilder {
         // Input tokens from responses, for requests without recorded or estimable ones.
         let mut resp_input_tokens: Vec<Option<u32>> = vec![None; n_req];
         for r in &self.responses {
-            if r.has_input_tokens && resp_input_tokens[r.req as usize].is_none() {
-                resp_input_tokens[r.req as usize] = Some(r.data.input_tokens);
+            if r.rec.has_input_tokens && resp_input_tokens[r.req as usize].is_none() {
+                resp_input_tokens[r.req as usize] = Some(r.rec.sample_data.input_tokens);
             }
         }
 
@@ -349,7 +346,7 @@ impl DatasetBuilder {
         let mut cells = vec![Sample::MISSING; n_req * n_models];
         let mut extra_count = vec![0u32; n_req * n_models];
         let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
-        let any_output = self.responses.iter().any(|r| r.output.is_some());
+        let any_output = self.responses.iter().any(|r| r.rec.output.is_some());
         let mut outputs: Vec<Option<String>> = if any_output {
             vec![None; n_req * n_models]
         } else {
@@ -359,9 +356,14 @@ impl DatasetBuilder {
         // adjacent to the first occurrence, which is the one kept.
         let mut last_explicit: Option<((u32, ModelId, u32), Origin)> = None;
         let (mut n_est_out, mut n_modelled) = (0usize, 0usize);
-        for r in self.responses.drain(..) {
-            let (req, m) = (r.req, r.model);
-            if let Some(k) = r.sample {
+        for Packed {
+            req,
+            model: m,
+            sample,
+            rec: r,
+        } in self.responses.drain(..)
+        {
+            if let Some(k) = sample {
                 if let Some((key, (f, row))) = &last_explicit
                     && *key == (req, m, k)
                 {
@@ -378,9 +380,9 @@ impl DatasetBuilder {
                 last_explicit = Some(((req, m, k), r.origin.clone()));
             }
             let idx = m as usize * n_req + req as usize;
-            let mut s = r.data;
+            let mut s = r.sample_data;
             if s.quality.is_nan()
-                && let Some(k) = r.sample
+                && let Some(k) = sample
                 && let Some(&q) = self.judged.get(&(req, m, k))
             {
                 s.quality = q;
@@ -517,15 +519,17 @@ mod tests {
             request_id: req.into(),
             model: model.into(),
             sample,
-            sample_data: Sample {
-                latency_ms: 100.0,
-                ..Sample::ok(10, 5, 100.0, q)
+            recorded: Recorded {
+                sample_data: Sample {
+                    latency_ms: 100.0,
+                    ..Sample::ok(10, 5, 100.0, q)
+                },
+                has_input_tokens: true,
+                has_output_tokens: true,
+                has_latency: true,
+                output: None,
+                origin: ("r.csv".into(), row),
             },
-            has_input_tokens: true,
-            has_output_tokens: true,
-            has_latency: true,
-            output: None,
-            origin: ("r.csv".into(), row),
         }
     }
 

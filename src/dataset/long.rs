@@ -5,7 +5,7 @@
 //! columns (`input`, `ts`, `reference`, `meta.*`) may sit in the responses file; the
 //! first row of a request supplies them. Unknown columns are ignored with a warning.
 
-use super::build::{DatasetBuilder, MetaValue, RequestRow, ResponseRow};
+use super::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
 use super::records::{Cell, Fields, Row, TableFormat, describe, for_each_row};
 use super::{Sample, Status};
 use crate::error::{Diagnostic, Diagnostics, InputError, display_path};
@@ -382,12 +382,14 @@ fn response_fields(
         request_id,
         model,
         sample,
-        sample_data: s,
-        has_input_tokens: in_tok.is_some(),
-        has_output_tokens: out_tok.is_some(),
-        has_latency: latency.is_some(),
-        output,
-        origin: (fields.shared_file.clone(), row.number()),
+        recorded: Recorded {
+            sample_data: s,
+            has_input_tokens: in_tok.is_some(),
+            has_output_tokens: out_tok.is_some(),
+            has_latency: latency.is_some(),
+            output,
+            origin: (fields.shared_file.clone(), row.number()),
+        },
     }
 }
 

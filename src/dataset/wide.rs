@@ -6,7 +6,7 @@
 //! `<model>|input_tokens`, `<model>|output_tokens`. An empty model cell is a missing
 //! response.
 
-use super::build::{DatasetBuilder, MetaValue, RequestRow, ResponseRow};
+use super::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
 use super::config::WideOptions;
 use super::long::{ID, INPUT, input_text};
 use super::records::{Cell, Fields, TableFormat, for_each_row};
@@ -159,12 +159,14 @@ pub fn read_wide(
                 request_id: id.clone(),
                 model: m.clone(),
                 sample: Some(0),
-                sample_data: s,
-                has_input_tokens: in_tok.is_some(),
-                has_output_tokens: out_tok.is_some(),
-                has_latency: latency.is_some(),
-                output,
-                origin: (fields.shared_file.clone(), row.number()),
+                recorded: Recorded {
+                    sample_data: s,
+                    has_input_tokens: in_tok.is_some(),
+                    has_output_tokens: out_tok.is_some(),
+                    has_latency: latency.is_some(),
+                    output,
+                    origin: (fields.shared_file.clone(), row.number()),
+                },
             });
         }
         pending.push((req, resps));
@@ -172,7 +174,7 @@ pub fn read_wide(
     for (req, resps) in pending {
         let origin = resps
             .first()
-            .map(|r| r.origin.clone())
+            .map(|r| r.recorded.origin.clone())
             .unwrap_or((fields.shared_file.clone(), 0));
         b.add_request(req, origin, diags);
         for r in resps {

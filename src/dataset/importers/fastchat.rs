@@ -12,7 +12,7 @@
 //! No tokens, latencies or prices are recorded: tokens are estimated from text and
 //! latency is modelled (both flagged, and said in the run output).
 
-use crate::dataset::build::{DatasetBuilder, MetaValue, RequestRow, ResponseRow};
+use crate::dataset::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
 use crate::dataset::{Sample, Status};
 use crate::error::{Diagnostic, Diagnostics, InputError, display_path};
 use serde_json::Value;
@@ -221,16 +221,18 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 request_id: q,
                 model: m,
                 sample: Some(0),
-                sample_data: Sample {
-                    status: Status::OK,
-                    quality: qv,
-                    ..Sample::MISSING
+                recorded: Recorded {
+                    sample_data: Sample {
+                        status: Status::OK,
+                        quality: qv,
+                        ..Sample::MISSING
+                    },
+                    has_input_tokens: false,
+                    has_output_tokens: false,
+                    has_latency: false,
+                    output: Some(text),
+                    origin: (shared.clone(), row),
                 },
-                has_input_tokens: false,
-                has_output_tokens: false,
-                has_latency: false,
-                output: Some(text),
-                origin: (shared.clone(), row),
             });
         })?;
         for r in rows {
