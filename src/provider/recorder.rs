@@ -157,16 +157,45 @@ fn new_lane(p: &Provider) -> Arc<Lane> {
     })
 }
 
-/// Wait for a concurrency permit and the rate limits of a lane.
-async fn admit(lane: &Lane, tokens: u32) -> Option<tokio::sync::SemaphorePermit<'_>> {
-    let permit = lane.permits.acquire().await.ok();
+/// One call through a lane: wait for a concurrency permit and the rate limits
+/// (`tokens` against tpm), then call with retries. Returns the outcome and the number
+/// of calls made.
+async fn call_in_lane(
+    client: &reqwest::Client,
+    lane: &Lane,
+    model_id: &str,
+    prompt: &str,
+    tokens: u32,
+) -> (CallOutcome, u32) {
+    let _permit = lane.permits.acquire().await.ok();
     if let Some(b) = &lane.rpm {
         take(b, 1.0).await;
     }
     if let Some(b) = &lane.tpm {
         take(b, tokens as f64).await;
     }
-    permit
+    call_with_retries(client, lane, model_id, prompt).await
+}
+
+/// Token counts of a finished call (usage when reported, else estimated from the
+/// texts) and its price: (input, output, cost); failures cost 0.
+fn billed(out: &CallOutcome, prompt: &str, output: &str, price: &ModelPrice) -> (u32, u32, f64) {
+    let in_tok = out
+        .usage
+        .input_tokens
+        .unwrap_or_else(|| estimate_tokens(prompt));
+    let out_tok = out
+        .usage
+        .output_tokens
+        .unwrap_or_else(|| estimate_tokens(output));
+    let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
+    let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
+    let cost = if out.status.is_ok() {
+        price.cost(in_tok, cached, out_tok, reasoning)
+    } else {
+        0.0
+    };
+    (in_tok, out_tok, cost)
 }
 
 fn now_utc() -> String {
@@ -453,10 +482,14 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     let (answer, cost) = match &t.judge_only {
                         Some(a) => (Some(a.clone()), 0.0),
                         None => {
-                            let permit = admit(&lane, est_in + lane.provider.max_tokens).await;
-                            let (out, n_calls) =
-                                call_with_retries(client, &lane, &t.model_id, prompt).await;
-                            drop(permit);
+                            let (out, n_calls) = call_in_lane(
+                                client,
+                                &lane,
+                                &t.model_id,
+                                prompt,
+                                est_in + lane.provider.max_tokens,
+                            )
+                            .await;
                             calls.fetch_add(n_calls as usize, Ordering::SeqCst);
                             if let Some(us) = out.server_us {
                                 overheads
@@ -466,21 +499,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                             }
                             let ok = out.status.is_ok();
                             let output = out.output.clone().unwrap_or_default();
-                            let in_tok = out
-                                .usage
-                                .input_tokens
-                                .unwrap_or_else(|| estimate_tokens(prompt));
-                            let out_tok = out
-                                .usage
-                                .output_tokens
-                                .unwrap_or_else(|| estimate_tokens(&output));
-                            let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
-                            let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
-                            let cost = if ok {
-                                price.cost(in_tok, cached, out_tok, reasoning)
-                            } else {
-                                0.0
-                            };
+                            let (in_tok, out_tok, cost) = billed(&out, prompt, &output, price);
                             let quality = match scorer {
                                 Some(s) if ok => s.score(&output, reference),
                                 _ => None,
@@ -519,24 +538,13 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     let mut judge_cost = 0.0;
                     if let (Some(js), Some(answer), Some(jtx)) = (judge, answer, jtx) {
                         let jprompt = js.judge.prompt(prompt, &answer, reference);
-                        let jin = estimate_tokens(&jprompt);
-                        let permit = admit(&js.lane, jin + js.lane.provider.max_tokens).await;
+                        let tokens = estimate_tokens(&jprompt) + js.lane.provider.max_tokens;
                         let (v, n_calls) =
-                            call_with_retries(client, &js.lane, &js.model_id, &jprompt).await;
-                        drop(permit);
+                            call_in_lane(client, &js.lane, &js.model_id, &jprompt, tokens).await;
                         calls.fetch_add(n_calls as usize, Ordering::SeqCst);
                         let ok = v.status.is_ok();
-                        let verdict = v.output.unwrap_or_default();
-                        if ok {
-                            let i = v.usage.input_tokens.unwrap_or(jin);
-                            let out = v
-                                .usage
-                                .output_tokens
-                                .unwrap_or_else(|| estimate_tokens(&verdict));
-                            let cached = v.usage.cached_tokens.unwrap_or(0).min(i);
-                            let reasoning = v.usage.reasoning_tokens.unwrap_or(0).min(out);
-                            judge_cost = js.price.cost(i, cached, out, reasoning);
-                        }
+                        let verdict = v.output.clone().unwrap_or_default();
+                        judge_cost = billed(&v, &jprompt, &verdict, &js.price).2;
                         let _ = jtx.send(JudgeRecord {
                             request_id: ds_ref.requests.ids[t.req].clone(),
                             model: t.model.clone(),
