@@ -48,6 +48,26 @@ fn sim(ds: &Dataset, prices: &[ModelPrice], pols: &[Policy], seed: u64, missing:
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// The selection-based quantile (used by the paired p95 bootstrap) equals a naive
+    /// sort-and-interpolate computation.
+    #[test]
+    fn quantile_by_selection_equals_naive_sort(
+        mut v in proptest::collection::vec(-1e6f64..1e6, 1..300),
+        q in 0.0f64..=1.0,
+    ) {
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        let pos = q * (sorted.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        let naive = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+        let got = routesim::util::stats::quantile_select(&mut v, q).unwrap();
+        prop_assert!((got - naive).abs() <= 1e-9 * naive.abs().max(1.0), "{got} vs {naive}");
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, .. ProptestConfig::default() })]
 
     #[test]

@@ -391,6 +391,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn large_paired_samples_switch_to_the_normal_interval_seamlessly() {
+        // The same Bernoulli-like differences just below and just above the switch:
+        // the bootstrap interval and the normal one must agree.
+        let mut rng = Rng::new(3);
+        let n = BOOTSTRAP_MAX_N + 1;
+        let a: Vec<f64> = (0..n).map(|_| rng.chance(0.7) as u8 as f64).collect();
+        let b: Vec<f64> = (0..n).map(|_| rng.chance(0.6) as u8 as f64).collect();
+        let boot = paired_mean(&a[..n - 1], &b[..n - 1], 100, 0.95, 1);
+        let normal = paired_mean(&a, &b, 100, 0.95, 1);
+        // Expected half-width: 1.96 · sd(a − b) / √n with Var(a − b) = .21 + .24.
+        let half = 1.959_964 * (0.21f64 + 0.24).sqrt() / (n as f64).sqrt();
+        assert!(((normal.hi - normal.lo) / 2.0 - half).abs() < 0.03 * half);
+        assert!(((boot.hi - boot.lo) / 2.0 - half).abs() < 0.15 * half);
+        assert!((normal.delta - boot.delta).abs() < 1e-4);
+        assert!(
+            normal.p < 1e-10,
+            "a 0.1 difference on 100k pairs is significant"
+        );
+    }
+
+    #[test]
     fn erfc_and_inverse_normal() {
         assert!((erfc(0.0) - 1.0).abs() < 1e-7);
         assert!((erfc(1.0) - 0.157_299_207).abs() < 2e-7);

@@ -86,6 +86,121 @@ pub struct Comparison {
     pub p95: Paired,
 }
 
+/// Per-request outcomes of one policy (covered requests): ids, quality, cost, latency.
+#[derive(Debug, Clone, Default)]
+pub struct Outcomes {
+    /// Request ids.
+    pub ids: Vec<String>,
+    /// Quality (NaN when unlabelled).
+    pub quality: Vec<f64>,
+    /// Cost, USD.
+    pub cost: Vec<f64>,
+    /// Latency, ms.
+    pub latency: Vec<f64>,
+}
+
+impl Outcomes {
+    /// The outcomes in a frame holding one policy's rows.
+    pub fn from_frame(df: &DataFrame) -> PolarsResult<Outcomes> {
+        Ok(Outcomes {
+            ids: df
+                .column("request_id")?
+                .str()?
+                .iter()
+                .map(|s| s.unwrap_or("").to_string())
+                .collect(),
+            quality: super::frame::f64_column(df, "quality")?,
+            cost: super::frame::f64_column(df, "cost_usd")?,
+            latency: super::frame::f64_column(df, "latency_ms")?,
+        })
+    }
+
+    /// Every policy's outcomes in a trace frame (covered rows), by policy name.
+    pub fn by_policy(df: &DataFrame) -> PolarsResult<std::collections::HashMap<String, Outcomes>> {
+        let covered = df.clone().lazy().filter(col("uncovered").not()).collect()?;
+        let all = Outcomes::from_frame(&covered)?;
+        let policy = covered.column("policy")?.str()?;
+        let mut out: std::collections::HashMap<String, Outcomes> = Default::default();
+        for (i, p) in policy.iter().enumerate() {
+            let e = out.entry(p.unwrap_or("").to_string()).or_default();
+            e.ids.push(all.ids[i].clone());
+            e.quality.push(all.quality[i]);
+            e.cost.push(all.cost[i]);
+            e.latency.push(all.latency[i]);
+        }
+        Ok(out)
+    }
+}
+
+/// `a` against `b` on the requests both answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedStats {
+    /// Requests paired.
+    pub pairs: usize,
+    /// Δ quality (a − b), requests where both have a quality value.
+    pub quality: Paired,
+    /// Whether quality is 0/1 on both sides (McNemar applies).
+    pub binary: bool,
+    /// McNemar counts (a right & b wrong, a wrong & b right).
+    pub discordant: (u64, u64),
+    /// p-value of the quality difference (McNemar when binary, else bootstrap).
+    pub p_quality: f64,
+    /// Δ cost per request, USD.
+    pub cost: Paired,
+    /// Δ p95 latency, ms.
+    pub p95: Paired,
+}
+
+/// Pair `a` with `b` by request id and compare them: paired bootstrap (or its normal
+/// approximation for large samples) of Δquality and Δcost, of Δp95 latency, and
+/// McNemar's test when quality is 0/1. `seed` fixes the resamples.
+pub fn paired_stats(a: &Outcomes, b: &Outcomes, resamples: usize, seed: u64) -> PairedStats {
+    let index: std::collections::HashMap<&str, usize> = b
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(j, s)| (s.as_str(), j))
+        .collect();
+    let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (i, id) in a.ids.iter().enumerate() {
+        let Some(&j) = index.get(id.as_str()) else {
+            continue;
+        };
+        ca.push(a.cost[i]);
+        cb.push(b.cost[j]);
+        la.push(a.latency[i]);
+        lb.push(b.latency[j]);
+        if !a.quality[i].is_nan() && !b.quality[j].is_nan() {
+            qa.push(a.quality[i]);
+            qb.push(b.quality[j]);
+        }
+    }
+    let quality = paired_mean(&qa, &qb, resamples, 0.95, seed);
+    let binary = !qa.is_empty() && qa.iter().chain(&qb).all(|&x| x == 0.0 || x == 1.0);
+    let count = |x: f64, y: f64| {
+        qa.iter()
+            .zip(&qb)
+            .filter(|(p, q)| **p == x && **q == y)
+            .count() as u64
+    };
+    let discordant = (count(1.0, 0.0), count(0.0, 1.0));
+    let p_quality = if binary {
+        mcnemar(discordant.0, discordant.1).1
+    } else {
+        quality.p
+    };
+    PairedStats {
+        pairs: ca.len(),
+        quality,
+        binary,
+        discordant,
+        p_quality,
+        cost: paired_mean(&ca, &cb, resamples, 0.95, seed ^ 1),
+        p95: paired_p95(&la, &lb, resamples, 0.95, seed ^ 2),
+    }
+}
+
 /// Paired comparisons of every policy with `baseline` over the trace frame.
 pub fn compare_with(
     df: &DataFrame,
@@ -94,98 +209,29 @@ pub fn compare_with(
     resamples: usize,
     seed: u64,
 ) -> PolarsResult<Vec<Comparison>> {
-    let base = df
-        .clone()
-        .lazy()
-        .filter(col("policy").eq(lit(baseline)).and(col("uncovered").not()))
-        .collect()?;
-    let base_ids: Vec<String> = base
-        .column("request_id")?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or("").to_string())
-        .collect();
-    let (bq, bc, bl) = (
-        super::frame::f64_column(&base, "quality")?,
-        super::frame::f64_column(&base, "cost_usd")?,
-        super::frame::f64_column(&base, "latency_ms")?,
-    );
-    let index: std::collections::HashMap<&str, usize> = base_ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
     use rayon::prelude::*;
-    let others: Vec<&String> = policies.iter().filter(|p| p.as_str() != baseline).collect();
-    let mut out: Vec<Comparison> = others
+    let outcomes = Outcomes::by_policy(df)?;
+    let empty = Outcomes::default();
+    let base = outcomes.get(baseline).unwrap_or(&empty);
+    let mut out: Vec<Comparison> = policies
         .par_iter()
-        .map(|p| -> PolarsResult<Comparison> {
-            let pdf = df
-                .clone()
-                .lazy()
-                .filter(
-                    col("policy")
-                        .eq(lit(p.as_str()))
-                        .and(col("uncovered").not()),
-                )
-                .collect()?;
-            let ids: Vec<String> = pdf
-                .column("request_id")?
-                .str()?
-                .iter()
-                .map(|s| s.unwrap_or("").to_string())
-                .collect();
-            let (q, c, l) = (
-                super::frame::f64_column(&pdf, "quality")?,
-                super::frame::f64_column(&pdf, "cost_usd")?,
-                super::frame::f64_column(&pdf, "latency_ms")?,
-            );
-            let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
-                (vec![], vec![], vec![], vec![], vec![], vec![]);
-            for (i, id) in ids.iter().enumerate() {
-                let Some(&j) = index.get(id.as_str()) else {
-                    continue;
-                };
-                ca.push(c[i]);
-                cb.push(bc[j]);
-                la.push(l[i]);
-                lb.push(bl[j]);
-                if !q[i].is_nan() && !bq[j].is_nan() {
-                    qa.push(q[i]);
-                    qb.push(bq[j]);
-                }
-            }
-            let s = seed ^ stable_hash(p.as_bytes());
-            let quality = paired_mean(&qa, &qb, resamples, 0.95, s);
-            let binary = qa.iter().chain(&qb).all(|&x| x == 0.0 || x == 1.0) && !qa.is_empty();
-            let discordant = (
-                qa.iter()
-                    .zip(&qb)
-                    .filter(|(a, b)| **a == 1.0 && **b == 0.0)
-                    .count() as u64,
-                qa.iter()
-                    .zip(&qb)
-                    .filter(|(a, b)| **a == 0.0 && **b == 1.0)
-                    .count() as u64,
-            );
-            let p_quality = if binary {
-                mcnemar(discordant.0, discordant.1).1
-            } else {
-                quality.p
-            };
-            Ok(Comparison {
-                policy: (*p).clone(),
+        .filter(|p| p.as_str() != baseline)
+        .map(|p| {
+            let a = outcomes.get(p.as_str()).unwrap_or(&empty);
+            let st = paired_stats(a, base, resamples, seed ^ stable_hash(p.as_bytes()));
+            Comparison {
+                policy: p.clone(),
                 baseline: baseline.to_string(),
-                quality,
-                binary,
-                discordant,
-                p_quality,
+                quality: st.quality,
+                binary: st.binary,
+                discordant: st.discordant,
+                p_quality: st.p_quality,
                 p_quality_holm: f64::NAN,
-                cost: paired_mean(&ca, &cb, resamples, 0.95, s ^ 1),
-                p95: paired_p95(&la, &lb, resamples, 0.95, s ^ 2),
-            })
+                cost: st.cost,
+                p95: st.p95,
+            }
         })
-        .collect::<PolarsResult<Vec<_>>>()?;
+        .collect();
     let adj = holm(&out.iter().map(|c| c.p_quality).collect::<Vec<_>>());
     for (c, a) in out.iter_mut().zip(adj) {
         c.p_quality_holm = a;
@@ -200,4 +246,51 @@ pub fn default_baseline(summaries: &[PolicySummary]) -> Option<String> {
         .filter(|s| s.policy.starts_with("always:") && s.quality_mean.is_finite())
         .max_by(|a, b| a.quality_mean.total_cmp(&b.quality_mean))
         .map(|s| s.policy.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcomes(rows: &[(&str, f64, f64, f64)]) -> Outcomes {
+        Outcomes {
+            ids: rows.iter().map(|r| r.0.to_string()).collect(),
+            quality: rows.iter().map(|r| r.1).collect(),
+            cost: rows.iter().map(|r| r.2).collect(),
+            latency: rows.iter().map(|r| r.3).collect(),
+        }
+    }
+
+    #[test]
+    fn paired_stats_hand_worked() {
+        // a answers r1..r5 (r5 has no partner); b answers r4..r1 (other order) and r9.
+        let a = outcomes(&[
+            ("r1", 1.0, 0.010, 100.0),
+            ("r2", 1.0, 0.020, 200.0),
+            ("r3", 0.0, 0.030, 300.0),
+            ("r4", f64::NAN, 0.040, 400.0),
+            ("r5", 1.0, 9.000, 9000.0),
+        ]);
+        let b = outcomes(&[
+            ("r4", 1.0, 0.010, 100.0),
+            ("r3", 1.0, 0.010, 100.0),
+            ("r2", 0.0, 0.010, 100.0),
+            ("r1", 1.0, 0.010, 100.0),
+            ("r9", 0.0, 5.000, 5000.0),
+        ]);
+        let st = paired_stats(&a, &b, 200, 7);
+        // Pairs r1..r4; quality pairs r1..r3 (r4 unlabelled in a).
+        assert_eq!(st.pairs, 4);
+        assert_eq!(st.quality.n, 3);
+        // Δquality = ((1−1) + (1−0) + (0−1)) / 3 = 0.
+        assert!(st.quality.delta.abs() < 1e-15);
+        // Δcost = (0 + 0.01 + 0.02 + 0.03) / 4 = 0.015.
+        assert!((st.cost.delta - 0.015).abs() < 1e-15);
+        // 0/1 quality: McNemar with a right & b wrong on r2, a wrong & b right on r3.
+        assert!(st.binary);
+        assert_eq!(st.discordant, (1, 1));
+        assert_eq!(st.p_quality, mcnemar(1, 1).1);
+        // p95 of a's paired latencies (100..400) is 385 ms, b's is 100 ms.
+        assert!((st.p95.delta - 285.0).abs() < 1e-9);
+    }
 }

@@ -333,7 +333,13 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
             let path = o.dataset.join(JUDGED_FILE);
             let (js, verdicts) = Store::<JudgeRecord>::open_with(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
-            let judged: HashSet<CellKey> = verdicts.iter().map(JudgeRecord::key).collect();
+            // A judge call that failed (after its retries) is tried again next run;
+            // an answered one, parseable or not, is final.
+            let judged: HashSet<CellKey> = verdicts
+                .iter()
+                .filter(|v| v.status == "ok")
+                .map(JudgeRecord::key)
+                .collect();
             let unjudged: HashMap<CellKey, String> = stored
                 .into_iter()
                 .filter(|r| r.status == "ok" && r.quality.is_none() && !judged.contains(&r.key()))

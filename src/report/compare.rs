@@ -6,11 +6,11 @@
 //! otherwise), Holm-corrected over the policies compared.
 
 use super::fmt::{f, fh, ms, usd};
-use crate::analysis::stats::{Paired, holm, mcnemar, paired_mean, paired_p95};
+use crate::analysis::stats::{Paired, holm};
+use crate::analysis::tradeoff::{Outcomes, paired_stats};
 use crate::error::InputError;
 use crate::util::hash::stable_hash;
 use anyhow::Result;
-use polars::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -37,60 +37,13 @@ pub struct Delta {
     pub d_p95: Paired,
 }
 
-struct Side {
-    ids: Vec<String>,
-    q: Vec<f64>,
-    c: Vec<f64>,
-    l: Vec<f64>,
-}
-
-fn load(dir: &Path) -> Result<HashMap<String, Side>> {
+fn load(dir: &Path) -> Result<HashMap<String, Outcomes>> {
     let path = dir.join("trace.parquet");
     if !path.is_file() {
         return Err(InputError::file(dir, "not a report folder: trace.parquet is missing").into());
     }
-    let df = crate::analysis::frame::read_parquet(&path)?
-        .lazy()
-        .filter(col("uncovered").not())
-        .collect()?;
-    let s = |n: &str| -> Result<Vec<String>> {
-        Ok(df
-            .column(n)?
-            .str()?
-            .iter()
-            .map(|x| x.unwrap_or("").to_string())
-            .collect())
-    };
-    let fl = |n: &str| -> Result<Vec<f64>> {
-        Ok(df
-            .column(n)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect())
-    };
-    let (pol, ids, q, c, l) = (
-        s("policy")?,
-        s("request_id")?,
-        fl("quality")?,
-        fl("cost_usd")?,
-        fl("latency_ms")?,
-    );
-    let mut out: HashMap<String, Side> = HashMap::new();
-    for i in 0..pol.len() {
-        let e = out.entry(pol[i].clone()).or_insert_with(|| Side {
-            ids: vec![],
-            q: vec![],
-            c: vec![],
-            l: vec![],
-        });
-        e.ids.push(ids[i].clone());
-        e.q.push(q[i]);
-        e.c.push(c[i]);
-        e.l.push(l[i]);
-    }
-    Ok(out)
+    let df = crate::analysis::frame::read_parquet(&path)?;
+    Ok(Outcomes::by_policy(&df)?)
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -106,59 +59,21 @@ pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<De
     let mut out = Vec::new();
     for name in names {
         let (x, y) = (&sa[name], &sb[name]);
-        let idx: HashMap<&str, usize> = x
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect();
-        let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (j, id) in y.ids.iter().enumerate() {
-            let Some(&i) = idx.get(id.as_str()) else {
-                continue;
-            };
-            // Deltas are B − A.
-            cb.push(x.c[i]);
-            ca.push(y.c[j]);
-            lb.push(x.l[i]);
-            la.push(y.l[j]);
-            if !x.q[i].is_nan() && !y.q[j].is_nan() {
-                qb.push(x.q[i]);
-                qa.push(y.q[j]);
-            }
-        }
-        let s = seed ^ stable_hash(name.as_bytes());
-        let dq = paired_mean(&qa, &qb, resamples, 0.95, s);
-        let binary = !qa.is_empty() && qa.iter().chain(&qb).all(|&v| v == 0.0 || v == 1.0);
-        let p = if binary {
-            let b1 = qa
-                .iter()
-                .zip(&qb)
-                .filter(|(p, q)| **p == 1.0 && **q == 0.0)
-                .count() as u64;
-            let c1 = qa
-                .iter()
-                .zip(&qb)
-                .filter(|(p, q)| **p == 0.0 && **q == 1.0)
-                .count() as u64;
-            mcnemar(b1, c1).1
-        } else {
-            dq.p
-        };
+        // Deltas are B − A.
+        let st = paired_stats(y, x, resamples, seed ^ stable_hash(name.as_bytes()));
         out.push(Delta {
             policy: name.clone(),
-            pairs: ca.len(),
+            pairs: st.pairs,
             cost_per_1k: (
-                x.c.iter().sum::<f64>() / x.c.len().max(1) as f64 * 1000.0,
-                y.c.iter().sum::<f64>() / y.c.len().max(1) as f64 * 1000.0,
+                x.cost.iter().sum::<f64>() / x.cost.len().max(1) as f64 * 1000.0,
+                y.cost.iter().sum::<f64>() / y.cost.len().max(1) as f64 * 1000.0,
             ),
-            quality: (mean(&x.q), mean(&y.q)),
-            d_quality: dq,
-            p,
+            quality: (mean(&x.quality), mean(&y.quality)),
+            d_quality: st.quality,
+            p: st.p_quality,
             p_holm: f64::NAN,
-            d_cost: paired_mean(&ca, &cb, resamples, 0.95, s ^ 1),
-            d_p95: paired_p95(&la, &lb, resamples, 0.95, s ^ 2),
+            d_cost: st.cost,
+            d_p95: st.p95,
         });
     }
     let adj = holm(&out.iter().map(|d| d.p).collect::<Vec<_>>());
