@@ -69,8 +69,8 @@ fn bench(c: &mut Criterion) {
         ("stateful_latency_cooldown_rpm/1_thread", STATEFUL, true),
     ] {
         let policies = vec![parse::parse(name, src, "bench").expect("bench policy parses")];
-        let bound = bind_all(&ds, &cal.prices, &policies, 7).expect("binds");
         let opts = SimOptions::default();
+        let bound = bind_all(&ds, &cal.prices, &policies, &opts).expect("binds");
         let run = || {
             let t = run_bound(&ds, &bound, &policies, &opts).unwrap_or_else(|_| panic!("run"));
             std::hint::black_box(t.rows.len())

@@ -163,7 +163,7 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
     let Some(ds) = ds else {
         return Err(InputError::new(diags).into());
     };
-    let cli_scenarios = cli_scenarios(&o.scenarios, &ds, &mut diags);
+    let cli_scenarios = cli_scenarios(&o.scenarios, &ds, o.arrival == "recorded", &mut diags);
     let mut files = ds.pricing_files.clone();
     files.extend(o.pricing.iter().cloned());
     let book = match pricing_days(&o.pricing_date).and_then(|d| PriceBook::load(&files, d)) {
@@ -183,7 +183,15 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
     if !diags.is_empty() {
         // Bind the policies that did parse too, so one run reports every problem.
         if prices.len() == ds.n_models()
-            && let Err(e) = sim::bind_all(&ds, &prices, &policies, o.seed)
+            && let Err(e) = sim::bind_all(
+                &ds,
+                &prices,
+                &policies,
+                &SimOptions {
+                    seed: o.seed,
+                    ..SimOptions::default()
+                },
+            )
         {
             diags.extend(e.diagnostics);
         }
@@ -210,11 +218,14 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
     })
 }
 
-/// Parse the `--scenario` what-ifs and check their models against the dataset (they
-/// apply to every policy, so a model must be a dataset model, not a policy alias).
+/// Parse the `--scenario` what-ifs and check them against the dataset and the arrival
+/// model here, where their text is known: they apply to every policy, so a model must
+/// be a dataset model (not a policy alias), and an outage given as timestamps needs
+/// the dataset's timestamps as the clock. Binding then finds nothing wrong with them.
 fn cli_scenarios(
     texts: &[String],
     ds: &dataset::Dataset,
+    recorded_clock: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<crate::policy::gateway::Scenario> {
     use crate::policy::gateway::{Scenario, parse_cli_scenario};
@@ -240,6 +251,22 @@ fn cli_scenarios(
                                 m.name,
                                 ds.models.join(", ")
                             ),
+                        ));
+                    }
+                    Some(m)
+                        if matches!(
+                            s,
+                            Scenario::Outage {
+                                relative: false,
+                                ..
+                            }
+                        ) && !(recorded_clock && ds.requests.has_timestamps()) =>
+                    {
+                        diags.push(Diagnostic::at_offset(
+                            &label,
+                            text,
+                            m.span.start,
+                            "an outage given as timestamps needs request timestamps and --arrival recorded; use offsets in seconds (from = 600, to = 1200)",
                         ));
                     }
                     _ => out.push(s),
@@ -543,7 +570,7 @@ pub fn validate(policies: &[PathBuf], dataset: Option<&Path>, example: bool) -> 
                 .map(|_| crate::pricing::ModelPrice::per_mtok(0.0, 0.0, "validation"))
                 .collect()
         });
-        sim::bind_all(&ds, &prices, &pols, 0)?;
+        sim::bind_all(&ds, &prices, &pols, &SimOptions::default())?;
         println!(
             "{} policies OK against {} ({} models)",
             pols.len(),

@@ -268,3 +268,59 @@ fn command_line_outage_applies_to_every_policy_and_baseline() {
     );
     assert!(!out.path().join("bad").exists());
 }
+
+/// An outage given as timestamps is placed on the dataset's own clock; with another
+/// arrival model it cannot be, and both a policy file and `--scenario` say so where
+/// the outage is written — and an equivalent outage in offsets runs.
+#[test]
+fn timestamped_outage_needs_the_recorded_clock() {
+    let (ds, prices) = example();
+    let text = "name = \"p\"\n[[scenario]]\noutage = { model = \"openai/gpt-4o\", from = \"2024-06-03T10:00:00Z\", to = \"2024-06-03T12:00:00Z\" }\n[default]\nroute = \"openai/gpt-4o\"\n";
+    let policy = parse("p.toml", text, "p").unwrap_or_else(|e| panic!("{e}"));
+    let recorded = run(
+        &ds,
+        &prices,
+        std::slice::from_ref(&policy),
+        &SimOptions::default(),
+    );
+    assert!(recorded.is_ok(), "the recorded clock takes timestamps");
+    let uniform = SimOptions {
+        arrival: routesim::sim::Arrival::Uniform(1.0),
+        ..SimOptions::default()
+    };
+    match run(&ds, &prices, &[policy], &uniform) {
+        Err(routesim::sim::SimError::Input(e)) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(
+                    "p.toml:3:20: an outage given as timestamps needs the recorded arrival clock"
+                ),
+                "{msg}"
+            );
+        }
+        _ => panic!("expected an input error"),
+    }
+
+    let out = tempfile::tempdir().unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--example",
+            "--arrival",
+            "uniform:2",
+            "--scenario",
+            "outage = { model = \"openai/gpt-4o\", from = \"2024-06-03T10:00:00Z\", to = \"2024-06-03T12:00:00Z\" }",
+            "-o",
+        ])
+        .arg(out.path().join("r"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--scenario 1:1:20: an outage given as timestamps needs request timestamps and --arrival recorded"),
+        "{err}"
+    );
+    assert!(!out.path().join("r").exists());
+}

@@ -227,6 +227,9 @@ pub struct BindCtx<'a> {
     pub prices: &'a [ModelPrice],
     /// Run seed.
     pub seed: u64,
+    /// Whether arrivals follow the dataset's timestamps (`--arrival recorded`), so
+    /// what-ifs given as timestamps can be placed on the virtual clock.
+    pub recorded_clock: bool,
 }
 
 struct Binder<'a, 'p> {
@@ -1041,7 +1044,12 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
                         0
                     } else {
                         match first_ts {
-                            Some(t) => t,
+                            Some(t) if b.ctx.recorded_clock => t,
+                            Some(_) => {
+                                let span = model.span.clone();
+                                b.err(&span, "an outage given as timestamps needs the recorded arrival clock (--arrival recorded); with another arrival model use offsets in seconds (from = 600, to = 1200)".into());
+                                0
+                            }
                             None => {
                                 let span = model.span.clone();
                                 b.err(&span, "an outage with timestamps needs request timestamps; use offsets in seconds (from = 600, to = 1200)".into());

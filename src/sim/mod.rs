@@ -70,14 +70,21 @@ pub enum SimError {
     Missing(MissingCell),
 }
 
-/// Bind policies to the dataset, reporting every problem of every policy.
+/// Bind policies to the dataset for a run with `opts` (its seed, and whether the
+/// virtual clock is the dataset's own timestamps), reporting every problem of every
+/// policy.
 pub fn bind_all(
     ds: &Dataset,
     prices: &[ModelPrice],
     policies: &[Policy],
-    seed: u64,
+    opts: &SimOptions,
 ) -> Result<Vec<Bound>, InputError> {
-    let ctx = BindCtx { ds, prices, seed };
+    let ctx = BindCtx {
+        ds,
+        prices,
+        seed: opts.seed,
+        recorded_clock: opts.arrival == Arrival::Recorded,
+    };
     let results: Vec<Result<Bound, Vec<Diagnostic>>> =
         policies.par_iter().map(|p| bind(p, &ctx)).collect();
     let mut bounds = Vec::with_capacity(policies.len());
@@ -102,7 +109,7 @@ pub fn run(
     policies: &[Policy],
     opts: &SimOptions,
 ) -> Result<Trace, SimError> {
-    let bounds = bind_all(ds, prices, policies, opts.seed).map_err(SimError::Input)?;
+    let bounds = bind_all(ds, prices, policies, opts).map_err(SimError::Input)?;
     run_bound(ds, &bounds, policies, opts)
 }
 
