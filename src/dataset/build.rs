@@ -79,6 +79,37 @@ pub fn modelled_latency_ms(output_tokens: u32) -> (f32, f32) {
     (ttft + 20.0 * output_tokens as f32, ttft)
 }
 
+impl Recorded {
+    /// A recorded sample whose token counts and latency may be absent: present values
+    /// are written into `s`, and the `has_*` flags say which were.
+    pub fn measured(
+        mut s: Sample,
+        input_tokens: Option<u32>,
+        output_tokens: Option<u32>,
+        latency_ms: Option<f64>,
+        output: Option<String>,
+        origin: Origin,
+    ) -> Recorded {
+        if let Some(t) = input_tokens {
+            s.input_tokens = t;
+        }
+        if let Some(t) = output_tokens {
+            s.output_tokens = t;
+        }
+        if let Some(l) = latency_ms {
+            s.latency_ms = l as f32;
+        }
+        Recorded {
+            sample_data: s,
+            has_input_tokens: input_tokens.is_some(),
+            has_output_tokens: output_tokens.is_some(),
+            has_latency: latency_ms.is_some(),
+            output,
+            origin,
+        }
+    }
+}
+
 /// A response after its request and model are resolved: no per-row names kept.
 #[derive(Debug)]
 struct Packed {

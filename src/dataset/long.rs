@@ -356,23 +356,16 @@ fn response_fields(
     s.quality = fields.quality(row, k, &c, diags).unwrap_or(f64::NAN);
     let (k, c) = fields.first(row, COST);
     s.cost_usd = fields.number(row, k, &c, 0.0, diags).unwrap_or(f64::NAN);
-    if let Some(t) = in_tok {
-        s.input_tokens = t;
-    }
-    if let Some(t) = out_tok {
-        s.output_tokens = t;
-    }
-    if let Some(l) = latency {
-        s.latency_ms = l as f32;
-    }
-    if s.cached_tokens > s.input_tokens && in_tok.is_some() {
+    if let Some(t) = in_tok
+        && s.cached_tokens > t
+    {
         diags.push(Diagnostic::cell(
             fields.file,
             row.number(),
             "cached_tokens",
             format!(
-                "cached tokens ({}) exceed input tokens ({})",
-                s.cached_tokens, s.input_tokens
+                "cached tokens ({}) exceed input tokens ({t})",
+                s.cached_tokens
             ),
         ));
     }
@@ -382,14 +375,14 @@ fn response_fields(
         request_id,
         model,
         sample,
-        recorded: Recorded {
-            sample_data: s,
-            has_input_tokens: in_tok.is_some(),
-            has_output_tokens: out_tok.is_some(),
-            has_latency: latency.is_some(),
+        recorded: Recorded::measured(
+            s,
+            in_tok,
+            out_tok,
+            latency,
             output,
-            origin: (fields.shared_file.clone(), row.number()),
-        },
+            (fields.shared_file.clone(), row.number()),
+        ),
     }
 }
 

@@ -150,23 +150,18 @@ pub fn read_wide(
             let in_tok = fields.count(row, &in_key, &row.get(&in_key), d);
             let out_key = format!("{m}|output_tokens");
             let out_tok = fields.count(row, &out_key, &row.get(&out_key), d);
-            if let Some(l) = latency {
-                s.latency_ms = l as f32;
-            }
-            s.input_tokens = in_tok.unwrap_or(0);
-            s.output_tokens = out_tok.unwrap_or(0);
             resps.push(ResponseRow {
                 request_id: id.clone(),
                 model: m.clone(),
                 sample: Some(0),
-                recorded: Recorded {
-                    sample_data: s,
-                    has_input_tokens: in_tok.is_some(),
-                    has_output_tokens: out_tok.is_some(),
-                    has_latency: latency.is_some(),
+                recorded: Recorded::measured(
+                    s,
+                    in_tok,
+                    out_tok,
+                    latency,
                     output,
-                    origin: (fields.shared_file.clone(), row.number()),
-                },
+                    (fields.shared_file.clone(), row.number()),
+                ),
             });
         }
         pending.push((req, resps));
