@@ -8,7 +8,7 @@ use crate::policy::{self, Policy, baselines::baselines};
 use crate::pricing::{PriceBook, today_days};
 use crate::report::{self, manifest::RunInfo};
 use crate::sim::{self, Arrival, SimError, SimOptions, engine::Missing};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 /// Options of `routesim run`.
@@ -180,6 +180,15 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
             Vec::new()
         }
     };
+    let baseline_policies = if o.no_baselines {
+        Vec::new()
+    } else {
+        baselines(&ds.models)
+    };
+    diags.extend(crate::policy::baselines::name_clashes(
+        &policies,
+        &baseline_policies,
+    ));
     if !diags.is_empty() {
         // Bind the policies that did parse too, so one run reports every problem.
         if prices.len() == ds.n_models()
@@ -197,9 +206,7 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
         }
         return Err(InputError::new(diags).into());
     }
-    if !o.no_baselines {
-        policies.extend(baselines(&ds.models));
-    }
+    policies.extend(baseline_policies);
     for p in &mut policies {
         p.scenarios.extend(cli_scenarios.iter().cloned());
     }
@@ -348,10 +355,10 @@ pub fn run(o: &RunOptions) -> Result<()> {
             ))
             .into());
         }
+        Err(SimError::Internal(m)) => anyhow::bail!("internal error (please report): {m}"),
     };
     clock.lap("simulate");
-    let mut frame = analysis::trace_frame(&trace, ds).context("building the trace table")?;
-    clock.lap("build the trace table");
+    let table = analysis::RunTable::of_run(&trace, ds);
     let mut by: Vec<String> =
         o.by.iter()
             .map(|k| {
@@ -400,11 +407,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
                     .collect::<Vec<_>>()
             })
             .collect(),
-        rules: trace
-            .policies
-            .iter()
-            .map(|p| (p.name.clone(), p.rules.clone()))
-            .collect(),
+        policies: trace.policies.clone(),
         models: ds.models.clone(),
         notes: ds.info.warnings.clone(),
         n_requests: ds.n_requests(),
@@ -417,7 +420,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         };
         find_root("reports").join(name)
     });
-    let (written, analysis) = report::write(&out, &mut frame, &ropts, &manifest)?;
+    let (written, analysis) = report::write(&out, &table, &ropts, &manifest)?;
     clock.lap("analyse and write the report");
 
     println!(
@@ -491,7 +494,8 @@ fn record_missing_live(o: &RunOptions, opts: &SimOptions) -> Result<()> {
         let trace = match sim::run(&ds, &prices, &policies, opts) {
             Ok(t) => t,
             Err(SimError::Input(e)) => return Err(e.into()),
-            Err(SimError::Missing(_)) => unreachable!("live mode simulates with skip"),
+            Err(SimError::Missing(_)) => anyhow::bail!("live mode simulates with --missing skip"),
+            Err(SimError::Internal(m)) => anyhow::bail!("internal error (please report): {m}"),
         };
         let mut cells: Vec<(String, String)> = trace
             .rows

@@ -319,25 +319,17 @@ fn ab_split_is_sticky_per_user() {
 
 #[test]
 fn summary_figures_match_the_hand_totals() {
-    use routesim::analysis::{SummaryOptions, summarize, trace_frame};
+    use routesim::analysis::{RunTable, SummaryOptions, summarize};
     let dir = common::fixture("hand");
     let ds = load(&dir, &LoadOptions::default()).unwrap();
     let t = simulate();
-    let df = trace_frame(&t, &ds).unwrap();
-    let rules: Vec<(String, Vec<String>)> = t
-        .policies
-        .iter()
-        .map(|p| (p.name.clone(), p.rules.clone()))
-        .collect();
     let s = summarize(
-        &df,
-        &rules,
+        &RunTable::of_run(&t, &ds),
         &SummaryOptions {
             bootstrap: 200,
             seed: 1,
         },
-    )
-    .unwrap();
+    );
     let c = s.iter().find(|x| x.policy == "cascade").unwrap();
     // cost .00088+.00176+.0022+.00906+.00058 = .01448; quality (.8+.7+.8+.85+.9)/5 = .81
     assert!((c.cost_total - 0.01448).abs() < 1e-12);

@@ -150,7 +150,7 @@ fn pricebook_prices_seed_models_from_catalogs() {
     let book = PriceBook::load(&[l, g], today_days()).unwrap();
     let gpt4o = book.lookup("openai/gpt-4o").unwrap();
     assert!(gpt4o.source.contains("LiteLLM"), "{}", gpt4o.source);
-    assert!((gpt4o.cost(1_000_000, 0, 0, 0) - 2.5).abs() < 1e-9);
+    assert!((gpt4o.cost(&routesim::pricing::Usage::plain(1_000_000, 0)) - 2.5).abs() < 1e-9);
     let sonnet = book.lookup("anthropic/claude-3.5-sonnet").unwrap();
     assert!(
         sonnet
@@ -159,11 +159,13 @@ fn pricebook_prices_seed_models_from_catalogs() {
         "{}",
         sonnet.source
     );
-    assert!((sonnet.cost(1_000_000, 0, 1_000_000, 0) - 18.0).abs() < 1e-9);
+    assert!(
+        (sonnet.cost(&routesim::pricing::Usage::plain(1_000_000, 1_000_000)) - 18.0).abs() < 1e-9
+    );
     let pro = book.lookup("google/gemini-1.5-pro").unwrap();
     // Cliff tier above 128k prompt tokens: all tokens at the higher price.
-    assert!((pro.cost(100_000, 0, 0, 0) - 0.125).abs() < 1e-12);
-    assert!((pro.cost(200_000, 0, 0, 0) - 0.5).abs() < 1e-12);
+    assert!((pro.cost(&routesim::pricing::Usage::plain(100_000, 0)) - 0.125).abs() < 1e-12);
+    assert!((pro.cost(&routesim::pricing::Usage::plain(200_000, 0)) - 0.5).abs() < 1e-12);
     let err = book
         .resolve(&["openai/gpt-4o".into(), "acme/unknown-model".into()])
         .unwrap_err();

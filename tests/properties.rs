@@ -2,7 +2,7 @@
 mod common;
 
 use proptest::prelude::*;
-use routesim::analysis::{SummaryOptions, summarize, trace_frame};
+use routesim::analysis::{RunTable, SummaryOptions, summarize};
 use routesim::dataset::Dataset;
 use routesim::policy::{Policy, baselines::baselines, load_all};
 use routesim::pricing::ModelPrice;
@@ -96,25 +96,42 @@ proptest! {
         let (ds, prices) = dataset(n, seed, holes);
         let pols = policies(&ds);
         let t = sim(&ds, &prices, &pols, seed, Missing::Skip);
-        let df = trace_frame(&t, &ds).unwrap();
-        let s = summarize(&df, &[], &SummaryOptions { bootstrap: 50, seed }).unwrap();
+        let s = summarize(&RunTable::of_run(&t, &ds), &SummaryOptions { bootstrap: 50, seed });
         for (p, sum) in s.iter().enumerate() {
             let rows: Vec<_> = t.policy_rows(p).iter().filter(|r| r.covered()).collect();
             let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
-            let q: Vec<f64> = rows.iter().map(|r| r.quality).filter(|q| !q.is_nan()).collect();
+            let valued = rows.iter().filter(|r| !r.quality.is_nan()).count();
             let ok = rows.iter().filter(|r| r.status.is_ok()).count();
             prop_assert_eq!(sum.covered as usize, rows.len());
             prop_assert!((sum.cost_total - cost).abs() <= 1e-9 * cost.max(1.0));
-            prop_assert_eq!(sum.quality_n as usize, q.len());
-            if !q.is_empty() {
-                let mean = q.iter().sum::<f64>() / q.len() as f64;
-                prop_assert!((sum.quality_mean - mean).abs() < 1e-12);
-                prop_assert!(sum.quality_lo <= mean + 1e-12 && mean <= sum.quality_hi + 1e-12);
+            prop_assert_eq!(sum.quality_n as usize, valued);
+            // Quality, computed again from its definition (README): P(ok) × mean of
+            // labelled answers + P(fail) × mean of failures.
+            let mean_of = |want_ok: bool| {
+                let v: Vec<f64> = rows.iter().filter(|r| r.status.is_ok() == want_ok && !r.quality.is_nan()).map(|r| r.quality).collect();
+                (v.len(), v.iter().sum::<f64>() / v.len().max(1) as f64)
+            };
+            let ((nl, mok), (nfl, mfail)) = (mean_of(true), mean_of(false));
+            let n_all = rows.len() as f64;
+            let fails = rows.len() - ok;
+            if rows.is_empty() || (ok > 0 && nl == 0) || (fails > 0 && nfl == 0) {
+                prop_assert!(sum.quality_mean.is_nan());
+            } else {
+                let q = ok as f64 / n_all * if ok > 0 { mok } else { 0.0 } + fails as f64 / n_all * if fails > 0 { mfail } else { 0.0 };
+                prop_assert!((sum.quality_mean - q).abs() < 1e-12, "{} vs {}", sum.quality_mean, q);
+                if sum.quality_lo.is_finite() {
+                    prop_assert!(sum.quality_lo <= q + 1e-12 && q <= sum.quality_hi + 1e-12);
+                }
             }
             prop_assert!((sum.success_rate - ok as f64 / rows.len() as f64).abs() < 1e-12);
-            // Percentiles equal a naive sort-based computation.
-            let mut lat: Vec<f64> = rows.iter().map(|r| r.latency_ms).collect();
+            // Percentiles equal a naive sort-based computation over the requests that
+            // reached a provider or the cache (gateway refusals are counted apart).
+            let mut lat: Vec<f64> = rows.iter().filter(|r| !routesim::analysis::summary::rejected(r)).map(|r| r.latency_ms).collect();
             lat.sort_by(f64::total_cmp);
+            if lat.is_empty() {
+                prop_assert!(sum.latency_p50.is_nan());
+                continue;
+            }
             for (q, got) in [(0.5, sum.latency_p50), (0.9, sum.latency_p90), (0.95, sum.latency_p95), (0.99, sum.latency_p99)] {
                 let pos = q * (lat.len() - 1) as f64;
                 let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
@@ -140,8 +157,7 @@ proptest! {
         prop_assert_eq!(bits(&a), bits(&b));
         prop_assert_eq!(format!("{:?}", a.rows), format!("{:?}", c.rows));
         let summary = |t: &Trace| {
-            let df = trace_frame(t, &ds).unwrap();
-            routesim::report::tables::summary_csv(&summarize(&df, &[], &SummaryOptions { bootstrap: 100, seed }).unwrap())
+            routesim::report::tables::summary_csv(&summarize(&RunTable::of_run(t, &ds), &SummaryOptions { bootstrap: 100, seed }))
         };
         prop_assert_eq!(summary(&a), summary(&b));
         // A different seed changes random choices (random baseline, splits).

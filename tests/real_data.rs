@@ -4,7 +4,8 @@
 mod common;
 
 use routesim::dataset::{LoadOptions, load};
-use routesim::policy::baselines::{always_name, baselines};
+use routesim::policy::Baseline;
+use routesim::policy::baselines::{self, baselines};
 use routesim::pricing::ModelPrice;
 use routesim::sim::{SimOptions, run};
 use std::collections::BTreeMap;
@@ -24,7 +25,9 @@ fn always_quality(ds: &routesim::dataset::Dataset, model: &str) -> (f64, usize) 
         &SimOptions::default(),
     )
     .unwrap_or_else(|_| panic!("run"));
-    let p = trace.policy_index(&always_name(model)).unwrap();
+    let p = trace
+        .policy_index(&baselines::name(&Baseline::Single(model.to_string())))
+        .unwrap();
     let q: Vec<f64> = trace
         .policy_rows(p)
         .iter()

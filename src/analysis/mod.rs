@@ -1,11 +1,15 @@
-//! Analysis of a trace with polars (DESIGN §6): per-policy and per-segment summaries,
-//! trade-off statistics (Pareto frontier, convex hull, AIQ) and paired comparisons.
-//! Owns numbers only; rendering lives in `report` and `plot`.
+//! Analysis of a run (DESIGN §6): per-policy and per-segment summaries, trade-off
+//! statistics (Pareto frontier, convex hull, AIQ) and paired comparisons, computed
+//! from the run's rows ([`table::RunTable`]); [`frame`] writes and reads them as
+//! Parquet with polars. Owns numbers only; rendering lives in `report` and `plot`.
 
 pub mod frame;
+pub mod quality;
 pub mod stats;
 pub mod summary;
+pub mod table;
 pub mod tradeoff;
 
 pub use frame::trace_frame;
 pub use summary::{PolicySummary, SegmentSummary, SummaryOptions, segments, summarize};
+pub use table::RunTable;

@@ -10,21 +10,20 @@ use crate::util::stats::quantile_sorted;
 /// difference is bootstrapped with at most 100 resamples, to keep large runs fast.
 pub const BOOTSTRAP_MAX_N: usize = 100_000;
 
-fn z_of(level: f64) -> f64 {
+/// Two-sided normal quantile of a confidence level (1.96 for 0.95).
+pub fn z_of(level: f64) -> f64 {
     // Two-sided normal quantile for common levels; Acklam's approximation otherwise.
     inv_norm(0.5 + level / 2.0)
 }
 
-/// Percentile bootstrap CI of the mean (seeded). NaN for an empty sample.
+/// Percentile bootstrap CI of the mean (seeded). NaN for fewer than two values (one
+/// value says nothing about spread).
 pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, level: f64, seed: u64) -> (f64, f64) {
     let n = values.len();
-    if n == 0 {
+    if n < 2 {
         return (f64::NAN, f64::NAN);
     }
     let mean = values.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return (mean, mean);
-    }
     if n > BOOTSTRAP_MAX_N || resamples == 0 {
         let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
         let half = z_of(level) * (var / n as f64).sqrt();
@@ -87,7 +86,7 @@ pub fn paired_bootstrap(
     let mut rb = b[..n].to_vec();
     let delta = stat(&mut ra, &mut rb);
     let mut rng = Rng::new(seed);
-    let mut ds: Vec<f64> = (0..resamples)
+    let ds: Vec<f64> = (0..resamples)
         .map(|_| {
             for i in 0..n {
                 let j = rng.below(n as u64) as usize;
@@ -96,11 +95,30 @@ pub fn paired_bootstrap(
             }
             stat(&mut ra, &mut rb)
         })
+        .filter(|d| !d.is_nan())
         .collect();
+    paired_from_resamples(n, delta, ds, level)
+}
+
+/// A paired result from the bootstrap distribution `ds` of the statistic: percentile
+/// interval, and the two-sided p-value of "no difference", `2 · min(P(d ≤ 0), P(d ≥ 0))`
+/// with each tail counted as `(k + 1) / (B + 1)` — never exactly 0, since B resamples
+/// cannot resolve a probability below 1 / (B + 1).
+pub fn paired_from_resamples(n: usize, delta: f64, mut ds: Vec<f64>, level: f64) -> Paired {
+    if ds.is_empty() {
+        return Paired {
+            n,
+            delta,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            p: f64::NAN,
+        };
+    }
     ds.sort_by(f64::total_cmp);
     let al = (1.0 - level) / 2.0;
-    let le = ds.iter().filter(|&&d| d <= 0.0).count() as f64 / ds.len().max(1) as f64;
-    let ge = ds.iter().filter(|&&d| d >= 0.0).count() as f64 / ds.len().max(1) as f64;
+    let b = ds.len() as f64;
+    let le = (ds.iter().filter(|&&d| d <= 0.0).count() as f64 + 1.0) / (b + 1.0);
+    let ge = (ds.iter().filter(|&&d| d >= 0.0).count() as f64 + 1.0) / (b + 1.0);
     Paired {
         n,
         delta,
@@ -154,10 +172,21 @@ pub fn mean_diff(a: &mut [f64], b: &mut [f64]) -> f64 {
     a.iter().zip(b.iter()).map(|(x, y)| x - y).sum::<f64>() / a.len().max(1) as f64
 }
 
-/// p95(a) − p95(b) (linear interpolation; reorders the slices, in O(n)).
+/// p95(a) − p95(b) over the values that are not NaN (linear interpolation; reorders
+/// the slices, in O(n)). NaN marks requests without a latency (gateway rejections).
 pub fn p95_diff(a: &mut [f64], b: &mut [f64]) -> f64 {
-    crate::util::stats::quantile_select(a, 0.95).unwrap_or(f64::NAN)
-        - crate::util::stats::quantile_select(b, 0.95).unwrap_or(f64::NAN)
+    fn p95(v: &mut [f64]) -> f64 {
+        // Move NaNs to the end, then select among the rest.
+        let mut k = 0;
+        for i in 0..v.len() {
+            if !v[i].is_nan() {
+                v.swap(k, i);
+                k += 1;
+            }
+        }
+        crate::util::stats::quantile_select(&mut v[..k], 0.95).unwrap_or(f64::NAN)
+    }
+    p95(a) - p95(b)
 }
 
 /// McNemar's test on paired 0/1 outcomes: `b` = A right & B wrong, `c` = A wrong &

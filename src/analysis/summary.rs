@@ -1,8 +1,24 @@
-//! Per-policy (and per-segment) summaries computed with polars over the trace frame.
+//! Per-policy (and per-segment) summaries, computed from the run's rows (one pass per
+//! policy, policies in parallel).
+//!
+//! Definitions (README, "What the figures mean"):
+//! - every figure but `requests`, `coverage` and rule hits is over *covered* requests
+//!   (the chosen model had a recorded answer, or one was imputed);
+//! - quality is [`super::quality`]'s estimator;
+//! - latency quantiles are over requests that reached a provider or the cache:
+//!   requests the gateway refused without calling anyone (budget, context window,
+//!   every model cooling down or rate-limited) are counted apart as `rejected_rate`
+//!   rather than entering the quantiles at 0 ms;
+//! - `attempts_mean` counts calls that reached a provider;
+//! - a cost is unknown (NaN) when a model had no price; any unknown cost makes the
+//!   policy's cost unknown — never a silent $0.
 
-use super::stats::bootstrap_mean_ci;
+use super::quality::{QObs, QualityAcc, quality_ci};
+use super::table::RunTable;
+use crate::sim::trace::{NONE16, TraceRow, flags};
 use crate::util::hash::stable_hash;
-use polars::prelude::*;
+use crate::util::stats::quantile_sorted;
+use rayon::prelude::*;
 
 /// Summary options.
 #[derive(Debug, Clone)]
@@ -37,21 +53,25 @@ pub struct PolicySummary {
     pub coverage: f64,
     /// Share of covered requests that ended with an answer.
     pub success_rate: f64,
-    /// Total cost, USD.
+    /// Share of covered requests the gateway refused without calling a provider.
+    pub rejected_rate: f64,
+    /// Total cost, USD (NaN when a cost is unknown).
     pub cost_total: f64,
     /// Cost per 1,000 covered requests, USD.
     pub cost_per_1k: f64,
     /// Cost per successful request, USD.
     pub cost_per_success: f64,
-    /// Mean quality (labelled requests; failures count as the failure quality).
+    /// Quality (see [`super::quality`]).
     pub quality_mean: f64,
-    /// Requests with a quality value.
+    /// Requests with a quality value (labelled answers and failures).
     pub quality_n: u64,
-    /// 95% CI of the mean quality (bootstrap percentile).
+    /// Share of successful answers with a quality label.
+    pub labelled_share: f64,
+    /// 95% CI of the quality (bootstrap percentile).
     pub quality_lo: f64,
     /// Upper end of the CI.
     pub quality_hi: f64,
-    /// Latency percentiles, ms.
+    /// Latency percentiles, ms (requests that reached a provider or the cache).
     pub latency_p50: f64,
     /// p90.
     pub latency_p90: f64,
@@ -73,254 +93,190 @@ pub struct PolicySummary {
     pub escalation_rate: f64,
     /// Share cut by the output cap.
     pub truncated_rate: f64,
-    /// Mean calls per request.
+    /// Mean calls to providers per request.
     pub attempts_mean: f64,
     /// (model, share of covered requests answered or last tried by it), by share.
     pub model_mix: Vec<(String, f64)>,
-    /// (rule, requests matched), in rule order where known.
+    /// (rule, requests matched), in rule order.
     pub rule_hits: Vec<(String, u64)>,
 }
 
-fn str_col(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .str()?
+/// Whether the gateway answered the request itself, without a provider call or a
+/// cache hit (budget rejection, context window, every model skipped or rate-limited).
+#[inline]
+pub fn rejected(r: &TraceRow) -> bool {
+    !r.status.is_ok() && r.attempts == 0 && !r.has(flags::CACHE_HIT)
+}
+
+/// The row's contribution to the quality figure.
+#[inline]
+pub fn qobs(r: &TraceRow) -> QObs {
+    QObs {
+        ok: r.status.is_ok(),
+        quality: r.quality,
+    }
+}
+
+/// The figures shared by policy and segment summaries, accumulated over rows.
+#[derive(Default)]
+struct Acc {
+    covered: u64,
+    ok: u64,
+    rejected: u64,
+    cost: f64,
+    quality: QualityAcc,
+    latency: Vec<f64>,
+    ttft: Vec<f64>,
+    flag_counts: [u64; 5],
+    calls: u64,
+}
+
+const RATE_FLAGS: [u32; 5] = [
+    flags::FELL_BACK,
+    flags::RETRIED,
+    flags::CACHE_HIT,
+    flags::ESCALATED,
+    flags::TRUNCATED,
+];
+
+impl Acc {
+    fn add(&mut self, r: &TraceRow) {
+        self.covered += 1;
+        self.ok += u64::from(r.status.is_ok());
+        self.cost += r.cost_usd;
+        self.quality.add(qobs(r));
+        if rejected(r) {
+            self.rejected += 1;
+        } else {
+            self.latency.push(r.latency_ms);
+        }
+        if !r.ttft_ms.is_nan() {
+            self.ttft.push(r.ttft_ms);
+        }
+        for (c, f) in self.flag_counts.iter_mut().zip(RATE_FLAGS) {
+            *c += u64::from(r.has(f));
+        }
+        self.calls += r.attempts as u64;
+    }
+
+    fn rate(&self, count: u64) -> f64 {
+        if self.covered == 0 {
+            f64::NAN
+        } else {
+            count as f64 / self.covered as f64
+        }
+    }
+
+    /// Sort the latency samples; quantiles read them.
+    fn finish(&mut self) {
+        self.latency.sort_by(f64::total_cmp);
+        self.ttft.sort_by(f64::total_cmp);
+    }
+
+    fn lat(&self, q: f64) -> f64 {
+        quantile_sorted(&self.latency, q).unwrap_or(f64::NAN)
+    }
+
+    fn cost_per_1k(&self) -> f64 {
+        if self.covered == 0 {
+            f64::NAN
+        } else {
+            self.cost / self.covered as f64 * 1000.0
+        }
+    }
+}
+
+/// Summaries per policy, in the run's policy order.
+pub fn summarize(t: &RunTable, opts: &SummaryOptions) -> Vec<PolicySummary> {
+    (0..t.trace.policies.len())
+        .into_par_iter()
+        .map(|p| summarize_policy(t, p, opts))
+        .collect()
+}
+
+/// Summary of policy `p`.
+pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> PolicySummary {
+    let trace = &t.trace;
+    let info = &trace.policies[p];
+    let rows = trace.policy_rows(p);
+    let mut acc = Acc::default();
+    let mut mix = vec![0u64; trace.models.len()];
+    let mut hits = vec![0u64; info.rules.len() + 1];
+    let mut obs = Vec::with_capacity(rows.len());
+    for r in rows {
+        match r.rule {
+            crate::sim::trace::DEFAULT_RULE => hits[info.rules.len()] += 1,
+            NONE16 => {}
+            i => hits[i as usize] += 1,
+        }
+        if !r.covered() {
+            continue;
+        }
+        acc.add(r);
+        obs.push(qobs(r));
+        if r.model != NONE16 {
+            mix[r.model as usize] += 1;
+        }
+    }
+    acc.finish();
+    let (quality_lo, quality_hi) = quality_ci(
+        &obs,
+        opts.bootstrap,
+        0.95,
+        opts.seed ^ stable_hash(info.name.as_bytes()),
+    );
+    let covered = acc.covered;
+    let mut model_mix: Vec<(String, f64)> = mix
         .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect())
-}
-
-fn rate(name: &str) -> Expr {
-    col(name).cast(DataType::Float64).mean().alias(name)
-}
-
-/// Aggregations shared by policy and segment summaries.
-fn aggregations() -> Vec<Expr> {
-    let q =
-        |c: &str, p: f64, alias: &str| col(c).quantile(lit(p), QuantileMethod::Linear).alias(alias);
-    vec![
-        len().alias("covered"),
-        col("ok")
-            .cast(DataType::Float64)
-            .mean()
-            .alias("success_rate"),
-        col("cost_usd").sum().alias("cost_total"),
-        col("ok").cast(DataType::Float64).sum().alias("n_ok"),
-        col("quality").mean().alias("quality_mean"),
-        col("quality").count().alias("quality_n"),
-        q("latency_ms", 0.5, "latency_p50"),
-        q("latency_ms", 0.9, "latency_p90"),
-        q("latency_ms", 0.95, "latency_p95"),
-        q("latency_ms", 0.99, "latency_p99"),
-        q("ttft_ms", 0.5, "ttft_p50"),
-        q("ttft_ms", 0.95, "ttft_p95"),
-        rate("fell_back"),
-        rate("retried"),
-        rate("cache_hit"),
-        rate("escalated"),
-        rate("truncated"),
-        col("attempts")
-            .cast(DataType::Float64)
-            .mean()
-            .alias("attempts_mean"),
-    ]
-}
-
-/// Summaries per policy, in the trace's policy order. `rules` lists each policy's
-/// rule names (so rules that never fired show with 0 hits).
-pub fn summarize(
-    df: &DataFrame,
-    rules: &[(String, Vec<String>)],
-    opts: &SummaryOptions,
-) -> PolarsResult<Vec<PolicySummary>> {
-    let all = df.clone().lazy();
-    let totals = all
-        .clone()
-        .group_by_stable([col("policy")])
-        .agg([len().alias("requests"), col("kind").first().alias("kind")])
-        .collect()?;
-    let covered = all.clone().filter(col("uncovered").not());
-    let agg = covered
-        .clone()
-        .group_by_stable([col("policy")])
-        .agg(aggregations())
-        .collect()?;
-    let mix = covered
-        .clone()
-        .filter(col("model").is_not_null())
-        .group_by_stable([col("policy"), col("model")])
-        .agg([len().alias("n")])
-        .collect()?;
-    let hits = all
-        .group_by_stable([col("policy"), col("rule")])
-        .agg([len().alias("n")])
-        .collect()?;
-
-    let t_policy = str_col(&totals, "policy")?;
-    let t_kind = str_col(&totals, "kind")?;
-    let t_req = super::frame::f64_column(&totals, "requests")?;
-    let a_policy = str_col(&agg, "policy")?;
-    let num = |name: &str| super::frame::f64_column(&agg, name);
-    let (covered_n, success, cost, n_ok, qmean, qn) = (
-        num("covered")?,
-        num("success_rate")?,
-        num("cost_total")?,
-        num("n_ok")?,
-        num("quality_mean")?,
-        num("quality_n")?,
-    );
-    let (p50, p90, p95, p99, t50, t95) = (
-        num("latency_p50")?,
-        num("latency_p90")?,
-        num("latency_p95")?,
-        num("latency_p99")?,
-        num("ttft_p50")?,
-        num("ttft_p95")?,
-    );
-    let (fb, rt, ch, esc, tr, att) = (
-        num("fell_back")?,
-        num("retried")?,
-        num("cache_hit")?,
-        num("escalated")?,
-        num("truncated")?,
-        num("attempts_mean")?,
-    );
-    let m_policy = str_col(&mix, "policy")?;
-    let m_model = str_col(&mix, "model")?;
-    let m_n = super::frame::f64_column(&mix, "n")?;
-    let h_policy = str_col(&hits, "policy")?;
-    let h_rule = str_col(&hits, "rule")?;
-    let h_n = super::frame::f64_column(&hits, "n")?;
-
-    // Quality values per policy for the bootstrap.
-    let qdf = covered
-        .filter(col("quality").is_not_null())
-        .select([col("policy"), col("quality")])
-        .collect()?;
-    let q_policy = str_col(&qdf, "policy")?;
-    let q_vals = super::frame::f64_column(&qdf, "quality")?;
-
-    // Quality values grouped by policy in one pass; bootstrap CIs in parallel.
-    let mut by_policy: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
-    for (p, v) in q_policy.iter().zip(&q_vals) {
-        by_policy.entry(p.as_str()).or_default().push(*v);
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(m, n)| (trace.models[m].clone(), *n as f64 / covered as f64))
+        .collect();
+    model_mix.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let rule_hits = info
+        .rules
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once("default"))
+        .zip(&hits)
+        .map(|(n, h)| (n.to_string(), *h))
+        .collect();
+    let q = |v: &[f64], x: f64| quantile_sorted(v, x).unwrap_or(f64::NAN);
+    PolicySummary {
+        policy: info.name.clone(),
+        kind: info.kind.label().to_string(),
+        requests: rows.len() as u64,
+        covered,
+        coverage: covered as f64 / rows.len().max(1) as f64,
+        success_rate: acc.rate(acc.ok),
+        rejected_rate: acc.rate(acc.rejected),
+        cost_total: acc.cost,
+        cost_per_1k: acc.cost_per_1k(),
+        cost_per_success: if acc.ok > 0 {
+            acc.cost / acc.ok as f64
+        } else {
+            f64::NAN
+        },
+        quality_mean: acc.quality.value(),
+        quality_n: acc.quality.n_valued(),
+        labelled_share: acc.quality.labelled_share(),
+        quality_lo,
+        quality_hi,
+        latency_p50: acc.lat(0.5),
+        latency_p90: acc.lat(0.9),
+        latency_p95: acc.lat(0.95),
+        latency_p99: acc.lat(0.99),
+        ttft_p50: q(&acc.ttft, 0.5),
+        ttft_p95: q(&acc.ttft, 0.95),
+        fallback_rate: acc.rate(acc.flag_counts[0]),
+        retry_rate: acc.rate(acc.flag_counts[1]),
+        cache_rate: acc.rate(acc.flag_counts[2]),
+        escalation_rate: acc.rate(acc.flag_counts[3]),
+        truncated_rate: acc.rate(acc.flag_counts[4]),
+        attempts_mean: acc.rate(acc.calls),
+        model_mix,
+        rule_hits,
     }
-    let cis: std::collections::HashMap<&str, (f64, f64)> = {
-        use rayon::prelude::*;
-        by_policy
-            .par_iter()
-            .map(|(name, vals)| {
-                (
-                    *name,
-                    bootstrap_mean_ci(
-                        vals,
-                        opts.bootstrap,
-                        0.95,
-                        opts.seed ^ stable_hash(name.as_bytes()),
-                    ),
-                )
-            })
-            .collect()
-    };
-    let mut out = Vec::with_capacity(t_policy.len());
-    for (i, name) in t_policy.iter().enumerate() {
-        let requests = t_req[i] as u64;
-        let mut s = PolicySummary {
-            policy: name.clone(),
-            kind: t_kind[i].clone(),
-            requests,
-            covered: 0,
-            coverage: 0.0,
-            success_rate: f64::NAN,
-            cost_total: 0.0,
-            cost_per_1k: f64::NAN,
-            cost_per_success: f64::NAN,
-            quality_mean: f64::NAN,
-            quality_n: 0,
-            quality_lo: f64::NAN,
-            quality_hi: f64::NAN,
-            latency_p50: f64::NAN,
-            latency_p90: f64::NAN,
-            latency_p95: f64::NAN,
-            latency_p99: f64::NAN,
-            ttft_p50: f64::NAN,
-            ttft_p95: f64::NAN,
-            fallback_rate: f64::NAN,
-            retry_rate: f64::NAN,
-            cache_rate: f64::NAN,
-            escalation_rate: f64::NAN,
-            truncated_rate: f64::NAN,
-            attempts_mean: f64::NAN,
-            model_mix: Vec::new(),
-            rule_hits: Vec::new(),
-        };
-        if let Some(j) = a_policy.iter().position(|p| p == name) {
-            s.covered = covered_n[j] as u64;
-            s.coverage = s.covered as f64 / requests.max(1) as f64;
-            s.success_rate = success[j];
-            s.cost_total = cost[j];
-            s.cost_per_1k = cost[j] / covered_n[j] * 1000.0;
-            s.cost_per_success = if n_ok[j] > 0.0 {
-                cost[j] / n_ok[j]
-            } else {
-                f64::NAN
-            };
-            s.quality_mean = qmean[j];
-            s.quality_n = qn[j] as u64;
-            s.latency_p50 = p50[j];
-            s.latency_p90 = p90[j];
-            s.latency_p95 = p95[j];
-            s.latency_p99 = p99[j];
-            s.ttft_p50 = t50[j];
-            s.ttft_p95 = t95[j];
-            s.fallback_rate = fb[j];
-            s.retry_rate = rt[j];
-            s.cache_rate = ch[j];
-            s.escalation_rate = esc[j];
-            s.truncated_rate = tr[j];
-            s.attempts_mean = att[j];
-        }
-        if let Some(&(lo, hi)) = cis.get(name.as_str()) {
-            s.quality_lo = lo;
-            s.quality_hi = hi;
-        }
-        let mut mixv: Vec<(String, f64)> = m_policy
-            .iter()
-            .zip(&m_model)
-            .zip(&m_n)
-            .filter(|((p, _), _)| *p == name)
-            .map(|((_, m), n)| (m.clone(), *n / s.covered.max(1) as f64))
-            .collect();
-        mixv.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        s.model_mix = mixv;
-        let hitmap: Vec<(String, u64)> = h_policy
-            .iter()
-            .zip(&h_rule)
-            .zip(&h_n)
-            .filter(|((p, r), _)| *p == name && !r.is_empty())
-            .map(|((_, r), n)| (r.clone(), *n as u64))
-            .collect();
-        s.rule_hits = match rules.iter().find(|(p, _)| p == name) {
-            Some((_, names)) => names
-                .iter()
-                .map(|n| n.as_str())
-                .chain(std::iter::once("default"))
-                .map(|n| {
-                    (
-                        n.to_string(),
-                        hitmap
-                            .iter()
-                            .find(|(r, _)| r == n)
-                            .map(|(_, c)| *c)
-                            .unwrap_or(0),
-                    )
-                })
-                .collect(),
-            None => hitmap,
-        };
-        out.push(s);
-    }
-    Ok(out)
 }
 
 /// One segment of one policy.
@@ -340,9 +296,9 @@ pub struct SegmentSummary {
     pub cost_total: f64,
     /// Cost per 1k.
     pub cost_per_1k: f64,
-    /// Mean quality.
+    /// Quality.
     pub quality_mean: f64,
-    /// Labelled requests.
+    /// Requests with a quality value.
     pub quality_n: u64,
     /// p50 latency.
     pub latency_p50: f64,
@@ -350,56 +306,68 @@ pub struct SegmentSummary {
     pub latency_p95: f64,
 }
 
-/// Summaries per (policy, value of `key`), e.g. `key = "meta.task"`.
-pub fn segments(df: &DataFrame, key: &str) -> PolarsResult<Vec<SegmentSummary>> {
-    let seg = df
-        .clone()
-        .lazy()
-        .filter(col("uncovered").not())
-        .with_column(col(key).fill_null(lit("(none)")).alias("__seg"))
-        .group_by_stable([col("policy"), col("__seg")])
-        .agg(aggregations())
-        .collect()?;
-    let (p, v) = (str_col(&seg, "policy")?, str_col(&seg, "__seg")?);
-    let num = |name: &str| super::frame::f64_column(&seg, name);
-    let (cov, succ, cost, qm, qn, p50, p95) = (
-        num("covered")?,
-        num("success_rate")?,
-        num("cost_total")?,
-        num("quality_mean")?,
-        num("quality_n")?,
-        num("latency_p50")?,
-        num("latency_p95")?,
-    );
-    let mut out: Vec<SegmentSummary> = (0..p.len())
-        .map(|i| SegmentSummary {
-            policy: p[i].clone(),
-            key: key.to_string(),
-            value: v[i].clone(),
-            covered: cov[i] as u64,
-            success_rate: succ[i],
-            cost_total: cost[i],
-            cost_per_1k: cost[i] / cov[i] * 1000.0,
-            quality_mean: qm[i],
-            quality_n: qn[i] as u64,
-            latency_p50: p50[i],
-            latency_p95: p95[i],
+/// Value shown for requests without the segment key.
+pub const NO_VALUE: &str = "(none)";
+
+/// Summaries per (policy, value of `key`), e.g. `key = "meta.task"`: policies in run
+/// order, values sorted as text within a policy. `None` when the run has no such
+/// field.
+pub fn segments(t: &RunTable, key: &str) -> Option<Vec<SegmentSummary>> {
+    let name = key.strip_prefix("meta.").unwrap_or(key);
+    let col = t.meta.iter().find(|m| m.name == name)?;
+    // Values in text order ("(none)" among them), as codes.
+    let mut labels: Vec<(String, u32)> = col
+        .dict
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.clone(), i as u32))
+        .collect();
+    labels.push((NO_VALUE.to_string(), crate::dataset::MetaColumn::NONE));
+    labels.sort();
+    let per_policy: Vec<Vec<SegmentSummary>> = (0..t.trace.policies.len())
+        .into_par_iter()
+        .map(|p| {
+            let mut accs: Vec<Acc> = (0..col.dict.len() + 1).map(|_| Acc::default()).collect();
+            for (r, row) in t.trace.policy_rows(p).iter().enumerate() {
+                if row.covered() {
+                    let c = col.codes[r];
+                    let slot = if c == crate::dataset::MetaColumn::NONE {
+                        col.dict.len()
+                    } else {
+                        c as usize
+                    };
+                    accs[slot].add(row);
+                }
+            }
+            let policy = &t.trace.policies[p].name;
+            labels
+                .iter()
+                .filter_map(|(value, code)| {
+                    let slot = if *code == crate::dataset::MetaColumn::NONE {
+                        col.dict.len()
+                    } else {
+                        *code as usize
+                    };
+                    let a = &mut accs[slot];
+                    (a.covered > 0).then(|| {
+                        a.finish();
+                        SegmentSummary {
+                            policy: policy.clone(),
+                            key: key.to_string(),
+                            value: value.clone(),
+                            covered: a.covered,
+                            success_rate: a.rate(a.ok),
+                            cost_total: a.cost,
+                            cost_per_1k: a.cost_per_1k(),
+                            quality_mean: a.quality.value(),
+                            quality_n: a.quality.n_valued(),
+                            latency_p50: a.lat(0.5),
+                            latency_p95: a.lat(0.95),
+                        }
+                    })
+                })
+                .collect()
         })
         .collect();
-    // Policies keep their order; values are sorted within a policy.
-    let order: Vec<String> = {
-        let mut seen = Vec::new();
-        for s in &out {
-            if !seen.contains(&s.policy) {
-                seen.push(s.policy.clone());
-            }
-        }
-        seen
-    };
-    out.sort_by(|a, b| {
-        let ia = order.iter().position(|x| *x == a.policy);
-        let ib = order.iter().position(|x| *x == b.policy);
-        ia.cmp(&ib).then(a.value.cmp(&b.value))
-    });
-    Ok(out)
+    Some(per_policy.into_iter().flatten().collect())
 }

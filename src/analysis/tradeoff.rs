@@ -1,11 +1,14 @@
 //! Cost–quality trade-offs across policies, and paired comparisons with a baseline.
 
 use super::PolicySummary;
+use super::quality::{QObs, estimate, paired_quality};
 use super::stats::{
     Paired, aiq, holm, mcnemar, nondecreasing_hull, paired_mean, paired_p95, pareto_frontier,
 };
+use super::summary::rejected;
+use super::table::RunTable;
+use crate::sim::trace::TraceRow;
 use crate::util::hash::stable_hash;
-use polars::prelude::*;
 
 /// Frontier, hull and AIQ over the policies of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,28 +23,75 @@ pub struct Tradeoff {
     pub aiq_single_models: f64,
     /// AIQ of the hull of every policy.
     pub aiq_all: f64,
+    /// Requests every policy in the trade-off covers.
+    pub requests: u64,
+    /// Policies left out of the frontier, hull and AIQ, with the reason (another
+    /// request set, unknown cost, no quality).
+    pub left_out: Vec<(String, String)>,
 }
 
-/// Compute the trade-off figures from summaries (single models are baselines named
-/// `always:<model>`).
-pub fn tradeoff(summaries: &[PolicySummary]) -> Tradeoff {
-    // The oracle is a hindsight bound, not something one can deploy: it is drawn for
-    // reference but kept out of the frontier, hull and AIQ.
-    let summaries: Vec<&PolicySummary> =
-        summaries.iter().filter(|s| s.policy != "oracle").collect();
-    let pts: Vec<(f64, f64)> = summaries
-        .iter()
-        .map(|s| (s.cost_per_1k, s.quality_mean))
+/// Covered requests of policy `p`, as a bit set.
+fn covered_bits(t: &RunTable, p: usize) -> Vec<u64> {
+    let rows = t.trace.policy_rows(p);
+    let mut bits = vec![0u64; rows.len().div_ceil(64)];
+    for (i, r) in rows.iter().enumerate() {
+        if r.covered() {
+            bits[i >> 6] |= 1 << (i & 63);
+        }
+    }
+    bits
+}
+
+/// Compute the trade-off figures. Points are only comparable on the same requests:
+/// the trade-off keeps the policies that cover the reference set (every request when
+/// some policy covers them all, else the set of the policy covering most) and lists
+/// the others in `left_out`. The oracle is a hindsight bound, not something one can
+/// deploy: it is drawn for reference but kept out.
+pub fn tradeoff(t: &RunTable, summaries: &[PolicySummary]) -> Tradeoff {
+    let n = t.n_requests();
+    let candidates: Vec<usize> = (0..summaries.len())
+        .filter(|&p| !t.trace.policies[p].kind.is_oracle())
         .collect();
-    let singles: Vec<(f64, f64)> = summaries
+    let bits: Vec<Vec<u64>> = candidates.iter().map(|&p| covered_bits(t, p)).collect();
+    let reference = candidates
         .iter()
-        .filter(|s| s.policy.starts_with("always:"))
-        .map(|s| (s.cost_per_1k, s.quality_mean))
-        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .zip(&bits)
+        .max_by(|(a, _), (b, _)| {
+            summaries[**a]
+                .covered
+                .cmp(&summaries[**b].covered)
+                .then(b.cmp(a))
+        })
+        .map(|(_, b)| b.clone());
+    let mut left_out = Vec::new();
+    let mut kept: Vec<usize> = Vec::new();
+    for (&p, b) in candidates.iter().zip(&bits) {
+        let s = &summaries[p];
+        if Some(b) != reference.as_ref() {
+            left_out.push((
+                s.policy.clone(),
+                format!("covers another set of requests ({} of {n})", s.covered),
+            ));
+        } else if !s.cost_per_1k.is_finite() {
+            left_out.push((s.policy.clone(), "cost unknown".into()));
+        } else if !s.quality_mean.is_finite() {
+            left_out.push((s.policy.clone(), "no quality labels".into()));
+        } else {
+            kept.push(p);
+        }
+    }
+    let pts: Vec<(f64, f64)> = kept
+        .iter()
+        .map(|&p| (summaries[p].cost_per_1k, summaries[p].quality_mean))
+        .collect();
+    let singles: Vec<(f64, f64)> = kept
+        .iter()
+        .filter(|&&p| t.trace.policies[p].kind.single_model().is_some())
+        .map(|&p| (summaries[p].cost_per_1k, summaries[p].quality_mean))
         .collect();
     let frontier = pareto_frontier(&pts)
         .into_iter()
-        .map(|i| summaries[i].policy.clone())
+        .map(|i| summaries[kept[i]].policy.clone())
         .collect();
     let hull = nondecreasing_hull(&pts);
     let (lo, hi) = singles
@@ -60,6 +110,43 @@ pub fn tradeoff(summaries: &[PolicySummary]) -> Tradeoff {
         cost_range: (lo, hi),
         aiq_single_models,
         aiq_all,
+        requests: reference
+            .map(|b| b.iter().map(|w| w.count_ones() as u64).sum())
+            .unwrap_or(0),
+        left_out,
+    }
+}
+
+/// One request's outcome under one policy, as the comparisons need it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Obs {
+    /// It ended with an answer.
+    pub ok: bool,
+    /// Quality (NaN when unlabelled; the failure quality for a failure).
+    pub quality: f64,
+    /// Cost, USD (NaN when unknown).
+    pub cost: f64,
+    /// End-to-end latency, ms (NaN for a request the gateway refused itself).
+    pub latency: f64,
+}
+
+impl Obs {
+    /// The outcome of a (covered) trace row.
+    #[inline]
+    pub fn of(r: &TraceRow) -> Obs {
+        Obs {
+            ok: r.status.is_ok(),
+            quality: r.quality,
+            cost: r.cost_usd,
+            latency: if rejected(r) { f64::NAN } else { r.latency_ms },
+        }
+    }
+
+    fn q(&self) -> QObs {
+        QObs {
+            ok: self.ok,
+            quality: self.quality,
+        }
     }
 }
 
@@ -70,65 +157,48 @@ pub struct Comparison {
     pub policy: String,
     /// Baseline.
     pub baseline: String,
-    /// Δ quality (policy − baseline), requests where both have a quality value.
-    pub quality: Paired,
-    /// Whether quality is 0/1 on both sides (McNemar applies).
-    pub binary: bool,
-    /// McNemar counts (policy right & baseline wrong, policy wrong & baseline right).
-    pub discordant: (u64, u64),
-    /// p-value of the quality difference (McNemar when binary, else bootstrap).
-    pub p_quality: f64,
-    /// Holm-adjusted p-value over all policies compared.
+    /// The paired figures (policy − baseline).
+    pub stats: PairedStats,
+    /// Holm-adjusted p-value of the quality difference over all policies compared.
     pub p_quality_holm: f64,
-    /// Δ cost per request, USD.
-    pub cost: Paired,
-    /// Δ p95 latency, ms.
-    pub p95: Paired,
 }
 
-/// Per-request outcomes of one policy (covered requests): ids, quality, cost, latency.
+/// Per-request outcomes of one policy (covered requests) with their ids, for pairing
+/// across runs (`routesim compare`).
 #[derive(Debug, Clone, Default)]
 pub struct Outcomes {
     /// Request ids.
     pub ids: Vec<String>,
-    /// Quality (NaN when unlabelled).
-    pub quality: Vec<f64>,
-    /// Cost, USD.
-    pub cost: Vec<f64>,
-    /// Latency, ms.
-    pub latency: Vec<f64>,
+    /// Outcomes, aligned with `ids`.
+    pub obs: Vec<Obs>,
 }
 
 impl Outcomes {
-    /// The outcomes in a frame holding one policy's rows.
-    pub fn from_frame(df: &DataFrame) -> PolarsResult<Outcomes> {
-        Ok(Outcomes {
-            ids: df
-                .column("request_id")?
-                .str()?
-                .iter()
-                .map(|s| s.unwrap_or("").to_string())
-                .collect(),
-            quality: super::frame::f64_column(df, "quality")?,
-            cost: super::frame::f64_column(df, "cost_usd")?,
-            latency: super::frame::f64_column(df, "latency_ms")?,
-        })
+    /// Covered outcomes of policy `p`.
+    pub fn of_policy(t: &RunTable, p: usize) -> Outcomes {
+        let mut o = Outcomes::default();
+        for (r, row) in t.trace.policy_rows(p).iter().enumerate() {
+            if row.covered() {
+                o.ids.push(t.ids[r].clone());
+                o.obs.push(Obs::of(row));
+            }
+        }
+        o
     }
 
-    /// Every policy's outcomes in a trace frame (covered rows), by policy name.
-    pub fn by_policy(df: &DataFrame) -> PolarsResult<std::collections::HashMap<String, Outcomes>> {
-        let covered = df.clone().lazy().filter(col("uncovered").not()).collect()?;
-        let all = Outcomes::from_frame(&covered)?;
-        let policy = covered.column("policy")?.str()?;
-        let mut out: std::collections::HashMap<String, Outcomes> = Default::default();
-        for (i, p) in policy.iter().enumerate() {
-            let e = out.entry(p.unwrap_or("").to_string()).or_default();
-            e.ids.push(all.ids[i].clone());
-            e.quality.push(all.quality[i]);
-            e.cost.push(all.cost[i]);
-            e.latency.push(all.latency[i]);
-        }
-        Ok(out)
+    /// Pair with `b` by request id: aligned outcomes of the requests both have.
+    pub fn pair_with(&self, b: &Outcomes) -> (Vec<Obs>, Vec<Obs>) {
+        let index: std::collections::HashMap<&str, usize> = b
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s.as_str(), j))
+            .collect();
+        self.ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| index.get(id.as_str()).map(|&j| (self.obs[i], b.obs[j])))
+            .unzip()
     }
 }
 
@@ -137,9 +207,13 @@ impl Outcomes {
 pub struct PairedStats {
     /// Requests paired.
     pub pairs: usize,
-    /// Δ quality (a − b), requests where both have a quality value.
+    /// Mean cost per request of `a` and of `b` on the paired requests, USD.
+    pub cost_means: (f64, f64),
+    /// Quality of `a` and of `b` on the paired requests.
+    pub quality_values: (f64, f64),
+    /// Δ quality (a − b).
     pub quality: Paired,
-    /// Whether quality is 0/1 on both sides (McNemar applies).
+    /// Whether quality is 0/1 and complete on both sides (McNemar applies).
     pub binary: bool,
     /// McNemar counts (a right & b wrong, a wrong & b right).
     pub discordant: (u64, u64),
@@ -147,41 +221,31 @@ pub struct PairedStats {
     pub p_quality: f64,
     /// Δ cost per request, USD.
     pub cost: Paired,
-    /// Δ p95 latency, ms.
+    /// Δ p95 latency, ms (each side over its requests that reached a provider).
     pub p95: Paired,
 }
 
-/// Pair `a` with `b` by request id and compare them: paired bootstrap (or its normal
-/// approximation for large samples) of Δquality and Δcost, of Δp95 latency, and
-/// McNemar's test when quality is 0/1. `seed` fixes the resamples.
-pub fn paired_stats(a: &Outcomes, b: &Outcomes, resamples: usize, seed: u64) -> PairedStats {
-    let index: std::collections::HashMap<&str, usize> = b
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(j, s)| (s.as_str(), j))
-        .collect();
-    let (mut qa, mut qb, mut ca, mut cb, mut la, mut lb) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (i, id) in a.ids.iter().enumerate() {
-        let Some(&j) = index.get(id.as_str()) else {
-            continue;
-        };
-        ca.push(a.cost[i]);
-        cb.push(b.cost[j]);
-        la.push(a.latency[i]);
-        lb.push(b.latency[j]);
-        if !a.quality[i].is_nan() && !b.quality[j].is_nan() {
-            qa.push(a.quality[i]);
-            qb.push(b.quality[j]);
-        }
-    }
-    let quality = paired_mean(&qa, &qb, resamples, 0.95, seed);
-    let binary = !qa.is_empty() && qa.iter().chain(&qb).all(|&x| x == 0.0 || x == 1.0);
+/// Compare aligned outcomes (`a[i]` and `b[i]` are the same request): paired
+/// bootstrap (or its normal approximation for large samples) of Δquality (the
+/// [`super::quality`] estimator on both sides) and Δcost, of Δp95 latency, and
+/// McNemar's test when quality is 0/1 and complete. `seed` fixes the resamples.
+pub fn paired_stats(a: &[Obs], b: &[Obs], resamples: usize, seed: u64) -> PairedStats {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let qa: Vec<QObs> = a.iter().map(Obs::q).collect();
+    let qb: Vec<QObs> = b.iter().map(Obs::q).collect();
+    let (ea, eb) = (estimate(&qa), estimate(&qb));
+    let quality = paired_quality(&qa, &qb, resamples, 0.95, seed);
+    let binary = n > 0
+        && ea.complete()
+        && eb.complete()
+        && a.iter()
+            .chain(b)
+            .all(|o| o.quality == 0.0 || o.quality == 1.0);
     let count = |x: f64, y: f64| {
-        qa.iter()
-            .zip(&qb)
-            .filter(|(p, q)| **p == x && **q == y)
+        a.iter()
+            .zip(b)
+            .filter(|(p, q)| p.quality == x && q.quality == y)
             .count() as u64
     };
     let discordant = (count(1.0, 0.0), count(0.0, 1.0));
@@ -190,8 +254,21 @@ pub fn paired_stats(a: &Outcomes, b: &Outcomes, resamples: usize, seed: u64) -> 
     } else {
         quality.p
     };
+    let ca: Vec<f64> = a.iter().map(|o| o.cost).collect();
+    let cb: Vec<f64> = b.iter().map(|o| o.cost).collect();
+    let la: Vec<f64> = a.iter().map(|o| o.latency).collect();
+    let lb: Vec<f64> = b.iter().map(|o| o.latency).collect();
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
     PairedStats {
-        pairs: ca.len(),
+        pairs: n,
+        cost_means: (mean(&ca), mean(&cb)),
+        quality_values: (ea.value(), eb.value()),
         quality,
         binary,
         discordant,
@@ -201,51 +278,64 @@ pub fn paired_stats(a: &Outcomes, b: &Outcomes, resamples: usize, seed: u64) -> 
     }
 }
 
-/// Paired comparisons of every policy with `baseline` over the trace frame.
+/// Paired comparisons of every listed policy with `baseline` (pairs: requests both
+/// cover), Holm-corrected over the policies compared.
 pub fn compare_with(
-    df: &DataFrame,
-    policies: &[String],
-    baseline: &str,
+    t: &RunTable,
+    policies: &[usize],
+    baseline: usize,
     resamples: usize,
     seed: u64,
-) -> PolarsResult<Vec<Comparison>> {
+) -> Vec<Comparison> {
     use rayon::prelude::*;
-    let outcomes = Outcomes::by_policy(df)?;
-    let empty = Outcomes::default();
-    let base = outcomes.get(baseline).unwrap_or(&empty);
+    let base = t.trace.policy_rows(baseline);
+    let base_name = &t.trace.policies[baseline].name;
     let mut out: Vec<Comparison> = policies
         .par_iter()
-        .filter(|p| p.as_str() != baseline)
-        .map(|p| {
-            let a = outcomes.get(p.as_str()).unwrap_or(&empty);
-            let st = paired_stats(a, base, resamples, seed ^ stable_hash(p.as_bytes()));
+        .filter(|&&p| p != baseline)
+        .map(|&p| {
+            let (a, b): (Vec<Obs>, Vec<Obs>) = t
+                .trace
+                .policy_rows(p)
+                .iter()
+                .zip(base)
+                .filter(|(x, y)| x.covered() && y.covered())
+                .map(|(x, y)| (Obs::of(x), Obs::of(y)))
+                .unzip();
+            let name = &t.trace.policies[p].name;
             Comparison {
-                policy: p.clone(),
-                baseline: baseline.to_string(),
-                quality: st.quality,
-                binary: st.binary,
-                discordant: st.discordant,
-                p_quality: st.p_quality,
+                policy: name.clone(),
+                baseline: base_name.clone(),
+                stats: paired_stats(&a, &b, resamples, seed ^ stable_hash(name.as_bytes())),
                 p_quality_holm: f64::NAN,
-                cost: st.cost,
-                p95: st.p95,
             }
         })
         .collect();
-    let adj = holm(&out.iter().map(|c| c.p_quality).collect::<Vec<_>>());
+    let adj = holm(&out.iter().map(|c| c.stats.p_quality).collect::<Vec<_>>());
     for (c, a) in out.iter_mut().zip(adj) {
         c.p_quality_holm = a;
     }
-    Ok(out)
+    out
 }
 
-/// The default baseline: the single model with the best mean quality.
-pub fn default_baseline(summaries: &[PolicySummary]) -> Option<String> {
-    summaries
-        .iter()
-        .filter(|s| s.policy.starts_with("always:") && s.quality_mean.is_finite())
-        .max_by(|a, b| a.quality_mean.total_cmp(&b.quality_mean))
-        .map(|s| s.policy.clone())
+/// The default baseline: the single model with the best quality among those in the
+/// trade-off (same requests), else among all single models.
+pub fn default_baseline(
+    t: &RunTable,
+    summaries: &[PolicySummary],
+    trade: &Tradeoff,
+) -> Option<String> {
+    let singles = |same_set: bool| {
+        summaries
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| t.trace.policies[*p].kind.single_model().is_some())
+            .filter(|(_, s)| s.quality_mean.is_finite())
+            .filter(move |(_, s)| !same_set || !trade.left_out.iter().any(|l| l.0 == s.policy))
+            .max_by(|a, b| a.1.quality_mean.total_cmp(&b.1.quality_mean))
+            .map(|(_, s)| s.policy.clone())
+    };
+    singles(true).or_else(|| singles(false))
 }
 
 #[cfg(test)]
@@ -255,9 +345,15 @@ mod tests {
     fn outcomes(rows: &[(&str, f64, f64, f64)]) -> Outcomes {
         Outcomes {
             ids: rows.iter().map(|r| r.0.to_string()).collect(),
-            quality: rows.iter().map(|r| r.1).collect(),
-            cost: rows.iter().map(|r| r.2).collect(),
-            latency: rows.iter().map(|r| r.3).collect(),
+            obs: rows
+                .iter()
+                .map(|r| Obs {
+                    ok: true,
+                    quality: r.1,
+                    cost: r.2,
+                    latency: r.3,
+                })
+                .collect(),
         }
     }
 
@@ -268,7 +364,7 @@ mod tests {
             ("r1", 1.0, 0.010, 100.0),
             ("r2", 1.0, 0.020, 200.0),
             ("r3", 0.0, 0.030, 300.0),
-            ("r4", f64::NAN, 0.040, 400.0),
+            ("r4", 1.0, 0.040, 400.0),
             ("r5", 1.0, 9.000, 9000.0),
         ]);
         let b = outcomes(&[
@@ -278,19 +374,53 @@ mod tests {
             ("r1", 1.0, 0.010, 100.0),
             ("r9", 0.0, 5.000, 5000.0),
         ]);
-        let st = paired_stats(&a, &b, 200, 7);
-        // Pairs r1..r4; quality pairs r1..r3 (r4 unlabelled in a).
+        let (x, y) = a.pair_with(&b);
+        let st = paired_stats(&x, &y, 200, 7);
+        // Pairs r1..r4.
         assert_eq!(st.pairs, 4);
-        assert_eq!(st.quality.n, 3);
-        // Δquality = ((1−1) + (1−0) + (0−1)) / 3 = 0.
+        // Quality a = (1+1+0+1)/4 = 0.75, b = (1+0+1+1)/4 = 0.75: Δ = 0.
+        assert_eq!(st.quality_values, (0.75, 0.75));
         assert!(st.quality.delta.abs() < 1e-15);
-        // Δcost = (0 + 0.01 + 0.02 + 0.03) / 4 = 0.015.
+        // Costs on the pairs: a = 0.1/4 = 0.025, b = 0.01; Δ = 0.015 per request.
+        assert!((st.cost_means.0 - 0.025).abs() < 1e-15);
+        assert!((st.cost_means.1 - 0.010).abs() < 1e-15);
         assert!((st.cost.delta - 0.015).abs() < 1e-15);
-        // 0/1 quality: McNemar with a right & b wrong on r2, a wrong & b right on r3.
+        // 0/1 quality, complete: McNemar with a right & b wrong on r2, a wrong & b right on r3.
         assert!(st.binary);
         assert_eq!(st.discordant, (1, 1));
         assert_eq!(st.p_quality, mcnemar(1, 1).1);
         // p95 of a's paired latencies (100..400) is 385 ms, b's is 100 ms.
         assert!((st.p95.delta - 285.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gateway_rejections_stay_out_of_the_paired_p95() {
+        // a: 19 calls of 1 s and one request the gateway refused (no latency); b: 20 × 1 s.
+        let mut a: Vec<Obs> = (0..19)
+            .map(|_| Obs {
+                ok: true,
+                quality: 1.0,
+                cost: 0.0,
+                latency: 1000.0,
+            })
+            .collect();
+        a.push(Obs {
+            ok: false,
+            quality: 0.0,
+            cost: 0.0,
+            latency: f64::NAN,
+        });
+        let b: Vec<Obs> = (0..20)
+            .map(|_| Obs {
+                ok: true,
+                quality: 1.0,
+                cost: 0.0,
+                latency: 1000.0,
+            })
+            .collect();
+        let st = paired_stats(&a, &b, 100, 1);
+        assert_eq!(st.p95.delta, 0.0);
+        // Quality: 19/20 answered at 1.0, one failure at 0 → 0.95 vs 1.0.
+        assert!((st.quality.delta + 0.05).abs() < 1e-15);
     }
 }

@@ -19,6 +19,7 @@ const OUTPUT: &[&str] = &["output", "response", "completion"];
 const IN_TOK: &[&str] = &["input_tokens", "prompt_tokens"];
 const OUT_TOK: &[&str] = &["output_tokens", "completion_tokens"];
 const CACHED: &[&str] = &["cached_tokens", "cache_read_tokens"];
+const CACHE_WRITE: &[&str] = &["cache_write_tokens", "cache_creation_input_tokens"];
 const REASONING: &[&str] = &["reasoning_tokens"];
 const LATENCY: &[&str] = &["latency_ms"];
 const TTFT: &[&str] = &["ttft_ms"];
@@ -108,6 +109,7 @@ pub fn read_responses(
             IN_TOK,
             OUT_TOK,
             CACHED,
+            CACHE_WRITE,
             REASONING,
             LATENCY,
             TTFT,
@@ -338,6 +340,8 @@ fn response_fields(
     let out_tok = fields.count(row, k, &c, diags);
     let (k, c) = fields.first(row, CACHED);
     s.cached_tokens = fields.count(row, k, &c, diags).unwrap_or(0);
+    let (k, c) = fields.first(row, CACHE_WRITE);
+    s.cache_write_tokens = fields.count(row, k, &c, diags).unwrap_or(0);
     let (k, c) = fields.first(row, REASONING);
     s.reasoning_tokens = fields.count(row, k, &c, diags).unwrap_or(0);
     let (k, c) = fields.first(row, LATENCY);
@@ -357,15 +361,15 @@ fn response_fields(
     let (k, c) = fields.first(row, COST);
     s.cost_usd = fields.number(row, k, &c, 0.0, diags).unwrap_or(f64::NAN);
     if let Some(t) = in_tok
-        && s.cached_tokens > t
+        && s.cached_tokens as u64 + s.cache_write_tokens as u64 > t as u64
     {
         diags.push(Diagnostic::cell(
             fields.file,
             row.number(),
             "cached_tokens",
             format!(
-                "cached tokens ({}) exceed input tokens ({t})",
-                s.cached_tokens
+                "cached tokens ({}) and cache-write tokens ({}) exceed input tokens ({t})",
+                s.cached_tokens, s.cache_write_tokens
             ),
         ));
     }

@@ -51,6 +51,8 @@ pub struct Sample {
     pub output_tokens: u32,
     /// Prompt tokens served from the provider's prompt cache.
     pub cached_tokens: u32,
+    /// Prompt tokens written to the provider's prompt cache.
+    pub cache_write_tokens: u32,
     /// Reasoning tokens (part of `output_tokens`).
     pub reasoning_tokens: u32,
     /// Total latency, milliseconds.
@@ -73,6 +75,7 @@ impl Sample {
         input_tokens: 0,
         output_tokens: 0,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         reasoning_tokens: 0,
         latency_ms: 0.0,
         ttft_ms: f32::NAN,
@@ -97,6 +100,18 @@ impl Sample {
     #[inline]
     pub fn is_present(&self) -> bool {
         self.status.is_present()
+    }
+
+    /// The billed token counts.
+    #[inline]
+    pub fn usage(&self) -> crate::pricing::Usage {
+        crate::pricing::Usage {
+            input_tokens: self.input_tokens,
+            cached_tokens: self.cached_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            output_tokens: self.output_tokens,
+            reasoning_tokens: self.reasoning_tokens,
+        }
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Point {
     pub lo: f64,
     /// CI high.
     pub hi: f64,
+    /// Left out of the hull (another request set, unknown cost): drawn hollow.
+    pub left_out: bool,
 }
 
 fn overlaps(a: (i32, i32, i32, i32), b: &(i32, i32, i32, i32)) -> bool {
@@ -76,7 +78,11 @@ where
     let y1 = (((qmax + 0.03) * 20.0).ceil() / 20.0).min(1.02);
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Cost vs quality (95% CI; dashed: non-decreasing convex hull)",
+            if pts.iter().any(|p| p.left_out) {
+                "Cost vs quality (95% CI; dashed: convex hull; * hollow: other requests, not comparable)"
+            } else {
+                "Cost vs quality (95% CI; dashed: non-decreasing convex hull)"
+            },
             (FONT, 34),
         )
         .margin(30)
@@ -136,26 +142,35 @@ where
     for kind in [Kind::Single, Kind::Random, Kind::Oracle, Kind::Policy] {
         for p in pts.iter().filter(|p| p.kind == kind) {
             let at = (p.cost, p.quality);
+            // Hollow: not comparable with the hull (another request set).
+            let style = |c: RGBColor| {
+                if p.left_out {
+                    c.stroke_width(3)
+                } else {
+                    c.filled()
+                }
+            };
+            let mark = if p.left_out { " *" } else { "" };
             let (col, label) = match p.kind {
                 Kind::Policy => {
                     let c = color(policy_idx);
                     policy_idx += 1;
-                    chart.draw_series(std::iter::once(Circle::new(at, 11, c.filled())))?;
-                    (c, p.label.clone())
+                    chart.draw_series(std::iter::once(Circle::new(at, 11, style(c))))?;
+                    (c, format!("{}{mark}", p.label))
                 }
                 Kind::Single => {
                     let px = chart.backend_coord(&at);
                     root.draw(&Rectangle::new(
                         [(px.0 - 8, px.1 - 8), (px.0 + 8, px.1 + 8)],
-                        GREY.filled(),
+                        style(GREY),
                     ))?;
                     let name = p.label.strip_prefix("always:").unwrap_or(&p.label);
-                    (GREY, crate::report::tables::short_model(name).to_string())
+                    (GREY, format!("{}{mark}", crate::plot::short_model(name)))
                 }
                 Kind::Random => {
                     let px = chart.backend_coord(&at);
-                    root.draw(&TriangleMarker::new(px, 11, GREY.filled()))?;
-                    (GREY, "random".to_string())
+                    root.draw(&TriangleMarker::new(px, 11, style(GREY)))?;
+                    (GREY, format!("random{mark}"))
                 }
                 Kind::Oracle => {
                     let px = chart.backend_coord(&at);

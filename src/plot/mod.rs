@@ -175,6 +175,11 @@ pub fn text_width(s: &str, size: f64) -> i32 {
     (s.chars().count() as f64 * size * 0.56) as i32
 }
 
+/// Model name without its provider prefix, for narrow tables and labels.
+pub fn short_model(m: &str) -> &str {
+    m.rsplit_once('/').map(|(_, b)| b).unwrap_or(m)
+}
+
 /// Shorten a label to `n` characters with an ellipsis.
 pub fn short(s: &str, n: usize) -> String {
     if s.chars().count() <= n {

@@ -72,7 +72,7 @@ where
         let y = 120 + mi as i32 * 40;
         legend_area.draw(&Rectangle::new([(10, y), (40, y + 26)], color(mi).filled()))?;
         legend_area.draw(&Text::new(
-            short(crate::report::tables::short_model(m), 24),
+            short(super::short_model(m), 24),
             (50, y),
             (FONT, 22),
         ))?;

@@ -2,15 +2,17 @@
 
 use super::gateway::Gateway;
 use super::route::{Route, Strategy};
-use super::{ModelRef, Policy, PolicyKind};
+use super::{Baseline, ModelRef, Policy, PolicyKind};
+use crate::error::Diagnostic;
 use std::sync::Arc;
 
-fn policy(name: String, description: String, strategy: Strategy) -> Policy {
+fn policy(kind: Baseline, description: String, strategy: Strategy) -> Policy {
     Policy {
-        name,
+        name: name(&kind),
         description,
-        kind: PolicyKind::Baseline,
+        kind: PolicyKind::Baseline(kind),
         file: String::new(),
+        name_span: 0..0,
         source: Arc::from(""),
         deployments: Vec::new(),
         gateway: Gateway::default(),
@@ -35,9 +37,13 @@ fn mref(name: &str) -> ModelRef {
     }
 }
 
-/// Name of the single-model baseline for `model`.
-pub fn always_name(model: &str) -> String {
-    format!("always:{model}")
+/// The name a baseline is shown under.
+pub fn name(kind: &Baseline) -> String {
+    match kind {
+        Baseline::Single(m) => format!("always:{m}"),
+        Baseline::Random => "random".into(),
+        Baseline::Oracle => "oracle".into(),
+    }
 }
 
 /// Baselines for a dataset's models: `always:<model>` for each, `random`, `oracle`.
@@ -46,25 +52,69 @@ pub fn baselines(models: &[String]) -> Vec<Policy> {
         .iter()
         .map(|m| {
             policy(
-                always_name(m),
+                Baseline::Single(m.clone()),
                 format!("every request to {m}"),
                 Strategy::Model(mref(m)),
             )
         })
         .collect();
     v.push(policy(
-        "random".into(),
+        Baseline::Random,
         "each request to a uniformly random model".into(),
         Strategy::Random {
             candidates: Vec::new(),
         },
     ));
     v.push(policy(
-        "oracle".into(),
+        Baseline::Oracle,
         "hindsight: the model with the best recorded quality per request (ties: cheapest); an upper bound, not deployable".into(),
         Strategy::Oracle {
             candidates: Vec::new(),
         },
     ));
     v
+}
+
+/// User policies whose name is taken by a baseline of this run: each is an error at
+/// the policy's `name` (the two would be indistinguishable in every table).
+pub fn name_clashes(user: &[Policy], baselines: &[Policy]) -> Vec<Diagnostic> {
+    user.iter()
+        .filter(|p| !p.kind.is_baseline())
+        .filter(|p| baselines.iter().any(|b| b.name == p.name))
+        .map(|p| {
+            p.diag(
+                &p.name_span,
+                format!(
+                    "policy name \"{}\" is the name of a baseline routesim adds (always:<model>, random, oracle); rename the policy, or run with --no-baselines",
+                    p.name
+                ),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_policy_named_like_a_baseline_is_refused_at_its_name() {
+        let text = "name = \"oracle\"\n[default]\nroute = \"B\"\n";
+        let user = crate::policy::parse("o.toml", text, "o").unwrap();
+        let d = name_clashes(&[user], &baselines(&["A".into(), "B".into()]));
+        assert_eq!(d.len(), 1);
+        let shown = d[0].to_string();
+        assert!(shown.starts_with("o.toml:1:8:"), "{shown}");
+        assert!(
+            shown.contains("\"oracle\" is the name of a baseline"),
+            "{shown}"
+        );
+        let fine = crate::policy::parse(
+            "x.toml",
+            "name = \"always-B\"\n[default]\nroute = \"B\"\n",
+            "x",
+        )
+        .unwrap();
+        assert!(name_clashes(&[fine], &baselines(&["B".into()])).is_empty());
+    }
 }

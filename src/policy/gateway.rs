@@ -103,6 +103,8 @@ pub struct CircuitBreaker {
 /// Exact-match response cache.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cache {
+    /// Where it was configured (for binding errors).
+    pub span: crate::tomlx::Span,
     /// Entry lifetime, seconds.
     pub ttl_s: f64,
     /// Latency of a hit, ms.
@@ -273,6 +275,7 @@ pub fn parse_gateway(doc: &mut TomlDoc, v: &Val) -> Gateway {
             );
         }
         g.cache = Some(Cache {
+            span: x.span(),
             ttl_s: get(ct, "ttl_s")
                 .and_then(|v| doc.positive(v, "cache.ttl_s"))
                 .unwrap_or(3600.0),
@@ -300,12 +303,18 @@ pub fn parse_gateway(doc: &mut TomlDoc, v: &Val) -> Gateway {
     g
 }
 
+/// Most retries per model a policy may ask for (both `retries = N` and `retries.max`).
+pub const MAX_RETRIES: u32 = 10;
+
 fn parse_retries(doc: &mut TomlDoc, v: &Val) -> Retries {
     let mut r = Retries::default();
     if let Some(n) = crate::tomlx::as_f64(v.get_ref()) {
         // `retries = 2`
         if n >= 0.0 && n.fract() == 0.0 {
-            r.max = n as u32;
+            if n > MAX_RETRIES as f64 {
+                doc.err(v.span(), format!("retries: at most {MAX_RETRIES}"));
+            }
+            r.max = n.min(MAX_RETRIES as f64) as u32;
         } else {
             doc.err(v.span(), "retries: expected a whole number ≥ 0 or a table");
         }
@@ -329,10 +338,10 @@ fn parse_retries(doc: &mut TomlDoc, v: &Val) -> Retries {
     if let Some(x) = get(t, "max")
         && let Some(n) = doc.uint(x, "retries.max")
     {
-        if n > 10 {
-            doc.err(x.span(), "retries.max: at most 10");
+        if n > MAX_RETRIES as u64 {
+            doc.err(x.span(), format!("retries.max: at most {MAX_RETRIES}"));
         }
-        r.max = n.min(10) as u32;
+        r.max = n.min(MAX_RETRIES as u64) as u32;
     }
     if let Some(x) = get(t, "backoff_ms")
         && let Some(n) = doc.non_negative(x, "retries.backoff_ms")

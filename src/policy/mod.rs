@@ -108,12 +108,72 @@ impl Classifier {
 }
 
 /// Where a policy came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyKind {
     /// Written by the user.
     User,
-    /// Added by routesim as a reference point (single model, random, oracle).
-    Baseline,
+    /// Added by routesim as a reference point.
+    Baseline(Baseline),
+}
+
+/// The reference points routesim adds to a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    /// Every request to one model (`always:<model>`).
+    Single(String),
+    /// Each request to a uniformly random model.
+    Random,
+    /// Hindsight: the best recorded answer per request (an upper bound, not deployable).
+    Oracle,
+}
+
+impl PolicyKind {
+    /// Whether routesim added it.
+    pub fn is_baseline(&self) -> bool {
+        matches!(self, PolicyKind::Baseline(_))
+    }
+
+    /// The single model of an `always:<model>` baseline.
+    pub fn single_model(&self) -> Option<&str> {
+        match self {
+            PolicyKind::Baseline(Baseline::Single(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether it is the hindsight oracle.
+    pub fn is_oracle(&self) -> bool {
+        matches!(self, PolicyKind::Baseline(Baseline::Oracle))
+    }
+
+    /// `policy` or `baseline` (the `kind` column of the tables).
+    pub fn label(&self) -> &'static str {
+        match self {
+            PolicyKind::User => "policy",
+            PolicyKind::Baseline(_) => "baseline",
+        }
+    }
+
+    /// A stable tag for files: `policy`, `single`, `random` or `oracle`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            PolicyKind::User => "policy",
+            PolicyKind::Baseline(Baseline::Single(_)) => "single",
+            PolicyKind::Baseline(Baseline::Random) => "random",
+            PolicyKind::Baseline(Baseline::Oracle) => "oracle",
+        }
+    }
+
+    /// The kind from its [`PolicyKind::tag`] (and, for a single model, the model).
+    pub fn from_tag(tag: &str, model: Option<&str>) -> Option<PolicyKind> {
+        Some(match tag {
+            "policy" => PolicyKind::User,
+            "single" => PolicyKind::Baseline(Baseline::Single(model?.to_string())),
+            "random" => PolicyKind::Baseline(Baseline::Random),
+            "oracle" => PolicyKind::Baseline(Baseline::Oracle),
+            _ => return None,
+        })
+    }
 }
 
 /// A parsed, checked policy (not yet bound to a dataset).
@@ -127,6 +187,8 @@ pub struct Policy {
     pub kind: PolicyKind,
     /// File it was read from (empty for baselines).
     pub file: String,
+    /// Where its name was written (empty when it comes from the file name).
+    pub name_span: Span,
     /// Its text (for positions of binding errors).
     pub source: Arc<str>,
     /// `[models]` aliases.

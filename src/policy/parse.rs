@@ -351,6 +351,7 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
         description,
         kind: PolicyKind::User,
         file: file.to_string(),
+        name_span: get(root, "name").map(|v| v.span()).unwrap_or(0..0),
         source: Arc::from(text),
         deployments,
         gateway,

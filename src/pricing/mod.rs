@@ -55,7 +55,7 @@ pub struct ModelPrice {
     pub output: Rate,
     /// Prompt tokens read from the provider cache (input price when absent).
     pub cache_read: Option<Rate>,
-    /// Prompt tokens written to the provider cache (not recorded by datasets yet).
+    /// Prompt tokens written to the provider cache (input price when absent).
     pub cache_write: Option<Rate>,
     /// Reasoning tokens, when priced apart from output (they are part of output tokens).
     pub reasoning: Option<Rate>,
@@ -85,34 +85,86 @@ impl ModelPrice {
         }
     }
 
-    /// Cost in USD of one call. `input_tokens` includes `cached_tokens`;
-    /// `output_tokens` includes `reasoning_tokens`.
+    /// A model without a known price: every priced cost is NaN ("unknown", never
+    /// $0). Used when the user accepts unknown costs (`--unpriced`) and for models
+    /// whose cells all carry a recorded cost.
+    pub fn unknown(source: &str) -> ModelPrice {
+        ModelPrice {
+            input: Rate::flat(f64::NAN),
+            output: Rate::flat(f64::NAN),
+            cache_read: None,
+            cache_write: None,
+            reasoning: None,
+            per_request: f64::NAN,
+            context_window: None,
+            max_output_tokens: None,
+            source: source.to_string(),
+        }
+    }
+
+    /// Whether this price is known (not [`ModelPrice::unknown`]).
+    pub fn is_known(&self) -> bool {
+        !self.input.base.is_nan()
+    }
+
+    /// Cost in USD of one call (see [`Usage`] for what each count includes).
     #[inline]
-    pub fn cost(
-        &self,
-        input_tokens: u32,
-        cached_tokens: u32,
-        output_tokens: u32,
-        reasoning_tokens: u32,
-    ) -> f64 {
-        let total_in = input_tokens as u64;
-        let cached = cached_tokens.min(input_tokens);
-        let uncached = (input_tokens - cached) as f64;
+    pub fn cost(&self, u: &Usage) -> f64 {
+        let total_in = u.input_tokens as u64;
+        let cached = u.cached_tokens.min(u.input_tokens);
+        let written = u.cache_write_tokens.min(u.input_tokens - cached);
+        let uncached = (u.input_tokens - cached - written) as f64;
         let in_rate = self.input.per_token(total_in);
         let cache_rate = match &self.cache_read {
+            Some(r) => r.per_token(total_in),
+            None => in_rate,
+        };
+        let write_rate = match &self.cache_write {
             Some(r) => r.per_token(total_in),
             None => in_rate,
         };
         let out_rate = self.output.per_token(total_in);
         let out = match &self.reasoning {
             Some(r) => {
-                let reasoning = reasoning_tokens.min(output_tokens);
-                (output_tokens - reasoning) as f64 * out_rate
+                let reasoning = u.reasoning_tokens.min(u.output_tokens);
+                (u.output_tokens - reasoning) as f64 * out_rate
                     + reasoning as f64 * r.per_token(total_in)
             }
-            None => output_tokens as f64 * out_rate,
+            None => u.output_tokens as f64 * out_rate,
         };
-        uncached * in_rate + cached as f64 * cache_rate + out + self.per_request
+        uncached * in_rate
+            + cached as f64 * cache_rate
+            + written as f64 * write_rate
+            + out
+            + self.per_request
+    }
+}
+
+/// Token counts of one call, as billed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Every prompt token, including those read from or written to the provider's
+    /// prompt cache.
+    pub input_tokens: u32,
+    /// Prompt tokens read from the provider's cache (part of `input_tokens`).
+    pub cached_tokens: u32,
+    /// Prompt tokens written to the provider's cache (part of `input_tokens`;
+    /// Anthropic's `cache_creation_input_tokens`).
+    pub cache_write_tokens: u32,
+    /// Completion tokens, including reasoning tokens.
+    pub output_tokens: u32,
+    /// Reasoning tokens (part of `output_tokens`).
+    pub reasoning_tokens: u32,
+}
+
+impl Usage {
+    /// Plain prompt and completion tokens (no cache, no reasoning).
+    pub fn plain(input_tokens: u32, output_tokens: u32) -> Usage {
+        Usage {
+            input_tokens,
+            output_tokens,
+            ..Usage::default()
+        }
     }
 }
 
@@ -283,11 +335,28 @@ mod tests {
     fn cost_handles_cache_reasoning_and_cliff_tiers() {
         let mut p = ModelPrice::per_mtok(2.0, 8.0, "t");
         p.cache_read = Some(Rate::flat(0.5 / 1e6));
+        let u = |input, cached, output, reasoning| Usage {
+            input_tokens: input,
+            cached_tokens: cached,
+            output_tokens: output,
+            reasoning_tokens: reasoning,
+            ..Usage::default()
+        };
         // 1000 in (200 cached), 100 out: 800*2 + 200*0.5 + 100*8 = 2500 µ$ .
-        assert!((p.cost(1000, 200, 100, 0) - 0.0025).abs() < 1e-15);
+        assert!((p.cost(&u(1000, 200, 100, 0)) - 0.0025).abs() < 1e-15);
         p.reasoning = Some(Rate::flat(16.0 / 1e6));
         // 100 out of which 40 reasoning: 60*8 + 40*16 = 1120 µ$ ; input 1700 µ$ .
-        assert!((p.cost(1000, 200, 100, 40) - 0.00282).abs() < 1e-15);
+        assert!((p.cost(&u(1000, 200, 100, 40)) - 0.00282).abs() < 1e-15);
+        // Cache writes: 1000 in, 300 written at 2.5 $/Mtok (Anthropic's 1.25×):
+        // 700*2 + 300*2.5 = 2150 µ$ ; without a write price they cost the input price.
+        let written = Usage {
+            cache_write_tokens: 300,
+            ..u(1000, 0, 0, 0)
+        };
+        assert!((ModelPrice::per_mtok(2.0, 8.0, "t").cost(&written) - 0.002).abs() < 1e-15);
+        p.cache_write = Some(Rate::flat(2.5 / 1e6));
+        assert!((p.cost(&written) - 0.00215).abs() < 1e-15);
+        assert!(ModelPrice::unknown("x").cost(&written).is_nan());
         let tiered = Rate {
             base: 1.0,
             tiers: vec![(200_000, 2.0)],

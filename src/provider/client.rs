@@ -16,6 +16,8 @@ pub struct Usage {
     pub output_tokens: Option<u32>,
     /// Prompt tokens read from the cache.
     pub cached_tokens: Option<u32>,
+    /// Prompt tokens written to the cache (Anthropic `cache_creation_input_tokens`).
+    pub cache_write_tokens: Option<u32>,
     /// Reasoning tokens.
     pub reasoning_tokens: Option<u32>,
 }
@@ -136,6 +138,7 @@ pub fn openai_usage(u: &serde_json::Value) -> Usage {
         input_tokens: u32_at(u, &["prompt_tokens"]),
         output_tokens: u32_at(u, &["completion_tokens"]),
         cached_tokens: u32_at(u, &["prompt_tokens_details", "cached_tokens"]),
+        cache_write_tokens: None,
         reasoning_tokens: u32_at(u, &["completion_tokens_details", "reasoning_tokens"]),
     }
 }
@@ -149,6 +152,7 @@ pub fn anthropic_usage(u: &serde_json::Value) -> Usage {
         input_tokens: base.map(|b| b + read + write),
         output_tokens: u32_at(u, &["output_tokens"]),
         cached_tokens: Some(read),
+        cache_write_tokens: Some(write),
         reasoning_tokens: None,
     }
 }
@@ -344,6 +348,7 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
                             let u = anthropic_usage(&v["message"]["usage"]);
                             usage.input_tokens = u.input_tokens;
                             usage.cached_tokens = u.cached_tokens;
+                            usage.cache_write_tokens = u.cache_write_tokens;
                             None
                         }
                         Some("message_delta") => {
@@ -460,6 +465,7 @@ mod tests {
                 input_tokens: Some(10),
                 output_tokens: Some(7),
                 cached_tokens: Some(4),
+                cache_write_tokens: None,
                 reasoning_tokens: Some(3)
             }
         );
@@ -468,6 +474,7 @@ mod tests {
         );
         assert_eq!(a.input_tokens, Some(115));
         assert_eq!(a.cached_tokens, Some(100));
+        assert_eq!(a.cache_write_tokens, Some(5));
         assert_eq!(
             redact("key sk-abc123 leaked sk-abc123", Some("sk-abc123")),
             "key [REDACTED] leaked [REDACTED]"

@@ -19,7 +19,7 @@ use super::scorer::{Judge, Scorer};
 use super::store::{CellKey, JUDGED_FILE, JudgeRecord, Record, STORE_FILE, Store};
 use crate::dataset::{self, Dataset, LoadOptions, Status, tokens::estimate_tokens};
 use crate::error::{Diagnostic, InputError};
-use crate::pricing::{ModelPrice, PriceBook};
+use crate::pricing::{ModelPrice, PriceBook, Usage};
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -191,7 +191,13 @@ fn billed(out: &CallOutcome, prompt: &str, output: &str, price: &ModelPrice) -> 
     let cached = out.usage.cached_tokens.unwrap_or(0).min(in_tok);
     let reasoning = out.usage.reasoning_tokens.unwrap_or(0).min(out_tok);
     let cost = if out.status.is_ok() {
-        price.cost(in_tok, cached, out_tok, reasoning)
+        price.cost(&Usage {
+            input_tokens: in_tok,
+            cached_tokens: cached,
+            cache_write_tokens: out.usage.cache_write_tokens.unwrap_or(0),
+            output_tokens: out_tok,
+            reasoning_tokens: reasoning,
+        })
     } else {
         0.0
     };
@@ -463,7 +469,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                     // reading template, question, answer and reference.
                     let mut worst = match &t.judge_only {
                         Some(_) => 0.0,
-                        None => price.cost(est_in, 0, lane.provider.max_tokens, 0),
+                        None => price.cost(&Usage::plain(est_in, lane.provider.max_tokens)),
                     };
                     if let Some(js) = judge {
                         let answer_tokens = match &t.judge_only {
@@ -474,7 +480,9 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                             + est_in
                             + answer_tokens
                             + reference.map(estimate_tokens).unwrap_or(0);
-                        worst += js.price.cost(judge_in, 0, js.lane.provider.max_tokens, 0);
+                        worst += js
+                            .price
+                            .cost(&Usage::plain(judge_in, js.lane.provider.max_tokens));
                     }
                     if let Some(cap) = o.max_spend {
                         let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
@@ -519,6 +527,7 @@ pub fn record(o: &RecordOptions) -> Result<RecordReport> {
                                 input_tokens: Some(in_tok),
                                 output_tokens: ok.then_some(out_tok),
                                 cached_tokens: out.usage.cached_tokens,
+                                cache_write_tokens: out.usage.cache_write_tokens,
                                 reasoning_tokens: out.usage.reasoning_tokens,
                                 latency_ms: (out.latency_ms * 1000.0).round() / 1000.0,
                                 ttft_ms: out.ttft_ms.map(|x| (x * 1000.0).round() / 1000.0),

@@ -42,6 +42,9 @@ pub struct Record {
     /// Cached prompt tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u32>,
+    /// Prompt tokens written to the provider's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u32>,
     /// Reasoning tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u32>,
@@ -285,6 +288,7 @@ mod tests {
             input_tokens: Some(3),
             output_tokens: Some(1),
             cached_tokens: None,
+            cache_write_tokens: None,
             reasoning_tokens: None,
             latency_ms: 10.0,
             ttft_ms: None,

@@ -1,16 +1,19 @@
-//! From the trace frame to everything a report shows: summaries, segments,
+//! From a run's rows to everything a report shows: summaries, segments,
 //! trade-offs, paired comparisons and chart data. `routesim run` and
 //! `routesim report DIR` both go through [`analyze`], so a re-rendered report equals
 //! the original.
 
 use crate::analysis::tradeoff::{Comparison, Tradeoff, compare_with, default_baseline, tradeoff};
-use crate::analysis::{PolicySummary, SegmentSummary, SummaryOptions, segments, summarize};
+use crate::analysis::{
+    PolicySummary, RunTable, SegmentSummary, SummaryOptions, segments, summarize,
+};
 use crate::plot::ChartData;
 use crate::plot::cost_quality::{Kind, Point};
-use anyhow::{Context, Result};
-use polars::prelude::{DataFrame, IntoLazy, col};
+use crate::policy::{Baseline, PolicyKind};
+use crate::sim::trace::PolicyInfo;
+use anyhow::Result;
 
-/// What the analysis needs besides the frame (kept in `manifest.json`).
+/// What the analysis needs besides the rows (kept in `manifest.json`).
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
     /// Report title (dataset name).
@@ -27,8 +30,8 @@ pub struct ReportOptions {
     pub has_timestamps: bool,
     /// Global budgets to draw: (policy, USD per period, period hours).
     pub budgets: Vec<(String, f64, f64)>,
-    /// Rule names per policy.
-    pub rules: Vec<(String, Vec<String>)>,
+    /// The run's policies (names, kinds, rules), in order.
+    pub policies: Vec<PolicyInfo>,
     /// Models of the dataset, in order.
     pub models: Vec<String>,
     /// Notes to print (dataset warnings, modelled values).
@@ -53,48 +56,56 @@ pub struct Analysis {
     pub charts: ChartData,
 }
 
-fn kind_of(s: &PolicySummary) -> Kind {
-    if s.kind == "policy" {
-        Kind::Policy
-    } else if s.policy.starts_with("always:") {
-        Kind::Single
-    } else if s.policy == "oracle" {
-        Kind::Oracle
-    } else {
-        Kind::Random
+impl Analysis {
+    /// The kind of a policy by name.
+    pub fn kind_of(&self, policy: &str) -> Option<&PolicyKind> {
+        self.opts
+            .policies
+            .iter()
+            .find(|p| p.name == policy)
+            .map(|p| &p.kind)
     }
 }
 
-/// Analyse a trace frame.
-pub fn analyze(frame: &DataFrame, opts: &ReportOptions) -> Result<Analysis> {
+fn chart_kind(k: &PolicyKind) -> Kind {
+    match k {
+        PolicyKind::User => Kind::Policy,
+        PolicyKind::Baseline(Baseline::Single(_)) => Kind::Single,
+        PolicyKind::Baseline(Baseline::Oracle) => Kind::Oracle,
+        PolicyKind::Baseline(Baseline::Random) => Kind::Random,
+    }
+}
+
+/// Analyse a run.
+pub fn analyze(table: &RunTable, opts: &ReportOptions) -> Result<Analysis> {
     let clock = crate::util::timing::Timings::start(2);
     let sopts = SummaryOptions {
         bootstrap: opts.bootstrap,
         seed: opts.seed,
     };
-    let summaries = summarize(frame, &opts.rules, &sopts).context("summarising")?;
+    let summaries = summarize(table, &sopts);
     clock.lap("summaries");
     let mut segs = Vec::new();
     for key in &opts.by {
-        segs.extend(segments(frame, key).context("segmenting")?);
+        match segments(table, key) {
+            Some(s) => segs.extend(s),
+            None => anyhow::bail!("no field \"{key}\" to segment by"),
+        }
     }
-    let trade = tradeoff(&summaries);
+    let trade = tradeoff(table, &summaries);
     let mut o = opts.clone();
     if o.baseline.is_none() {
-        o.baseline = default_baseline(&summaries);
+        o.baseline = default_baseline(table, &summaries, &trade);
     }
-    let names: Vec<String> = summaries
-        .iter()
-        .filter(|s| s.kind == "policy")
-        .map(|s| s.policy.clone())
+    let users: Vec<usize> = (0..summaries.len())
+        .filter(|&p| !table.trace.policies[p].kind.is_baseline())
         .collect();
-    let comparisons = match &o.baseline {
-        Some(b) => compare_with(frame, &names, b, opts.bootstrap.max(200), opts.seed)
-            .context("comparing with the baseline")?,
+    let comparisons = match o.baseline.as_deref().and_then(|b| table.policy_index(b)) {
+        Some(b) => compare_with(table, &users, b, opts.bootstrap.max(200), opts.seed),
         None => Vec::new(),
     };
     clock.lap("segments and comparisons");
-    let charts = chart_data(frame, &summaries, &segs, &trade, &o)?;
+    let charts = chart_data(table, &summaries, &segs, &trade, &o);
     Ok(Analysis {
         opts: o,
         summaries,
@@ -106,85 +117,60 @@ pub fn analyze(frame: &DataFrame, opts: &ReportOptions) -> Result<Analysis> {
 }
 
 fn chart_data(
-    frame: &DataFrame,
+    t: &RunTable,
     s: &[PolicySummary],
     segs: &[SegmentSummary],
-    t: &Tradeoff,
+    trade: &Tradeoff,
     o: &ReportOptions,
-) -> Result<ChartData> {
+) -> ChartData {
+    let policies = &t.trace.policies;
     let points = s
         .iter()
-        .map(|x| Point {
+        .zip(policies)
+        .map(|(x, info)| Point {
             label: x.policy.clone(),
-            kind: kind_of(x),
+            kind: chart_kind(&info.kind),
             cost: x.cost_per_1k,
             quality: x.quality_mean,
             lo: x.quality_lo,
             hi: x.quality_hi,
+            left_out: trade.left_out.iter().any(|l| l.0 == x.policy),
         })
         .collect();
     // Curves for user policies, plus the baseline for reference.
-    let mut shown: Vec<String> = s
-        .iter()
-        .filter(|x| x.kind == "policy")
-        .map(|x| x.policy.clone())
+    let mut shown: Vec<usize> = (0..policies.len())
+        .filter(|&p| !policies[p].kind.is_baseline())
         .collect();
-    if let Some(b) = &o.baseline
-        && !shown.contains(b)
+    if let Some(b) = o.baseline.as_deref().and_then(|b| t.policy_index(b))
+        && !shown.contains(&b)
     {
-        shown.push(b.clone());
+        shown.push(b);
     }
-    let covered = frame
-        .clone()
-        .lazy()
-        .filter(col("uncovered").not())
-        .select([
-            col("policy"),
-            col("latency_ms"),
-            col("arrival_ms"),
-            col("cost_usd"),
-        ])
-        .collect()?;
-    let pol: Vec<String> = covered
-        .column("policy")?
-        .str()?
-        .iter()
-        .map(|x| x.unwrap_or("").to_string())
-        .collect();
-    let lat: Vec<f64> = covered
-        .column("latency_ms")?
-        .f64()?
-        .iter()
-        .map(|x| x.unwrap_or(f64::NAN))
-        .collect();
-    let arr: Vec<f64> = covered
-        .column("arrival_ms")?
-        .f64()?
-        .iter()
-        .map(|x| x.unwrap_or(f64::NAN))
-        .collect();
-    let cost: Vec<f64> = covered
-        .column("cost_usd")?
-        .f64()?
-        .iter()
-        .map(|x| x.unwrap_or(0.0))
-        .collect();
     let mut latencies = Vec::new();
     let mut cost_time = Vec::new();
-    for name in &shown {
-        let idx: Vec<usize> = (0..pol.len()).filter(|&i| &pol[i] == name).collect();
-        let mut v: Vec<f64> = idx.iter().map(|&i| lat[i]).collect();
+    for &p in &shown {
+        let rows: Vec<&crate::sim::trace::TraceRow> = t
+            .trace
+            .policy_rows(p)
+            .iter()
+            .filter(|r| r.covered())
+            .collect();
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter(|r| !crate::analysis::summary::rejected(r))
+            .map(|r| r.latency_ms)
+            .collect();
         v.sort_by(f64::total_cmp);
-        latencies.push((name.clone(), v));
+        latencies.push((policies[p].name.clone(), v));
         if o.has_timestamps {
-            let mut ev: Vec<(f64, f64)> = idx
+            let mut ev: Vec<(f64, f64)> = rows
                 .iter()
-                .map(|&i| (arr[i] / 3_600_000.0, cost[i]))
+                .map(|r| (r.arrival_ms / 3_600_000.0, r.cost_usd))
                 .collect();
             ev.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut acc = 0.0;
             cost_time.push((
-                name.clone(),
+                policies[p].name.clone(),
                 ev.into_iter()
                     .map(|(h, c)| {
                         acc += c;
@@ -196,8 +182,9 @@ fn chart_data(
     }
     let mix = s
         .iter()
-        .filter(|x| !x.policy.starts_with("always:"))
-        .map(|x| (x.policy.clone(), x.model_mix.clone()))
+        .zip(policies)
+        .filter(|(_, info)| info.kind.single_model().is_none())
+        .map(|(x, _)| (x.policy.clone(), x.model_mix.clone()))
         .collect();
     let segments = o.by.first().map(|key| {
         let mut values: Vec<String> = segs
@@ -207,33 +194,35 @@ fn chart_data(
             .collect();
         values.sort();
         values.dedup();
+        let oracle = policies.iter().position(|p| p.kind.is_oracle());
         let rows = shown
             .iter()
-            .chain(std::iter::once(&"oracle".to_string()))
-            .filter(|p| s.iter().any(|x| &x.policy == *p))
+            .copied()
+            .chain(oracle)
             .map(|p| {
+                let name = &policies[p].name;
                 let q = values
                     .iter()
                     .map(|v| {
                         segs.iter()
-                            .find(|x| &x.policy == p && &x.key == key && &x.value == v)
+                            .find(|x| &x.policy == name && &x.key == key && &x.value == v)
                             .map(|x| x.quality_mean)
                             .unwrap_or(f64::NAN)
                     })
                     .collect();
-                (p.clone(), q)
+                (name.clone(), q)
             })
             .collect();
         (key.clone(), values, rows)
     });
-    Ok(ChartData {
+    ChartData {
         points,
-        hull: t.hull.clone(),
+        hull: trade.hull.clone(),
         latencies,
         mix,
         models: o.models.clone(),
         cost_time,
         budgets: o.budgets.clone(),
         segments,
-    })
+    }
 }

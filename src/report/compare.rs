@@ -1,14 +1,14 @@
 //! `routesim compare A B`: two report folders, policy by policy.
 //!
 //! Policies with the same name are paired request by request (same request ids) from
-//! the two `trace.parquet` files: Δ quality and Δ cost per request get paired-bootstrap
+//! the two `trace.parquet` files: every figure (cost, quality, Δs) is on the requests
+//! both runs covered. Δ quality and Δ cost per request get paired-bootstrap
 //! intervals, quality differences a p-value (McNemar for 0/1 quality, bootstrap
 //! otherwise), Holm-corrected over the policies compared.
 
 use super::fmt::{f, fh, ms, usd};
 use crate::analysis::stats::{Paired, holm};
 use crate::analysis::tradeoff::{Outcomes, paired_stats};
-use crate::error::InputError;
 use crate::util::hash::stable_hash;
 use anyhow::Result;
 use std::collections::HashMap;
@@ -21,9 +21,9 @@ pub struct Delta {
     pub policy: String,
     /// Requests paired.
     pub pairs: usize,
-    /// Cost per 1k requests in A and B.
+    /// Cost per 1k requests in A and B, on the paired requests.
     pub cost_per_1k: (f64, f64),
-    /// Mean quality in A and B.
+    /// Quality in A and B, on the paired requests.
     pub quality: (f64, f64),
     /// B − A quality, paired.
     pub d_quality: Paired,
@@ -38,37 +38,32 @@ pub struct Delta {
 }
 
 fn load(dir: &Path) -> Result<HashMap<String, Outcomes>> {
-    let path = dir.join("trace.parquet");
-    if !path.is_file() {
-        return Err(InputError::file(dir, "not a report folder: trace.parquet is missing").into());
-    }
-    let df = crate::analysis::frame::read_parquet(&path)?;
-    Ok(Outcomes::by_policy(&df)?)
+    let (table, _, _) = super::read_report(dir)?;
+    Ok((0..table.trace.policies.len())
+        .map(|p| {
+            (
+                table.trace.policies[p].name.clone(),
+                Outcomes::of_policy(&table, p),
+            )
+        })
+        .collect())
 }
 
-fn mean(v: &[f64]) -> f64 {
-    let x: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-    x.iter().sum::<f64>() / x.len().max(1) as f64
-}
-
-/// Compare two report folders (policies in A's order).
+/// Compare two report folders (policies present in both, by name).
 pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<Delta>> {
     let (sa, sb) = (load(a)?, load(b)?);
     let mut names: Vec<&String> = sa.keys().filter(|k| sb.contains_key(*k)).collect();
     names.sort();
     let mut out = Vec::new();
     for name in names {
-        let (x, y) = (&sa[name], &sb[name]);
-        // Deltas are B − A.
-        let st = paired_stats(y, x, resamples, seed ^ stable_hash(name.as_bytes()));
+        // Deltas are B − A, on the requests both runs covered.
+        let (y, x) = sb[name].pair_with(&sa[name]);
+        let st = paired_stats(&y, &x, resamples, seed ^ stable_hash(name.as_bytes()));
         out.push(Delta {
             policy: name.clone(),
             pairs: st.pairs,
-            cost_per_1k: (
-                x.cost.iter().sum::<f64>() / x.cost.len().max(1) as f64 * 1000.0,
-                y.cost.iter().sum::<f64>() / y.cost.len().max(1) as f64 * 1000.0,
-            ),
-            quality: (mean(&x.quality), mean(&y.quality)),
+            cost_per_1k: (st.cost_means.1 * 1000.0, st.cost_means.0 * 1000.0),
+            quality: (st.quality_values.1, st.quality_values.0),
             d_quality: st.quality,
             p: st.p_quality,
             p_holm: f64::NAN,

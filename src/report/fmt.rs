@@ -34,10 +34,11 @@ pub fn pct(x: f64) -> String {
     }
 }
 
-/// USD with a precision that suits the magnitude.
+/// USD with a precision that suits the magnitude; "unknown" when there is no figure
+/// (a model without a price) — never shown as $0.
 pub fn usd(x: f64) -> String {
     if !x.is_finite() {
-        return "—".into();
+        return "unknown".into();
     }
     let a = x.abs();
     if a >= 100.0 {

@@ -103,13 +103,13 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
             h.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 esc(&c.policy),
-                c.quality.n,
-                signed(c.quality.delta, 3),
-                signed(c.quality.lo, 3),
-                signed(c.quality.hi, 3),
+                c.stats.pairs,
+                signed(c.stats.quality.delta, 3),
+                signed(c.stats.quality.lo, 3),
+                signed(c.stats.quality.hi, 3),
                 esc(&p_text(c.p_quality_holm)),
-                signed_usd(c.cost.delta),
-                signed_ms(c.p95.delta)
+                signed_usd(c.stats.cost.delta),
+                signed_ms(c.stats.p95.delta)
             ));
         }
         h.push_str("</tbody></table>\n");
@@ -130,9 +130,10 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
             strip_xml_header(&c.svg)
         ));
     }
-    if !o.notes.is_empty() {
+    let figure_notes = super::markdown::figure_notes(a);
+    if !o.notes.is_empty() || !figure_notes.is_empty() {
         h.push_str("<h2>Notes</h2><ul class=\"note\">\n");
-        for n in &o.notes {
+        for n in o.notes.iter().chain(&figure_notes) {
             h.push_str(&format!("<li>{}</li>\n", esc(n)));
         }
         h.push_str("</ul>\n");

@@ -80,7 +80,8 @@ pub fn build(
         },
         "policies": policies.iter().map(|p| json!({
             "name": p.name,
-            "kind": match p.kind { crate::policy::PolicyKind::User => "policy", crate::policy::PolicyKind::Baseline => "baseline" },
+            "kind": p.kind.label(),
+            "baseline": p.kind.is_baseline().then(|| p.kind.tag()),
             "description": p.description,
             "file": if p.file.is_empty() { Value::Null } else { file_entry(Path::new(&p.file)) },
             "rules": p.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
@@ -112,7 +113,14 @@ pub fn report_options_json(o: &super::build::ReportOptions) -> Value {
         "by": o.by,
         "has_timestamps": o.has_timestamps,
         "budgets": o.budgets.iter().map(|(p, l, h)| json!({"policy": p, "limit_usd": l, "period_hours": h})).collect::<Vec<_>>(),
-        "rules": o.rules.iter().map(|(p, r)| json!({"policy": p, "rules": r})).collect::<Vec<_>>(),
+        "policies": o.policies.iter().map(|p| json!({
+            "name": p.name,
+            "kind": p.kind.tag(),
+            "model": p.kind.single_model(),
+            "rules": p.rules,
+            "description": p.description,
+            "stateful": p.stateful,
+        })).collect::<Vec<_>>(),
         "models": o.models,
         "notes": o.notes,
         "requests": o.n_requests,
@@ -151,15 +159,21 @@ pub fn report_options_from_json(v: &Value) -> super::build::ReportOptions {
                     .collect()
             })
             .unwrap_or_default(),
-        rules: v["rules"]
+        policies: v["policies"]
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|r| {
-                        (
-                            r["policy"].as_str().unwrap_or("").to_string(),
-                            strs(&r["rules"]),
+                    .map(|p| crate::sim::trace::PolicyInfo {
+                        name: p["name"].as_str().unwrap_or("").to_string(),
+                        kind: crate::policy::PolicyKind::from_tag(
+                            p["kind"].as_str().unwrap_or("policy"),
+                            p["model"].as_str(),
                         )
+                        .unwrap_or(crate::policy::PolicyKind::User),
+                        description: p["description"].as_str().unwrap_or("").to_string(),
+                        rules: strs(&p["rules"]),
+                        file: String::new(),
+                        stateful: p["stateful"].as_bool().unwrap_or(false),
                     })
                     .collect()
             })

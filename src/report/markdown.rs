@@ -55,36 +55,99 @@ fn p_phrase(label: &str, p: f64) -> String {
     }
 }
 
-/// One sentence per policy: the change against the baseline, with its uncertainty.
+/// One sentence per policy: the change against the baseline on the requests both
+/// cover (costs, quality and latency all on that same set), with its uncertainty.
 pub fn headline(a: &Analysis, c: &Comparison) -> String {
-    let find = |p: &str| a.summaries.iter().find(|s| s.policy == p);
-    let (Some(sp), Some(sb)) = (find(&c.policy), find(&c.baseline)) else {
-        return String::new();
-    };
-    let rel = if sb.cost_per_1k > 0.0 {
-        (sp.cost_per_1k / sb.cost_per_1k - 1.0) * 100.0
+    let st = &c.stats;
+    let (ca, cb) = st.cost_means;
+    let on = if st.pairs < a.opts.n_requests {
+        format!(
+            " on the {} of {} requests both cover",
+            st.pairs, a.opts.n_requests
+        )
     } else {
-        f64::NAN
+        String::new()
     };
-    let verdict = if c.p_quality_holm < 0.05 {
-        "significant"
+    let cost = if ca.is_finite() && cb.is_finite() {
+        let rel = if cb > 0.0 {
+            (ca / cb - 1.0) * 100.0
+        } else {
+            f64::NAN
+        };
+        format!(
+            "cost {}% ({} vs {} per 1k requests{on})",
+            signed(rel, 1),
+            usd(ca * 1000.0),
+            usd(cb * 1000.0),
+        )
     } else {
-        "not significant"
+        format!("cost unknown (a model has no price){on}")
+    };
+    let quality = if st.quality.delta.is_finite() {
+        let verdict = if !c.p_quality_holm.is_finite() {
+            "not tested"
+        } else if c.p_quality_holm < 0.05 {
+            "significant"
+        } else {
+            "not significant"
+        };
+        format!(
+            "quality {} (95% CI {} to {}; {}, {})",
+            signed(st.quality.delta, 3),
+            signed(st.quality.lo, 3),
+            signed(st.quality.hi, 3),
+            verdict,
+            p_phrase("Holm p", c.p_quality_holm),
+        )
+    } else {
+        "quality not compared (no quality labels)".to_string()
     };
     format!(
-        "**{}** vs {}: cost {}% ({} vs {} per 1k requests), quality {} (95% CI {} to {}; {}, {}), p95 latency {}",
+        "**{}** vs {}: {cost}, {quality}, p95 latency {}",
         c.policy,
         c.baseline,
-        signed(rel, 1),
-        usd(sp.cost_per_1k),
-        usd(sb.cost_per_1k),
-        signed(c.quality.delta, 3),
-        signed(c.quality.lo, 3),
-        signed(c.quality.hi, 3),
-        verdict,
-        p_phrase("Holm p", c.p_quality_holm),
-        signed_ms(c.p95.delta),
+        signed_ms(st.p95.delta),
     )
+}
+
+/// Notes every format shows: what a figure leaves out or assumes.
+pub fn figure_notes(a: &Analysis) -> Vec<String> {
+    let mut notes = Vec::new();
+    for p in &a.summaries {
+        if p.labelled_share.is_finite() && p.labelled_share < 1.0 && p.labelled_share > 0.0 {
+            notes.push(format!(
+                "{}: {} of successful answers carry a quality label; its quality assumes the others are like them",
+                p.policy,
+                pct(p.labelled_share)
+            ));
+        }
+        if p.rejected_rate > 0.0 {
+            notes.push(format!(
+                "{}: the gateway refused {} of requests without calling a provider (budget, context window, cooldowns, rate limits); they count as errors but not in latency",
+                p.policy,
+                pct(p.rejected_rate)
+            ));
+        }
+        if p.covered > 0 && !p.cost_total.is_finite() {
+            notes.push(format!(
+                "{}: cost unknown (a model it used has no price and its cells no recorded cost)",
+                p.policy
+            ));
+        }
+    }
+    let t = &a.tradeoff;
+    if !t.left_out.is_empty() {
+        notes.push(format!(
+            "left out of the frontier and AIQ (compared on the {} requests the others cover): {}",
+            t.requests,
+            t.left_out
+                .iter()
+                .map(|(p, why)| format!("{p} ({why})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    notes
 }
 
 /// Render `report.md`.
@@ -140,18 +203,18 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
             s.push_str(&format!(
                 "| {} | {} | {} [{}, {}] | {} | {} | {} [{}, {}] | {} [{}, {}] |\n",
                 c.policy,
-                c.quality.n,
-                signed(c.quality.delta, 3),
-                signed(c.quality.lo, 3),
-                signed(c.quality.hi, 3),
-                p_text(c.p_quality),
+                c.stats.pairs,
+                signed(c.stats.quality.delta, 3),
+                signed(c.stats.quality.lo, 3),
+                signed(c.stats.quality.hi, 3),
+                p_text(c.stats.p_quality),
                 p_text(c.p_quality_holm),
-                signed_usd(c.cost.delta),
-                signed_usd(c.cost.lo),
-                signed_usd(c.cost.hi),
-                signed_ms(c.p95.delta),
-                signed_ms(c.p95.lo),
-                signed_ms(c.p95.hi),
+                signed_usd(c.stats.cost.delta),
+                signed_usd(c.stats.cost.lo),
+                signed_usd(c.stats.cost.hi),
+                signed_ms(c.stats.p95.delta),
+                signed_ms(c.stats.p95.lo),
+                signed_ms(c.stats.p95.hi),
             ));
         }
         s.push('\n');
@@ -172,11 +235,11 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     if !a.segments.is_empty() {
         s.push_str("## Segments\n\n");
         s.push_str("| policy | segment | requests | cost / 1k req | quality | p95 |\n|---|---|---:|---:|---:|---:|\n");
-        for g in a.segments.iter().filter(|g| {
-            a.summaries
-                .iter()
-                .any(|p| p.policy == g.policy && p.kind == "policy")
-        }) {
+        for g in a
+            .segments
+            .iter()
+            .filter(|g| a.kind_of(&g.policy).is_some_and(|k| !k.is_baseline()))
+        {
             s.push_str(&format!(
                 "| {} | {}={} | {} | {} | {} | {} |\n",
                 g.policy,
@@ -206,9 +269,10 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
                 .map(move |(r, _)| format!("{}: {r}", p.policy))
         })
         .collect();
-    if !o.notes.is_empty() || !rules.is_empty() {
+    let figure_notes = figure_notes(a);
+    if !o.notes.is_empty() || !rules.is_empty() || !figure_notes.is_empty() {
         s.push_str("## Notes\n\n");
-        for n in &o.notes {
+        for n in o.notes.iter().chain(&figure_notes) {
             s.push_str(&format!("- {n}\n"));
         }
         if !rules.is_empty() {

@@ -12,6 +12,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "covered",
     "coverage",
     "success_rate",
+    "rejected_rate",
     "cost_total_usd",
     "cost_per_1k_usd",
     "cost_per_success_usd",
@@ -19,6 +20,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "quality_ci_lo",
     "quality_ci_hi",
     "quality_n",
+    "labelled_share",
     "latency_p50_ms",
     "latency_p90_ms",
     "latency_p95_ms",
@@ -56,6 +58,7 @@ pub fn summary_csv(s: &[PolicySummary]) -> Vec<u8> {
                 p.covered.to_string(),
                 f(p.coverage, 4),
                 f(p.success_rate, 4),
+                f(p.rejected_rate, 4),
                 f(p.cost_total, 6),
                 f(p.cost_per_1k, 6),
                 f(p.cost_per_success, 8),
@@ -63,6 +66,7 @@ pub fn summary_csv(s: &[PolicySummary]) -> Vec<u8> {
                 f(p.quality_lo, 4),
                 f(p.quality_hi, 4),
                 p.quality_n.to_string(),
+                f(p.labelled_share, 4),
                 f(p.latency_p50, 1),
                 f(p.latency_p90, 1),
                 f(p.latency_p95, 1),
@@ -148,10 +152,11 @@ pub fn summary_json(s: &[PolicySummary]) -> Vec<u8> {
                 "covered": p.covered,
                 "coverage": jnum(p.coverage),
                 "success_rate": jnum(p.success_rate),
+                "rejected_rate": jnum(p.rejected_rate),
                 "cost_total_usd": jnum(p.cost_total),
                 "cost_per_1k_usd": jnum(p.cost_per_1k),
                 "cost_per_success_usd": jnum(p.cost_per_success),
-                "quality": {"mean": jnum(p.quality_mean), "ci95": [jnum(p.quality_lo), jnum(p.quality_hi)], "n": p.quality_n},
+                "quality": {"mean": jnum(p.quality_mean), "ci95": [jnum(p.quality_lo), jnum(p.quality_hi)], "n": p.quality_n, "labelled_share": jnum(p.labelled_share)},
                 "latency_ms": {"p50": jnum(p.latency_p50), "p90": jnum(p.latency_p90), "p95": jnum(p.latency_p95), "p99": jnum(p.latency_p99)},
                 "ttft_ms": {"p50": jnum(p.ttft_p50), "p95": jnum(p.ttft_p95)},
                 "rates": {
@@ -266,10 +271,7 @@ pub fn terminal_table(s: &[PolicySummary]) -> String {
     out
 }
 
-/// Model name without its provider prefix, for narrow tables.
-pub fn short_model(m: &str) -> &str {
-    m.rsplit_once('/').map(|(_, b)| b).unwrap_or(m)
-}
+use crate::plot::short_model;
 
 /// The policy's most used model and its share (`gpt-4o 68.2%`), or "" when it
 /// answered nothing.

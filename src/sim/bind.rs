@@ -5,6 +5,7 @@
 //! Binding reports unknown models, missing metadata fields and conditions the data
 //! cannot answer, at the policy file's line and column.
 
+use super::costs::Costs;
 use crate::dataset::{Dataset, MetaColumn, ModelId, Sample, Status, StatusClass, flags as sflags};
 use crate::error::{Diagnostic, suggest};
 use crate::policy::cond::{Cond, KeyRef, MetaOp, MetaValue, NumField, NumTest, TextTest};
@@ -199,10 +200,8 @@ pub struct Bound {
     pub complexity: Option<Vec<u8>>,
     /// Context window per model (u32::MAX when unknown).
     pub context_window: Vec<u32>,
-    /// Price per model (price scenarios applied).
-    pub prices: Vec<ModelPrice>,
-    /// Price multiplier per model (also applied to recorded costs).
-    pub price_factor: Vec<f64>,
+    /// What calls cost (price what-ifs applied to list prices and recorded costs).
+    pub costs: Costs,
     /// Latency multiplier per model.
     pub latency_factor: Vec<f64>,
     /// Outages.
@@ -230,12 +229,17 @@ pub struct BindCtx<'a> {
     /// Whether arrivals follow the dataset's timestamps (`--arrival recorded`), so
     /// what-ifs given as timestamps can be placed on the virtual clock.
     pub recorded_clock: bool,
+    /// `--speedup`: recorded gaps are divided by it (timestamp outages too).
+    pub speedup: f64,
 }
 
 struct Binder<'a, 'p> {
     ctx: &'a BindCtx<'a>,
     p: &'p Policy,
     diags: Vec<Diagnostic>,
+    /// Costs and latency factors with the policy's what-ifs, for learned routes.
+    costs: Costs,
+    latency_factor: Vec<f64>,
 }
 
 impl Binder<'_, '_> {
@@ -594,9 +598,13 @@ impl Binder<'_, '_> {
                     Objective::BestQuality
                 };
                 let folds = self.p.folds;
+                let src = EstimateSource {
+                    ds: self.ctx.ds,
+                    costs: &self.costs,
+                    latency_factor: &self.latency_factor,
+                };
                 if folds == 0 {
-                    let choice =
-                        loo_table(self.ctx, &cands, cons, objective, otherwise, seg.as_ref());
+                    let choice = loo_table(&src, &cands, cons, objective, otherwise, seg.as_ref());
                     BStrategy::Table {
                         fold: Arc::new((0..self.ctx.ds.n_requests() as u32).collect()),
                         seg: None,
@@ -606,7 +614,7 @@ impl Binder<'_, '_> {
                 } else {
                     let fold = fold_of(self.ctx.ds, folds, self.ctx.seed);
                     let (n_seg, choice) = decision_table(
-                        self.ctx,
+                        &src,
                         &cands,
                         cons,
                         objective,
@@ -758,8 +766,19 @@ impl Acc {
     }
 }
 
-fn accumulate(ctx: &BindCtx, r: usize, m: ModelId) -> Acc {
-    let smp = ctx.ds.cell(r, m);
+/// What learned routes estimate from: the dataset's answers, priced and timed with
+/// the policy's what-ifs (so a `price` or `latency` scenario changes decisions too).
+pub struct EstimateSource<'a> {
+    /// Dataset.
+    pub ds: &'a Dataset,
+    /// Costs with price what-ifs.
+    pub costs: &'a Costs,
+    /// Latency what-if factor per model.
+    pub latency_factor: &'a [f64],
+}
+
+fn accumulate(src: &EstimateSource, r: usize, m: ModelId) -> Acc {
+    let smp = src.ds.cell(r, m);
     if !smp.status.is_ok() {
         return Acc::default();
     }
@@ -767,8 +786,8 @@ fn accumulate(ctx: &BindCtx, r: usize, m: ModelId) -> Acc {
     Acc {
         q: if labelled { smp.quality } else { 0.0 },
         nq: u32::from(labelled),
-        cost: sample_cost(smp, &ctx.prices[m as usize]),
-        lat: smp.latency_ms as f64,
+        cost: src.costs.sample_cost(smp, m as usize),
+        lat: smp.latency_ms as f64 * src.latency_factor[m as usize],
         nok: 1,
     }
 }
@@ -783,14 +802,14 @@ fn seg_of(seg: Option<&KeyCol>, r: usize) -> usize {
 
 /// Leave-one-out decisions: request r's choice uses every other request's answers.
 fn loo_table(
-    ctx: &BindCtx,
+    src: &EstimateSource,
     cands: &[ModelId],
     cons: &Constraints,
     objective: Objective,
     otherwise: ModelId,
     seg: Option<&KeyCol>,
 ) -> Vec<ModelId> {
-    let n = ctx.ds.n_requests();
+    let n = src.ds.n_requests();
     let n_seg = seg.map(|s| s.n_codes + 1).unwrap_or(1);
     let nm = cands.len();
     let mut seg_total = vec![Acc::default(); n_seg * nm];
@@ -798,7 +817,7 @@ fn loo_table(
     for r in 0..n {
         let s = seg_of(seg, r);
         for (ci, &m) in cands.iter().enumerate() {
-            let a = accumulate(ctx, r, m);
+            let a = accumulate(src, r, m);
             seg_total[s * nm + ci].add(&a);
             grand[ci].add(&a);
         }
@@ -810,7 +829,7 @@ fn loo_table(
                 .iter()
                 .enumerate()
                 .map(|(ci, &m)| {
-                    let own = accumulate(ctx, r, m);
+                    let own = accumulate(src, r, m);
                     let train = seg_total[s * nm + ci].sub(&own);
                     if train.nq >= MIN_SEGMENT_SAMPLES || n_seg == 1 {
                         train.estimate()
@@ -831,7 +850,7 @@ pub const MIN_SEGMENT_SAMPLES: u32 = 10;
 /// each (fold, segment). Returns (segments, choice table).
 #[allow(clippy::too_many_arguments)]
 fn decision_table(
-    ctx: &BindCtx,
+    src: &EstimateSource,
     cands: &[ModelId],
     cons: &Constraints,
     objective: Objective,
@@ -840,7 +859,7 @@ fn decision_table(
     folds: u32,
     seg: Option<&KeyCol>,
 ) -> (usize, Vec<ModelId>) {
-    let ds = ctx.ds;
+    let ds = src.ds;
     let n_seg = seg.map(|s| s.n_codes + 1).unwrap_or(1);
     let k = folds as usize;
     let nm = cands.len();
@@ -850,7 +869,7 @@ fn decision_table(
         let s = seg_of(seg, r);
         let f = f as usize;
         for (ci, &m) in cands.iter().enumerate() {
-            acc[(f * n_seg + s) * nm + ci].add(&accumulate(ctx, r, m));
+            acc[(f * n_seg + s) * nm + ci].add(&accumulate(src, r, m));
         }
     }
     // Totals per segment and overall, then leave-one-fold-out.
@@ -936,29 +955,22 @@ fn nan_lt(a: f64, b: f64) -> bool {
     }
 }
 
-/// Cost of a recorded sample as it is (recorded cost, else priced).
-pub fn sample_cost(s: &Sample, price: &ModelPrice) -> f64 {
-    if !s.cost_usd.is_nan() {
-        s.cost_usd
-    } else if s.status.is_ok() {
-        price.cost(
-            s.input_tokens,
-            s.cached_tokens,
-            s.output_tokens,
-            s.reasoning_tokens,
-        )
-    } else {
-        0.0
-    }
-}
-
 /// Bind a policy. All problems are returned together.
 pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
+    let ds = ctx.ds;
+    let nm = ds.n_models();
     let mut b = Binder {
         ctx,
         p,
         diags: Vec::new(),
+        costs: Costs::plain(ctx.prices),
+        latency_factor: vec![1.0; nm],
     };
+    // What-ifs first: learned routes (cheapest, best) estimate with them.
+    let whatif = b.scenarios();
+    b.costs = Costs::new(ctx.prices, &whatif.price_factor);
+    b.latency_factor = whatif.latency_factor.clone();
+
     let mut rules = Vec::new();
     for r in &p.rules {
         let c = b.cond(&r.when);
@@ -968,8 +980,6 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
         }
     }
     let default = b.route(&p.default);
-    let ds = ctx.ds;
-    let nm = ds.n_models();
 
     // Models of [models] must exist even when no rule uses them.
     for d in &p.deployments {
@@ -1008,65 +1018,6 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
             )
         });
 
-    let mut latency_factor = vec![1.0; nm];
-    let mut price_factor = vec![1.0; nm];
-    let mut outages = Vec::new();
-    let mut traffic_factor = 1.0;
-    let first_ts = ds
-        .requests
-        .ts_ms
-        .iter()
-        .copied()
-        .filter(|&t| t != crate::dataset::Requests::NO_TS)
-        .min();
-    for s in &p.scenarios {
-        match s {
-            Scenario::Latency { model, factor } => {
-                if let Some(m) = b.model(model) {
-                    latency_factor[m as usize] *= factor;
-                }
-            }
-            Scenario::Price { model, factor } => {
-                if let Some(m) = b.model(model) {
-                    price_factor[m as usize] *= factor;
-                }
-            }
-            Scenario::Traffic { factor } => traffic_factor *= factor,
-            Scenario::Outage {
-                model,
-                from_ms,
-                to_ms,
-                relative,
-                status,
-            } => {
-                if let Some(m) = b.model(model) {
-                    let base = if *relative {
-                        0
-                    } else {
-                        match first_ts {
-                            Some(t) if b.ctx.recorded_clock => t,
-                            Some(_) => {
-                                let span = model.span.clone();
-                                b.err(&span, "an outage given as timestamps needs the recorded arrival clock (--arrival recorded); with another arrival model use offsets in seconds (from = 600, to = 1200)".into());
-                                0
-                            }
-                            None => {
-                                let span = model.span.clone();
-                                b.err(&span, "an outage with timestamps needs request timestamps; use offsets in seconds (from = 600, to = 1200)".into());
-                                0
-                            }
-                        }
-                    };
-                    outages.push(BOutage {
-                        model: m,
-                        from_ms: (from_ms - base) as f64,
-                        to_ms: (to_ms - base) as f64,
-                        status: Status(*status),
-                    });
-                }
-            }
-        }
-    }
     let mut budgets = Vec::new();
     for bd in &p.gateway.budgets {
         let key = match &bd.per {
@@ -1093,18 +1044,23 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
             l.2 = d.max_concurrency.or(l.2);
         }
     }
+    let cache_group = match &p.gateway.cache {
+        Some(c) if ds.requests.input.all_empty() => {
+            b.err(
+                &c.span,
+                "cache: an exact cache needs the request text, and this dataset has none (no input, prompt or messages column); remove the cache or add the prompts".into(),
+            );
+            None
+        }
+        Some(_) => Some(cache_groups(ds)),
+        None => None,
+    };
     if !b.diags.is_empty() {
         return Err(b.diags);
     }
-    let prices: Vec<ModelPrice> = ctx
-        .prices
-        .iter()
-        .zip(&price_factor)
-        .map(|(p, &f)| scale_price(p, f))
-        .collect();
     Ok(Bound {
         name: p.name.clone(),
-        kind: p.kind,
+        kind: p.kind.clone(),
         salt: stable_hash(p.name.as_bytes()),
         rules,
         default: default.expect("no diagnostics"),
@@ -1115,50 +1071,132 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
             .iter()
             .map(|p| p.context_window.unwrap_or(u32::MAX))
             .collect(),
-        prices,
-        price_factor,
-        latency_factor,
-        outages,
-        traffic_factor,
+        costs: b.costs,
+        latency_factor: whatif.latency_factor,
+        outages: whatif.outages,
+        traffic_factor: whatif.traffic_factor,
         budgets,
         limits,
-        cache_group: p.gateway.cache.as_ref().map(|_| cache_groups(ds)),
+        cache_group,
         stateful: p.is_stateful(),
     })
 }
 
-/// Identical prompts share a cache group (interned once, so the engine compares ids).
-fn cache_groups(ds: &Dataset) -> (Arc<Vec<u32>>, usize) {
-    let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-    let groups: Vec<u32> = (0..ds.n_requests())
-        .map(|r| {
-            let next = ids.len() as u32;
-            *ids.entry(ds.requests.input.get(r)).or_insert(next)
-        })
-        .collect();
-    let n = ids.len();
-    (Arc::new(groups), n)
+/// A policy's what-ifs, resolved to models and the virtual clock.
+struct WhatIf {
+    latency_factor: Vec<f64>,
+    price_factor: Vec<f64>,
+    outages: Vec<BOutage>,
+    traffic_factor: f64,
 }
 
-fn scale_price(p: &ModelPrice, f: f64) -> ModelPrice {
-    if f == 1.0 {
-        return p.clone();
+impl Binder<'_, '_> {
+    fn scenarios(&mut self) -> WhatIf {
+        let ds = self.ctx.ds;
+        let nm = ds.n_models();
+        let mut w = WhatIf {
+            latency_factor: vec![1.0; nm],
+            price_factor: vec![1.0; nm],
+            outages: Vec::new(),
+            traffic_factor: 1.0,
+        };
+        for s in &self.p.scenarios {
+            if let Scenario::Traffic { factor } = s {
+                w.traffic_factor *= factor;
+            }
+        }
+        let first_ts = ds
+            .requests
+            .ts_ms
+            .iter()
+            .copied()
+            .filter(|&t| t != crate::dataset::Requests::NO_TS)
+            .min();
+        // Recorded time runs this much faster on the virtual clock.
+        let compress = self.ctx.speedup * w.traffic_factor;
+        for s in &self.p.scenarios {
+            match s {
+                Scenario::Latency { model, factor } => {
+                    if let Some(m) = self.model(model) {
+                        w.latency_factor[m as usize] *= factor;
+                    }
+                }
+                Scenario::Price { model, factor } => {
+                    if let Some(m) = self.model(model) {
+                        w.price_factor[m as usize] *= factor;
+                    }
+                }
+                Scenario::Traffic { .. } => {}
+                Scenario::Outage {
+                    model,
+                    from_ms,
+                    to_ms,
+                    relative,
+                    status,
+                } => {
+                    let Some(m) = self.model(model) else {
+                        continue;
+                    };
+                    // Offsets are on the virtual clock; timestamps name recorded
+                    // wall-clock time, so they are compressed like the arrivals (the
+                    // same requests are hit under --speedup or a traffic what-if).
+                    let (from, to) = if *relative {
+                        (*from_ms as f64, *to_ms as f64)
+                    } else {
+                        match first_ts {
+                            Some(t) if self.ctx.recorded_clock => (
+                                (from_ms - t) as f64 / compress,
+                                (to_ms - t) as f64 / compress,
+                            ),
+                            Some(_) => {
+                                let span = model.span.clone();
+                                self.err(&span, "an outage given as timestamps needs the recorded arrival clock (--arrival recorded); with another arrival model use offsets in seconds (from = 600, to = 1200)".into());
+                                continue;
+                            }
+                            None => {
+                                let span = model.span.clone();
+                                self.err(&span, "an outage with timestamps needs request timestamps; use offsets in seconds (from = 600, to = 1200)".into());
+                                continue;
+                            }
+                        }
+                    };
+                    w.outages.push(BOutage {
+                        model: m,
+                        from_ms: from,
+                        to_ms: to,
+                        status: Status(*status),
+                    });
+                }
+            }
+        }
+        w
     }
-    let sc = |r: &crate::pricing::Rate| crate::pricing::Rate {
-        base: r.base * f,
-        tiers: r.tiers.iter().map(|&(s, x)| (s, x * f)).collect(),
-    };
-    ModelPrice {
-        input: sc(&p.input),
-        output: sc(&p.output),
-        cache_read: p.cache_read.as_ref().map(sc),
-        cache_write: p.cache_write.as_ref().map(sc),
-        reasoning: p.reasoning.as_ref().map(sc),
-        per_request: p.per_request * f,
-        context_window: p.context_window,
-        max_output_tokens: p.max_output_tokens,
-        source: format!("{} ×{f}", p.source),
-    }
+}
+
+/// Requests that are the same request as recorded share a cache group: the same
+/// text, the same prompt size (the text may be only the last message of a longer
+/// context) and the same number of turns. Interned once, so the engine compares ids.
+/// A request without text never hits (nothing says it repeats another).
+fn cache_groups(ds: &Dataset) -> (Arc<Vec<u32>>, usize) {
+    let q = &ds.requests;
+    let mut ids: std::collections::HashMap<(&str, u32, u16), u32> =
+        std::collections::HashMap::new();
+    let mut next = 0u32;
+    let groups: Vec<u32> = (0..ds.n_requests())
+        .map(|r| {
+            let text = q.input.get(r);
+            if text.is_empty() {
+                next += 1;
+                return next - 1;
+            }
+            *ids.entry((text, q.input_tokens[r], q.turns[r]))
+                .or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                })
+        })
+        .collect();
+    (Arc::new(groups), next as usize)
 }
 
 /// Evaluate a bound condition for request `r` (`levels`: complexity per request).

@@ -14,6 +14,7 @@ use super::plan::{Plan, plan};
 use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
 use crate::dataset::{Dataset, ModelId, Sample, Status, StatusClass, flags as sflags};
 use crate::policy::gateway::TruncatedQuality;
+use crate::pricing::Usage;
 use crate::util::rng::LazyRng;
 
 /// What to do when a chosen model has no recorded response.
@@ -167,8 +168,13 @@ pub struct Flight {
     pub plan: Plan,
     /// Position in the plan.
     pub pos: u8,
-    /// Try number on the current model.
+    /// Try number on the current model (retries after failures, local ones included).
     pub try_no: u16,
+    /// Recorded samples of the current model's cell already used: a retry reads the
+    /// next one. Local failures (gateway 429, outage) consume none.
+    pub sample_no: u16,
+    /// Position of the next attempt in the request's attempt sequence.
+    pub seq: u16,
     /// Arrival, ms on the virtual clock.
     pub arrival: f64,
     /// The row being filled.
@@ -184,10 +190,10 @@ pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut LazyRng) -> (u
     let levels = b.complexity.as_deref();
     for (i, (c, route)) in b.rules.iter().enumerate() {
         if eval(c, ds, r, levels) {
-            return (i as u16, plan(route, ds, &b.prices, r, rng));
+            return (i as u16, plan(route, ds, &b.costs, r, rng));
         }
     }
-    (DEFAULT_RULE, plan(&b.default, ds, &b.prices, r, rng))
+    (DEFAULT_RULE, plan(&b.default, ds, &b.costs, r, rng))
 }
 
 impl Flight {
@@ -201,6 +207,8 @@ impl Flight {
             plan,
             pos: 0,
             try_no: 0,
+            sample_no: 0,
+            seq: 0,
             arrival,
             row: TraceRow {
                 rule,
@@ -229,6 +237,7 @@ impl Flight {
     fn advance(&mut self) {
         self.pos += 1;
         self.try_no = 0;
+        self.sample_no = 0;
     }
 
     /// Start the next attempt at time `t` (`Done` when the plan is exhausted or the
@@ -247,7 +256,8 @@ impl Flight {
             let in_tokens = env.ds.requests.input_tokens[r];
             if in_tokens > b.context_window[m as usize] {
                 self.row.flags |= flags::CONTEXT_SKIP;
-                self.push_attempt(attempts, m, Status::CONTEXT_LENGTH, t, 0.0, 0.0);
+                // Refused by the gateway itself: listed, but no call was made.
+                self.push_attempt(attempts, m, Status::CONTEXT_LENGTH, t, 0.0, 0.0, false);
                 self.last_status = Status::CONTEXT_LENGTH;
                 self.skipped_all = false;
                 if b.route_fallback_on(self).intersects(StatusClass::CONTEXT) {
@@ -331,6 +341,9 @@ impl Flight {
         Ok(Step::Done)
     }
 
+    /// Record an attempt; `called` says whether it reached a provider (only those
+    /// count as the row's calls).
+    #[allow(clippy::too_many_arguments)]
     fn push_attempt(
         &mut self,
         attempts: &mut Vec<Attempt>,
@@ -339,18 +352,22 @@ impl Flight {
         start: f64,
         lat: f64,
         cost: f64,
+        called: bool,
     ) {
         attempts.push(Attempt {
             row: self.row_idx,
             model: m,
-            seq: self.row.attempts,
+            seq: self.seq,
             try_no: self.try_no,
             status,
             start_ms: (start - self.arrival) as f32,
             latency_ms: lat as f32,
             cost_usd: cost,
         });
-        self.row.attempts = self.row.attempts.saturating_add(1);
+        self.seq = self.seq.saturating_add(1);
+        if called {
+            self.row.attempts = self.row.attempts.saturating_add(1);
+        }
     }
 
     /// The outcome of calling `m` at `start` (None: missing cell, skipped).
@@ -363,7 +380,7 @@ impl Flight {
     ) -> Result<Option<Outcome>, MissingCell> {
         let ds = env.ds;
         let r = self.r;
-        let mut s = *ds.sample(r, m, self.try_no as usize);
+        let mut s = *ds.sample(r, m, self.sample_no as usize);
         if !s.is_present() {
             match env.missing {
                 Missing::Skip => return Ok(None),
@@ -422,6 +439,23 @@ impl Flight {
                 }));
             }
         }
+        // The output cap first: a capped answer ends sooner, and only the capped
+        // call can time out.
+        let mut truncated = false;
+        if o.status.is_ok()
+            && let Some(cap) = b.gateway.max_output_tokens
+            && o.output_tokens > cap
+        {
+            let frac = cap as f64 / o.output_tokens as f64;
+            let ttft = if o.ttft_ms.is_nan() { 0.0 } else { o.ttft_ms };
+            o.latency_ms = ttft + (o.latency_ms - ttft) * frac;
+            o.output_tokens = cap;
+            o.flags |= flags::TRUNCATED;
+            truncated = true;
+            if b.gateway.truncated_quality == TruncatedQuality::Missing {
+                o.quality = f64::NAN;
+            }
+        }
         if let Some(limit) = b.gateway.timeout_ms
             && o.latency_ms >= limit
         {
@@ -429,38 +463,27 @@ impl Flight {
             o.latency_ms = limit;
             o.quality = f64::NAN;
             o.output_tokens = 0;
+            o.flags &= !flags::TRUNCATED;
             return Ok(Some(o));
         }
-        let price = &b.prices[mi];
         if o.status.is_ok() {
-            let mut truncated = false;
-            if let Some(cap) = b.gateway.max_output_tokens
-                && o.output_tokens > cap
-            {
-                let frac = cap as f64 / o.output_tokens as f64;
-                let ttft = if o.ttft_ms.is_nan() { 0.0 } else { o.ttft_ms };
-                o.latency_ms = ttft + (o.latency_ms - ttft) * frac;
-                o.output_tokens = cap;
-                o.flags |= flags::TRUNCATED;
-                truncated = true;
-                if b.gateway.truncated_quality == TruncatedQuality::Missing {
-                    o.quality = f64::NAN;
-                }
-            }
-            o.cost_usd = if !truncated && !s.cost_usd.is_nan() {
-                s.cost_usd * b.price_factor[mi]
-            } else {
+            o.cost_usd = if truncated {
                 let reasoning = s.reasoning_tokens.min(o.output_tokens);
-                price.cost(o.input_tokens, s.cached_tokens, o.output_tokens, reasoning)
+                b.costs.priced(
+                    mi,
+                    &Usage {
+                        output_tokens: o.output_tokens,
+                        reasoning_tokens: reasoning,
+                        ..s.usage()
+                    },
+                )
+            } else {
+                b.costs.sample_cost(&s, mi)
             };
         } else {
             o.quality = f64::NAN;
             o.output_tokens = 0;
-            o.cost_usd = if s.cost_usd.is_nan() {
-                0.0
-            } else {
-                s.cost_usd * b.price_factor[mi]
-            };
+            o.cost_usd = b.costs.recorded_or_zero(&s, mi);
         }
         Ok(Some(o))
     }
@@ -476,7 +499,11 @@ impl Flight {
             c.start,
             o.latency_ms,
             o.cost_usd,
+            c.admitted,
         );
+        if c.admitted && o.flags & flags::OUTAGE == 0 {
+            self.sample_no = self.sample_no.saturating_add(1);
+        }
         self.row.cost_usd += o.cost_usd;
         self.row.flags |= o.flags;
         if o.status.is_ok() {
@@ -513,7 +540,7 @@ impl Flight {
             if retries.honor_retry_after && !o.retry_after_ms.is_nan() {
                 wait = wait.max(o.retry_after_ms);
             }
-            self.try_no += 1;
+            self.try_no = self.try_no.saturating_add(1);
             self.row.flags |= flags::RETRIED;
             return Some(c.end + wait);
         }

@@ -9,6 +9,7 @@
 
 pub mod arrival;
 pub mod bind;
+pub mod costs;
 pub mod engine;
 pub mod plan;
 pub mod trace;
@@ -68,6 +69,9 @@ pub enum SimError {
     Input(InputError),
     /// `--missing fail` met a missing cell.
     Missing(MissingCell),
+    /// The engine broke one of its own invariants (a bug in routesim, reported
+    /// rather than turned into wrong figures).
+    Internal(String),
 }
 
 /// Bind policies to the dataset for a run with `opts` (its seed, and whether the
@@ -84,6 +88,7 @@ pub fn bind_all(
         prices,
         seed: opts.seed,
         recorded_clock: opts.arrival == Arrival::Recorded,
+        speedup: opts.speedup,
     };
     let results: Vec<Result<Bound, Vec<Diagnostic>>> =
         policies.par_iter().map(|p| bind(p, &ctx)).collect();
@@ -111,6 +116,29 @@ pub fn run(
 ) -> Result<Trace, SimError> {
     let bounds = bind_all(ds, prices, policies, opts).map_err(SimError::Input)?;
     run_bound(ds, &bounds, policies, opts)
+}
+
+/// Every request of every policy was either simulated to a final state or left
+/// uncovered (its model had no recorded answer) — never both, never neither.
+fn check_every_request_finished(
+    rows: &[TraceRow],
+    n: usize,
+    bounds: &[Bound],
+) -> Result<(), SimError> {
+    for (p, b) in bounds.iter().enumerate() {
+        let rows = &rows[p * n..(p + 1) * n];
+        let unfinished = rows
+            .iter()
+            .filter(|r| r.covered() == (r.status == crate::dataset::Status::MISSING))
+            .count();
+        if unfinished > 0 {
+            return Err(SimError::Internal(format!(
+                "policy \"{}\": {unfinished} of {n} requests were neither simulated nor left uncovered",
+                b.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Simulate already-bound policies.
@@ -176,6 +204,7 @@ pub fn run_bound(
     for p in per_policy {
         parts.push(p.map_err(SimError::Missing)?);
     }
+    check_every_request_finished(&rows, n, bounds)?;
     let total: usize = parts.iter().flatten().map(|a| a.len()).sum();
     let mut attempts = Vec::with_capacity(total);
     for chunk in parts.into_iter().flatten() {
@@ -187,7 +216,7 @@ pub fn run_bound(
             .zip(bounds)
             .map(|(p, b)| PolicyInfo {
                 name: p.name.clone(),
-                kind: p.kind,
+                kind: p.kind.clone(),
                 description: p.description.clone(),
                 rules: p.rules.iter().map(|r| r.name.clone()).collect(),
                 file: p.file.clone(),

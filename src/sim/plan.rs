@@ -1,9 +1,9 @@
 //! From a bound route to the ordered list of models a request will try.
 
-use super::bind::{BRoute, BStrategy, sample_cost};
+use super::bind::{BRoute, BStrategy};
+use super::costs::Costs;
 use crate::dataset::{Dataset, ModelId};
 use crate::policy::route::MAX_PLAN;
-use crate::pricing::ModelPrice;
 use crate::util::rng::LazyRng;
 
 /// Models to try, in order (fixed capacity, no allocation).
@@ -50,13 +50,7 @@ impl Plan {
 
 /// Plan for request `r`. Stateful strategies list their candidates in order; the
 /// virtual-time engine reorders them with its state.
-pub fn plan(
-    route: &BRoute,
-    ds: &Dataset,
-    prices: &[ModelPrice],
-    r: usize,
-    rng: &mut LazyRng,
-) -> Plan {
+pub fn plan(route: &BRoute, ds: &Dataset, costs: &Costs, r: usize, rng: &mut LazyRng) -> Plan {
     let mut p = Plan::EMPTY;
     match &route.strategy {
         BStrategy::Chain(v) => v.iter().for_each(|&m| p.push(m)),
@@ -116,7 +110,7 @@ pub fn plan(
             p.threshold = *threshold;
             p.verifier_error = *verifier_error;
         }
-        BStrategy::Oracle(cands) => p.push(oracle_pick(cands, ds, prices, r)),
+        BStrategy::Oracle(cands) => p.push(oracle_pick(cands, ds, costs, r)),
         BStrategy::Random(cands) => p.push(cands[rng.get().below(cands.len() as u64) as usize]),
         BStrategy::LowestLatency { candidates, .. }
         | BStrategy::LeastBusy(candidates)
@@ -129,7 +123,7 @@ pub fn plan(
 /// Hindsight choice: a successful answer with the highest recorded quality (unlabelled
 /// counts lowest), ties broken by lower cost, then lower latency, then list order.
 /// When no candidate succeeded, the first candidate.
-pub fn oracle_pick(cands: &[ModelId], ds: &Dataset, prices: &[ModelPrice], r: usize) -> ModelId {
+pub fn oracle_pick(cands: &[ModelId], ds: &Dataset, costs: &Costs, r: usize) -> ModelId {
     let mut best: Option<(ModelId, f64, f64, f32)> = None;
     for &m in cands {
         let s = ds.cell(r, m);
@@ -137,7 +131,7 @@ pub fn oracle_pick(cands: &[ModelId], ds: &Dataset, prices: &[ModelPrice], r: us
             continue;
         }
         let q = if s.quality.is_nan() { -1.0 } else { s.quality };
-        let c = sample_cost(s, &prices[m as usize]);
+        let c = costs.sample_cost(s, m as usize);
         let better = match best {
             None => true,
             Some((_, bq, bc, bl)) => {

@@ -46,10 +46,18 @@ struct ModelState {
     minute_tokens: u64,
     in_flight: u32,
     queue: VecDeque<u32>,
-    lat: Vec<f64>,
-    lat_pos: usize,
+    /// One latency window per distinct (window, statistic) of the policy's
+    /// `lowest_latency` routes.
+    lat: Vec<LatWindow>,
+}
+
+/// The last `window` latencies of a model (per completion token) and their EWMA.
+#[derive(Debug, Clone, Default)]
+struct LatWindow {
+    values: Vec<f64>,
+    pos: usize,
     ewma: f64,
-    n_lat: u64,
+    n: u64,
 }
 
 impl ModelState {
@@ -65,9 +73,6 @@ impl ModelState {
             in_flight: 0,
             queue: VecDeque::new(),
             lat: Vec::new(),
-            lat_pos: 0,
-            ewma: f64::NAN,
-            n_lat: 0,
         }
     }
 
@@ -104,41 +109,61 @@ impl ModelState {
 pub struct StateGate {
     models: Vec<ModelState>,
     scratch: Vec<f64>,
-    /// Latency window size and statistic of the policy's `lowest_latency` route.
-    lat_cfg: Option<(usize, LatencyStat)>,
+    /// Distinct (window, statistic) of the policy's `lowest_latency` routes: each
+    /// route reads the window of its own settings.
+    lat_cfgs: Vec<(usize, LatencyStat)>,
 }
 
 impl StateGate {
     fn new(b: &Bound) -> Self {
-        let lat_cfg = b
+        let mut lat_cfgs: Vec<(usize, LatencyStat)> = Vec::new();
+        for r in b
             .rules
             .iter()
             .map(|(_, r)| r)
             .chain(std::iter::once(&b.default))
-            .find_map(|r| match &r.strategy {
-                BStrategy::LowestLatency { window, stat, .. } => Some((*window, *stat)),
-                _ => None,
-            });
+        {
+            if let BStrategy::LowestLatency { window, stat, .. } = &r.strategy
+                && !lat_cfgs.contains(&(*window, *stat))
+            {
+                lat_cfgs.push((*window, *stat));
+            }
+        }
+        let models = (0..b.costs.prices.len())
+            .map(|_| ModelState {
+                lat: vec![LatWindow::default(); lat_cfgs.len()],
+                ..ModelState::new()
+            })
+            .collect();
         StateGate {
-            models: (0..b.prices.len()).map(|_| ModelState::new()).collect(),
+            models,
             scratch: Vec::new(),
-            lat_cfg,
+            lat_cfgs,
         }
     }
 
-    /// Latency statistic of a model (`None` when it has no completed calls yet).
-    fn latency_stat(&mut self, m: ModelId) -> Option<f64> {
-        let (_, stat) = self.lat_cfg?;
-        let s = &self.models[m as usize];
-        if s.lat.is_empty() {
+    /// Index of a route's latency settings.
+    fn lat_cfg_of(&self, window: usize, stat: LatencyStat) -> usize {
+        self.lat_cfgs
+            .iter()
+            .position(|c| *c == (window, stat))
+            .expect("every lowest_latency route has a tracker")
+    }
+
+    /// Latency statistic of a model under settings `cfg` (`None` when it has no
+    /// completed calls yet).
+    fn latency_stat(&mut self, m: ModelId, cfg: usize) -> Option<f64> {
+        let stat = self.lat_cfgs[cfg].1;
+        let w = &self.models[m as usize].lat[cfg];
+        if w.values.is_empty() {
             return None;
         }
         Some(match stat {
-            LatencyStat::Mean => s.lat.iter().sum::<f64>() / s.lat.len() as f64,
-            LatencyStat::Ewma(_) => s.ewma,
+            LatencyStat::Mean => w.values.iter().sum::<f64>() / w.values.len() as f64,
+            LatencyStat::Ewma(_) => w.ewma,
             LatencyStat::Quantile(q) => {
                 self.scratch.clear();
-                self.scratch.extend_from_slice(&s.lat);
+                self.scratch.extend_from_slice(&w.values);
                 self.scratch.sort_by(f64::total_cmp);
                 crate::util::stats::quantile_sorted(&self.scratch, q).unwrap_or(f64::NAN)
             }
@@ -146,21 +171,20 @@ impl StateGate {
     }
 
     fn record_latency(&mut self, m: ModelId, value: f64) {
-        let Some((window, stat)) = self.lat_cfg else {
-            return;
-        };
-        let s = &mut self.models[m as usize];
-        if s.lat.len() < window {
-            s.lat.push(value);
-        } else {
-            s.lat[s.lat_pos] = value;
+        let st = &mut self.models[m as usize];
+        for (w, &(window, stat)) in st.lat.iter_mut().zip(&self.lat_cfgs) {
+            if w.values.len() < window {
+                w.values.push(value);
+            } else {
+                w.values[w.pos] = value;
+            }
+            w.pos = (w.pos + 1) % window;
+            w.ewma = match stat {
+                LatencyStat::Ewma(a) if w.n > 0 => a * value + (1.0 - a) * w.ewma,
+                _ => value,
+            };
+            w.n += 1;
         }
-        s.lat_pos = (s.lat_pos + 1) % window;
-        s.ewma = match stat {
-            LatencyStat::Ewma(a) if s.n_lat > 0 => a * value + (1.0 - a) * s.ewma,
-            _ => value,
-        };
-        s.n_lat += 1;
     }
 }
 
@@ -277,7 +301,7 @@ impl Gate for StateGate {
                 };
             }
         }
-        if self.lat_cfg.is_some() {
+        if !self.lat_cfgs.is_empty() {
             if o.status.is_ok() {
                 let per_token = if o.output_tokens > 0 {
                     o.latency_ms / o.output_tokens as f64
@@ -330,6 +354,8 @@ struct Slot {
     flight: Flight,
     call: Option<Call>,
     park_t: f64,
+    /// The model whose freed concurrency slot woke this flight (until it starts).
+    woken_by: Option<ModelId>,
 }
 
 /// Cache entry per distinct input.
@@ -356,9 +382,13 @@ fn order_stateful(b: &Bound, f: &mut Flight, gate: &mut StateGate, t: f64) {
     // Score each candidate (lower is better); pick among the eligible at random.
     let mut scored: [(f64, ModelId); crate::policy::route::MAX_PLAN] =
         [(0.0, 0); crate::policy::route::MAX_PLAN];
+    let lat_cfg = match &route.strategy {
+        BStrategy::LowestLatency { window, stat, .. } => gate.lat_cfg_of(*window, *stat),
+        _ => 0,
+    };
     for (i, &m) in f.plan.as_slice()[..n].iter().enumerate() {
         let st_score = match &route.strategy {
-            BStrategy::LowestLatency { .. } => gate.latency_stat(m).unwrap_or(0.0),
+            BStrategy::LowestLatency { .. } => gate.latency_stat(m, lat_cfg).unwrap_or(0.0),
             BStrategy::LeastBusy(_) => gate.models[m as usize].in_flight as f64,
             BStrategy::UsageBased(_) => {
                 let (rpm, tpm, _) = b.limits[m as usize];
@@ -388,8 +418,9 @@ fn order_stateful(b: &Bound, f: &mut Flight, gate: &mut StateGate, t: f64) {
         .take_while(|(s, _)| *s <= limit)
         .count()
         .max(1);
+    // The pick goes first; the others keep their order (best first) as fallbacks.
     let pick = f.rng.get().below(n_eligible as u64) as usize;
-    scored.swap(0, pick);
+    scored[..=pick].rotate_right(1);
     let mut p = Plan { len: 0, ..f.plan };
     scored.iter().for_each(|&(_, m)| p.push(m));
     f.plan.as_slice()[n..].iter().for_each(|&m| p.push(m));
@@ -518,6 +549,7 @@ pub fn run_policy(
                 flight: f,
                 call: None,
                 park_t: t,
+                woken_by: None,
             };
             let idx = match free.pop() {
                 Some(i) => {
@@ -545,8 +577,9 @@ pub fn run_policy(
                 if call.admitted {
                     gate.complete(b, &call.outcome, r, call.start, call.end);
                     // A freed concurrency slot lets the first queued flight go.
-                    let m = call.outcome.model as usize;
-                    if let Some(q) = gate.models[m].queue.pop_front() {
+                    let m = call.outcome.model;
+                    if let Some(q) = gate.models[m as usize].queue.pop_front() {
+                        slots[q as usize].woken_by = Some(m);
                         push!(t, Kind::Start, q);
                     }
                 }
@@ -575,7 +608,25 @@ pub fn run_policy(
                 slot.flight.row.queue_ms += t0 - slot.park_t;
                 slot.park_t = t0;
             }
-            match slot.flight.next(env, b, &mut gate, t0, &mut attempts)? {
+            let woken_by = slot.woken_by.take();
+            let step = slot.flight.next(env, b, &mut gate, t0, &mut attempts)?;
+            // A flight woken by a freed slot of model w that does not take it (it
+            // skips w in cooldown, is rejected, or is done) passes the wake-up on, so
+            // no queued flight waits for a slot that is free.
+            let took_slot = |w: ModelId| match &step {
+                Step::Call(c) => c.admitted && c.outcome.model == w,
+                Step::Park(m) => *m == w,
+                Step::Done => false,
+            };
+            if let Some(w) = woken_by
+                && !took_slot(w)
+                && let Some(q) = gate.models[w as usize].queue.pop_front()
+            {
+                slots[q as usize].woken_by = Some(w);
+                push!(t0, Kind::Start, q);
+            }
+            let slot = &mut slots[si];
+            match step {
                 Step::Call(c) => {
                     let end = c.end;
                     slot.call = Some(c);
@@ -584,7 +635,12 @@ pub fn run_policy(
                 Step::Park(m) => {
                     slot.flight.row.flags |= flags::QUEUED;
                     slot.park_t = t0;
-                    gate.models[m as usize].queue.push_back(slot_idx);
+                    // Woken but beaten to the slot: back to the head of the line (FIFO).
+                    if woken_by == Some(m) {
+                        gate.models[m as usize].queue.push_front(slot_idx);
+                    } else {
+                        gate.models[m as usize].queue.push_back(slot_idx);
+                    }
                 }
                 Step::Done => {
                     finish(slot, &mut cache, b, rows, t0);
@@ -593,6 +649,12 @@ pub fn run_policy(
             }
         }
     }
+    debug_assert!(
+        gate.models
+            .iter()
+            .all(|m| m.queue.is_empty() && m.in_flight == 0),
+        "every queued flight was simulated"
+    );
     // (row, seq) is unique, so an unstable sort gives the one order.
     attempts.sort_unstable_by_key(|a| (a.row, a.seq));
     Ok(attempts)
