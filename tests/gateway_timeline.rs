@@ -408,3 +408,122 @@ fn least_busy_spreads_concurrent_calls() {
     let t = simulate(&ds, "[default]\nroute.least_busy = true\n");
     assert_ne!(rows(&t)[0].model, rows(&t)[1].model);
 }
+
+#[test]
+fn each_lowest_latency_route_reads_its_own_window_and_statistic() {
+    // Five warm-up calls per model (routed by text), per-token latencies (50 output
+    // tokens): a = 1,1,1,1,10 ms (mean 2.8, p95 8.2), b = 3 ms each (mean 3, p95 3).
+    // Then "p95 …" goes through a p95 route (b is better) and "mean …" through a mean
+    // route (a is better); buffer 0, so the choice is deterministic.
+    let mut at = Vec::new();
+    let mut inputs = Vec::new();
+    let mut cells = Vec::new();
+    for i in 0..5 {
+        let a_ms = if i == 4 { 500.0 } else { 50.0 };
+        at.push(i as f64 * 10.0);
+        inputs.push("warm a");
+        cells.push(vec![ok(a_ms), ok(150.0)]);
+        at.push(i as f64 * 10.0 + 5.0);
+        inputs.push("warm b");
+        cells.push(vec![ok(50.0), ok(150.0)]);
+    }
+    at.extend([100.0, 101.0]);
+    inputs.extend(["p95 route", "mean route"]);
+    cells.extend([vec![ok(50.0), ok(150.0)], vec![ok(50.0), ok(150.0)]]);
+    let ds = dataset(&["a", "b"], &at, &inputs, cells);
+    let t = simulate(
+        &ds,
+        "[[rule]]\nname = \"wa\"\nwhen = { input = \"warm a\" }\nroute = \"a\"\n\
+         [[rule]]\nname = \"wb\"\nwhen = { input = \"warm b\" }\nroute = \"b\"\n\
+         [[rule]]\nname = \"p95\"\nwhen = { input = \"p95\" }\nroute.lowest_latency = { candidates = [\"a\", \"b\"], window = 5, stat = \"p95\", buffer = 0 }\n\
+         [default]\nroute.lowest_latency = { candidates = [\"a\", \"b\"], window = 5, stat = \"mean\", buffer = 0 }\n",
+    );
+    let m = |r: usize| t.model_name(rows(&t)[r].model).to_string();
+    assert_eq!((m(10), m(11)), ("b".to_string(), "a".to_string()));
+}
+
+#[test]
+fn lowest_latency_fallbacks_stay_in_latency_order_after_the_random_pick() {
+    // Warm-up (one call each, window 1): per token a = 1 ms, b = 2 ms, c = 3 ms. With a
+    // large buffer all three are eligible and one is picked at random; the others
+    // follow best first. Every later request fails on c (500): when c was picked, the
+    // fallback must be a (the best), not b.
+    let mut at = vec![0.0, 1.0, 2.0];
+    let mut inputs = vec!["warm a", "warm b", "warm c"];
+    let mut cells = vec![vec![ok(50.0), ok(100.0), ok(150.0)]; 3];
+    for i in 0..30 {
+        at.push(10.0 + i as f64);
+        inputs.push("go");
+        cells.push(vec![ok(50.0), ok(100.0), err(500, 10.0)]);
+    }
+    let ds = dataset(&["a", "b", "c"], &at, &inputs, cells);
+    let t = simulate(
+        &ds,
+        "[[rule]]\nname = \"wa\"\nwhen = { input = \"warm a\" }\nroute = \"a\"\n\
+         [[rule]]\nname = \"wb\"\nwhen = { input = \"warm b\" }\nroute = \"b\"\n\
+         [[rule]]\nname = \"wc\"\nwhen = { input = \"warm c\" }\nroute = \"c\"\n\
+         [default]\nroute.lowest_latency = { candidates = [\"a\", \"b\", \"c\"], window = 1, buffer = 10 }\n",
+    );
+    let mut picked_c = 0;
+    for r in 3..33 {
+        let tried = models_tried(&t, r);
+        if tried[0].0 == "c" {
+            picked_c += 1;
+            assert_eq!(tried[1].0, "a", "request {r}: {tried:?}");
+        }
+    }
+    assert!(picked_c > 0, "the random pick chose c at least once");
+}
+
+#[test]
+fn a_retry_after_a_local_429_reads_the_first_recorded_answer() {
+    // rpm 1 on a. r0 (0 s) uses the minute's call; r1 (1 s) gets a local 429, waits
+    // 60 s (backoff) and calls a in the next minute. No call was made for r1 before,
+    // so it reads r1's first recorded sample (quality 0.9), not its second (0.1).
+    let mut ds = dataset(
+        &["a"],
+        &[0.0, 1.0],
+        &["x", "y"],
+        vec![vec![ok(100.0)], vec![ok(100.0)]],
+    );
+    ds.cells[1].quality = 0.9;
+    // Cell r1×a gets a second sample (what a retry after a real call would read).
+    ds.extra_offsets = vec![0, 0, 1];
+    ds.extra = vec![Sample {
+        quality: 0.1,
+        ..ok(100.0)
+    }];
+    let t = simulate(
+        &ds,
+        "[models]\nx = { model = \"a\", rpm = 1 }\n[gateway]\nretries = { max = 1, backoff_ms = 60000, on = [\"429\"] }\n[default]\nroute = \"x\"\n",
+    );
+    let r1 = rows(&t)[1];
+    assert!(r1.has(flags::LOCAL_429) && r1.has(flags::RETRIED));
+    assert_eq!((r1.status, r1.quality, r1.attempts), (Status::OK, 0.9, 1));
+}
+
+#[test]
+fn a_woken_request_beaten_to_the_slot_keeps_its_place_in_line() {
+    // a: one call at a time, 1 s calls. r0 (0 s) takes a until 1 s. rx (0 s) tries b,
+    // which fails at 1 s, and falls back to a. r1 (0.1 s) and r2 (0.2 s) queue for a.
+    // At 1 s a's completion wakes r1, but rx's fallback (an earlier event at the same
+    // instant) takes the slot first; r1 goes back to the head of the line: r1 runs
+    // 2–3 s (2.9 s end to end), r2 3–4 s (3.8 s).
+    let ds = dataset(
+        &["a", "b"],
+        &[0.0, 0.0, 0.1, 0.2],
+        &["r0", "fb", "r1", "r2"],
+        vec![
+            vec![ok(1000.0), ok(1000.0)],
+            vec![ok(1000.0), err(500, 1000.0)],
+            vec![ok(1000.0), ok(1000.0)],
+            vec![ok(1000.0), ok(1000.0)],
+        ],
+    );
+    let t = simulate(
+        &ds,
+        "[models]\nx = { model = \"a\", max_concurrency = 1 }\n[[rule]]\nname = \"fb\"\nwhen = { input = \"fb\" }\nroute.fallback = [\"b\", \"x\"]\n[default]\nroute = \"x\"\n",
+    );
+    let lat: Vec<f64> = rows(&t).iter().map(|r| r.latency_ms).collect();
+    assert_eq!(lat, vec![1000.0, 2000.0, 2900.0, 3800.0]);
+}

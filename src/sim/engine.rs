@@ -117,7 +117,11 @@ pub trait Gate {
         input_tokens: u32,
         plan: &[ModelId],
     ) -> Admit;
-    /// A call (admitted with [`Admit::Go`]) ended.
+    /// A call admitted with [`Admit::Go`] starts: take its concurrency slot and count
+    /// it against the limits. (Admission itself changes nothing, so a flight whose
+    /// cell turns out to be missing leaves the gate as it found it.)
+    fn start(&mut self, b: &Bound, m: ModelId, input_tokens: u32);
+    /// A started call ended.
     fn complete(&mut self, b: &Bound, o: &Outcome, r: usize, start: f64, end: f64);
 }
 
@@ -129,6 +133,8 @@ impl Gate for NoGate {
     fn admit(&mut self, _: &Bound, _: ModelId, _: f64, _: usize, _: u32, _: &[ModelId]) -> Admit {
         Admit::Go { wait_ms: 0.0 }
     }
+    #[inline]
+    fn start(&mut self, _: &Bound, _: ModelId, _: u32) {}
     #[inline]
     fn complete(&mut self, _: &Bound, _: &Outcome, _: usize, _: f64, _: f64) {}
 }
@@ -305,6 +311,7 @@ impl Flight {
                     let start = t + wait_ms;
                     match self.outcome(env, b, m, start)? {
                         Some(outcome) => {
+                            gate.start(b, m, in_tokens);
                             return Ok(Step::Call(Call {
                                 start,
                                 end: start + outcome.latency_ms,

@@ -232,13 +232,17 @@ impl Gate for StateGate {
         if conc.is_some_and(|c| st.in_flight >= c) {
             return Admit::Park;
         }
+        Admit::Go { wait_ms: 0.0 }
+    }
+
+    fn start(&mut self, _b: &Bound, m: ModelId, input_tokens: u32) {
+        let st = &mut self.models[m as usize];
         st.minute_requests += 1;
         st.minute_tokens += input_tokens as u64;
         st.in_flight += 1;
         if let Breaker::HalfOpen { probes_left } = &mut st.breaker {
             *probes_left = probes_left.saturating_sub(1);
         }
-        Admit::Go { wait_ms: 0.0 }
     }
 
     fn complete(&mut self, b: &Bound, o: &Outcome, _r: usize, _start: f64, end: f64) {
