@@ -102,7 +102,11 @@ fn genai_usages_oracle_matches() {
                     priced -= 1;
                     continue;
                 };
-                let p = calc_price(m.prices_at(as_of, 12 * 3600), &expected_usage).unwrap();
+                let p = calc_price(
+                    m.prices_at(as_of, 12 * 3600).expect("a price on the date"),
+                    &expected_usage,
+                )
+                .unwrap();
                 if common::rel_err(p.input, ei) < 1e-9 && common::rel_err(p.output, eo) < 1e-9 {
                     matched += 1;
                 } else if model == "gemini-2.5-flash-image" && common::rel_err(p.input, ei) < 1e-9 {

@@ -223,3 +223,64 @@ fn azure_trace_drives_arrivals_and_rate_limits() {
     );
     assert_eq!(got_429, expect_429);
 }
+
+/// FastChat's layout as FastChat reads it (`tests/fixtures/fastchat`): models named by
+/// their answer file, several judged turns per answer, a router's answer file.
+#[test]
+fn fastchat_models_are_file_stems_and_turns_are_averaged() {
+    use routesim::analysis::{RunTable, SummaryOptions, summarize};
+    let ds = load(&common::fixture("fastchat"), &LoadOptions::default()).unwrap();
+    assert_eq!(ds.models, vec!["model-a", "model-b", "router"]);
+    // The router's model_id per answer is kept as the model that answered.
+    assert_eq!(ds.served_models, vec!["model-b@host", "model-a@host"]);
+    // Judgments (scores / 10):  model-a q101 (8, 6) q102 (9, −1) q103 (4, 7);
+    //                           model-b q101 (7, 7) q102 (5, 9)  q103 (6, 3).
+    // Each answer gets the mean of its parseable turns; the −1 is left out.
+    let q = |m: u16, r: usize| ds.cell(r, m).quality;
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    assert!(close(q(0, 0), 0.70) && close(q(0, 1), 0.90) && close(q(0, 2), 0.55));
+    assert!(close(q(1, 0), 0.70) && close(q(1, 1), 0.70) && close(q(1, 2), 0.45));
+    // Integer question ids still pick up the reference answer.
+    assert_eq!(ds.requests.reference.as_ref().unwrap().get(0), "4\n12");
+    let trace = run(
+        &ds,
+        &zero_prices(ds.n_models()),
+        &baselines(&ds.models),
+        &SimOptions::default(),
+    )
+    .unwrap_or_else(|_| panic!("run"));
+    let s = summarize(
+        &RunTable::of_run(&trace, &ds),
+        &SummaryOptions {
+            bootstrap: 0,
+            seed: 1,
+        },
+    );
+    let get = |p: &str| s.iter().find(|x| x.policy == p).unwrap();
+    // FastChat's show_result drops the −1 and pools the rest: model-b, with every turn
+    // judged, is (7+7+5+9+6+3) / 6 = 6.1667 there and 0.61667 here — the same figure.
+    assert!(close(get("always:model-b").quality_mean, 37.0 / 60.0));
+    // model-a: FastChat pools 5 verdicts, 34 / 5 = 6.8 (turn 1: 7.0, turn 2: 6.5); here
+    // every question counts once, q102 with its one parseable turn: (7 + 9 + 5.5) / 3
+    // = 7.1667 → 0.71667. The run says so.
+    assert!(close(get("always:model-a").quality_mean, 21.5 / 30.0));
+    assert!(
+        ds.info
+            .warnings
+            .iter()
+            .any(|w| w.contains("1 of them also have an unparseable one")),
+        "{:?}",
+        ds.info.warnings
+    );
+    // The router's answers: its model mix is the models it routed to (2 of 3 to b).
+    let router = get("always:router");
+    assert_eq!(
+        router.model_mix,
+        vec![
+            ("model-b@host".to_string(), 2.0 / 3.0),
+            ("model-a@host".to_string(), 1.0 / 3.0)
+        ]
+    );
+    // Router: (7+8)/2, (9+9)/2, (6+4)/2 → (7.5 + 9 + 5) / 3 = 7.1667 → 0.71667.
+    assert!(close(router.quality_mean, 21.5 / 30.0));
+}

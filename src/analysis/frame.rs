@@ -22,6 +22,7 @@ pub fn trace_frame(trace: &Trace, ids: &[String], meta: &[MetaColumn]) -> Polars
     let mut request_id = Vec::with_capacity(total);
     let mut rule = Vec::with_capacity(total);
     let mut model: Vec<Option<&str>> = Vec::with_capacity(total);
+    let mut served: Vec<Option<&str>> = Vec::with_capacity(total);
     let mut status = Vec::with_capacity(total);
     let mut ok = Vec::with_capacity(total);
     let mut attempts = Vec::with_capacity(total);
@@ -59,6 +60,11 @@ pub fn trace_frame(trace: &Trace, ids: &[String], meta: &[MetaColumn]) -> Polars
             } else {
                 Some(trace.model_name(row.model))
             });
+            served.push(if row.served == crate::sim::trace::NONE16 {
+                None
+            } else {
+                Some(trace.served_models[row.served as usize].as_str())
+            });
             status.push(status_names[status_slot[row.status.0 as usize] as usize].as_str());
             ok.push(row.status.is_ok());
             attempts.push(row.attempts as u32);
@@ -81,6 +87,7 @@ pub fn trace_frame(trace: &Trace, ids: &[String], meta: &[MetaColumn]) -> Polars
         Column::new("request_id".into(), request_id),
         Column::new("rule".into(), rule),
         Column::new("model".into(), model),
+        Column::new("served_model".into(), served),
         Column::new("status".into(), status),
         Column::new("ok".into(), ok),
         Column::new("attempts".into(), attempts),
@@ -131,6 +138,9 @@ pub fn read_table(
     let ids = strs("request_id")?;
     let rule = strs("rule")?;
     let model = strs("model")?;
+    let served = strs("served_model")?;
+    let mut served_models: Vec<String> = Vec::new();
+    let mut served_index: HashMap<String, u16> = HashMap::new();
     let status = strs("status")?;
     let num = |name: &str| f64_column(df, name);
     let (attempts, cost, latency, ttft, quality) = (
@@ -206,8 +216,19 @@ pub fn read_table(
                 fl |= bit;
             }
         }
+        let served_code = match served[i].as_deref() {
+            None => NONE16,
+            Some(s) => {
+                let next = served_models.len() as u16;
+                *served_index.entry(s.to_string()).or_insert_with(|| {
+                    served_models.push(s.to_string());
+                    next
+                })
+            }
+        };
         rows[p * n + request_of[i]] = TraceRow {
             rule: rule_code,
+            served: served_code,
             model: model[i]
                 .as_deref()
                 .and_then(|m| m_index.get(m).copied())
@@ -259,6 +280,7 @@ pub fn read_table(
         trace: std::borrow::Cow::Owned(Trace {
             policies: policies.to_vec(),
             models: models.to_vec(),
+            served_models,
             n_requests: n,
             rows,
             attempts: Vec::new(),

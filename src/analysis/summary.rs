@@ -200,7 +200,8 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
     let info = &trace.policies[p];
     let rows = trace.policy_rows(p);
     let mut acc = Acc::default();
-    let mut mix = vec![0u64; trace.models.len()];
+    // Answers by the model that gave them (a served model when the recording names one).
+    let mut mix = vec![0u64; trace.models.len() + trace.served_models.len()];
     let mut hits = vec![0u64; info.rules.len() + 1];
     let mut obs = Vec::with_capacity(rows.len());
     for r in rows {
@@ -214,7 +215,9 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
         }
         acc.add(r);
         obs.push(qobs(r));
-        if r.model != NONE16 {
+        if r.served != NONE16 {
+            mix[trace.models.len() + r.served as usize] += 1;
+        } else if r.model != NONE16 {
             mix[r.model as usize] += 1;
         }
     }
@@ -226,11 +229,18 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
         opts.seed ^ stable_hash(info.name.as_bytes()),
     );
     let covered = acc.covered;
-    let mut model_mix: Vec<(String, f64)> = mix
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(m, n)| (trace.models[m].clone(), *n as f64 / covered as f64))
+    // A served model may also be a dataset model: one entry per name.
+    let mut by_name: std::collections::HashMap<&str, u64> = Default::default();
+    for (m, &n) in mix.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let name = trace
+            .models
+            .get(m)
+            .unwrap_or_else(|| &trace.served_models[m - trace.models.len()]);
+        *by_name.entry(name.as_str()).or_default() += n;
+    }
+    let mut model_mix: Vec<(String, f64)> = by_name
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n as f64 / covered as f64))
         .collect();
     model_mix.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let rule_hits = info

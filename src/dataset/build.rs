@@ -63,6 +63,8 @@ pub struct Recorded {
     pub has_latency: bool,
     /// Output text.
     pub output: Option<String>,
+    /// The model that answered, as recorded (kept when it differs from the cell's).
+    pub served_model: Option<String>,
     /// Where it was read from (file, row), for duplicate messages.
     pub origin: Origin,
 }
@@ -105,6 +107,7 @@ impl Recorded {
             has_output_tokens: output_tokens.is_some(),
             has_latency: latency_ms.is_some(),
             output,
+            served_model: None,
             origin,
         }
     }
@@ -127,6 +130,8 @@ pub struct DatasetBuilder {
     req_origin: Vec<Origin>,
     models: Vec<String>,
     model_index: HashMap<String, ModelId>,
+    served_models: Vec<String>,
+    served_index: HashMap<String, u16>,
     responses: Vec<Packed>,
     judged: HashMap<(u32, ModelId, u32), f64>,
     /// The request and model of the previous response (a cache before the hash maps).
@@ -256,11 +261,23 @@ impl DatasetBuilder {
         }
         let model = self.add_model(&resp.model);
         self.last_req = req;
+        let mut rec = resp.recorded;
+        if let Some(served) = rec.served_model.take()
+            && served != resp.model
+            && self.served_models.len() < Sample::SAME_MODEL as usize
+        {
+            let next = self.served_models.len() as u16;
+            let code = *self.served_index.entry(served.clone()).or_insert_with(|| {
+                self.served_models.push(served);
+                next
+            });
+            rec.sample_data.served = code;
+        }
         self.responses.push(Packed {
             req,
             model,
             sample: resp.sample,
-            rec: resp.recorded,
+            rec,
         });
     }
 
@@ -493,6 +510,7 @@ impl DatasetBuilder {
             extra_offsets,
             extra,
             outputs,
+            served_models: self.served_models,
             sources: self.sources,
             pricing_files: self.pricing_files,
         }
@@ -536,6 +554,7 @@ pub fn from_model_major(
         extra_offsets: Vec::new(),
         extra: Vec::new(),
         outputs: None,
+        served_models: Vec::new(),
         sources: Vec::new(),
         pricing_files: Vec::new(),
     }
@@ -558,6 +577,7 @@ mod tests {
                 has_input_tokens: true,
                 has_output_tokens: true,
                 has_latency: true,
+                served_model: None,
                 output: None,
                 origin: ("r.csv".into(), row),
             },

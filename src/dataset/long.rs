@@ -27,6 +27,7 @@ const RETRY_AFTER: &[&str] = &["retry_after_ms"];
 const QUALITY: &[&str] = &["quality", "score", "correct"];
 const COST: &[&str] = &["cost_usd", "cost"];
 const PROVIDER: &[&str] = &["provider"];
+const SERVED: &[&str] = &["served_model", "response_model"];
 pub(crate) const INPUT: &[&str] = &["input", "prompt", "messages"];
 pub(crate) const TS: &[&str] = &["ts", "timestamp", "time"];
 pub(crate) const REFERENCE: &[&str] = &["reference", "answer"];
@@ -117,6 +118,7 @@ pub fn read_responses(
             QUALITY,
             COST,
             PROVIDER,
+            SERVED,
             INPUT,
             TS,
             REFERENCE,
@@ -375,18 +377,23 @@ fn response_fields(
     }
     let (_, c) = fields.first(row, OUTPUT);
     let output = fields.text(&c);
+    let (_, c) = fields.first(row, SERVED);
+    let served_model = fields.text(&c).filter(|s| !s.is_empty());
     ResponseRow {
         request_id,
         model,
         sample,
-        recorded: Recorded::measured(
-            s,
-            in_tok,
-            out_tok,
-            latency,
-            output,
-            (fields.shared_file.clone(), row.number()),
-        ),
+        recorded: Recorded {
+            served_model,
+            ..Recorded::measured(
+                s,
+                in_tok,
+                out_tok,
+                latency,
+                output,
+                (fields.shared_file.clone(), row.number()),
+            )
+        },
     }
 }
 

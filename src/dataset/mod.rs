@@ -53,6 +53,10 @@ pub struct Sample {
     pub cached_tokens: u32,
     /// Prompt tokens written to the provider's prompt cache.
     pub cache_write_tokens: u32,
+    /// The model that actually answered, when it differs from the cell's model (a
+    /// gateway fallback, a router's pick): an index into [`Dataset::served_models`],
+    /// or [`Sample::SAME_MODEL`].
+    pub served: u16,
     /// Reasoning tokens (part of `output_tokens`).
     pub reasoning_tokens: u32,
     /// Total latency, milliseconds.
@@ -68,6 +72,9 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// [`Sample::served`] when the cell's own model answered.
+    pub const SAME_MODEL: u16 = u16::MAX;
+
     /// An empty cell.
     pub const MISSING: Sample = Sample {
         status: Status::MISSING,
@@ -76,6 +83,7 @@ impl Sample {
         output_tokens: 0,
         cached_tokens: 0,
         cache_write_tokens: 0,
+        served: Sample::SAME_MODEL,
         reasoning_tokens: 0,
         latency_ms: 0.0,
         ttft_ms: f32::NAN,
@@ -239,6 +247,8 @@ pub struct Dataset {
     pub extra: Vec<Sample>,
     /// Output text of the first sample per cell, when recorded.
     pub outputs: Option<TextColumn>,
+    /// Names of models that answered in place of a cell's model ([`Sample::served`]).
+    pub served_models: Vec<String>,
     /// Files read, with hashes.
     pub sources: Vec<SourceFile>,
     /// Pricing files named by the dataset (resolved paths).

@@ -185,19 +185,24 @@ pub struct Model {
 }
 
 impl Model {
-    /// Prices active on a date (days since epoch) at a time of day (seconds, UTC).
-    pub fn prices_at(&self, days: i64, secs: u32) -> &Prices {
-        for (c, p) in self.prices.iter().rev() {
+    /// Prices active on a date (days since epoch) at a time of day (seconds, UTC);
+    /// `None` when none is active yet (every price starts after the date).
+    pub fn prices_at(&self, days: i64, secs: u32) -> Option<&Prices> {
+        self.prices.iter().rev().find_map(|(c, p)| {
             let active = match c {
                 None => true,
                 Some(Constraint::StartDate(d)) => days >= *d,
                 Some(Constraint::TimeOfDay(s, e)) => *s <= secs && secs < *e,
             };
-            if active {
-                return p;
-            }
-        }
-        &self.prices[0].1
+            active.then_some(p)
+        })
+    }
+
+    /// Whether its price depends on the time of day.
+    pub fn has_time_of_day_prices(&self) -> bool {
+        self.prices
+            .iter()
+            .any(|(c, _)| matches!(c, Some(Constraint::TimeOfDay(..))))
     }
 }
 
@@ -581,10 +586,11 @@ impl GenaiData {
     }
 
     /// Our [`ModelPrice`] for a reference, priced as of a date (days since epoch, at
-    /// 12:00 UTC for time-of-day prices).
+    /// 12:00 UTC for time-of-day prices — said in the source); `None` when the model
+    /// has no price yet on that date.
     pub fn lookup(&self, reference: &str, as_of_days: i64) -> Option<ModelPrice> {
         let (p, m) = self.find(reference)?;
-        let prices = m.prices_at(as_of_days, 12 * 3600);
+        let prices = m.prices_at(as_of_days, 12 * 3600)?;
         let input = prices.input.as_ref()?;
         let output = prices.output.as_ref()?;
         Some(ModelPrice {
@@ -596,7 +602,14 @@ impl GenaiData {
             per_request: prices.requests_kcount.map(|k| k / 1000.0).unwrap_or(0.0),
             context_window: m.context_window.map(|c| c.min(u32::MAX as u64) as u32),
             max_output_tokens: None,
-            source: format!("genai-prices {}/{}", p.id, m.id),
+            source: if m.has_time_of_day_prices() {
+                format!(
+                    "genai-prices {}/{} (time-of-day prices taken at 12:00 UTC)",
+                    p.id, m.id
+                )
+            } else {
+                format!("genai-prices {}/{}", p.id, m.id)
+            },
         })
     }
 }
@@ -698,6 +711,29 @@ mod tests {
             ..Default::default()
         };
         assert!((calc_price(&p, &big).unwrap().input - 1.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_price_before_the_first_dated_price() {
+        // One price, valid from day 20000: on day 19999 the model has no price (it did
+        // not exist yet); from day 20000 it has.
+        let m = Model {
+            id: "m".into(),
+            matcher: Match::parse(&serde_json::json!({"equals": "m"})).unwrap(),
+            context_window: None,
+            prices: vec![(
+                Some(Constraint::StartDate(20_000)),
+                Prices {
+                    input: Some(Tiered {
+                        base: 1.0,
+                        tiers: vec![],
+                    }),
+                    ..Default::default()
+                },
+            )],
+        };
+        assert!(m.prices_at(19_999, 0).is_none());
+        assert!(m.prices_at(20_000, 0).is_some());
     }
 
     #[test]

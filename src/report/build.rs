@@ -220,7 +220,12 @@ fn chart_data(
         hull: trade.hull.clone(),
         latencies,
         mix,
-        models: o.models.clone(),
+        models: o
+            .models
+            .iter()
+            .chain(&t.trace.served_models)
+            .cloned()
+            .collect(),
         cost_time,
         budgets: o.budgets.clone(),
         segments,

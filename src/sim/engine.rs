@@ -60,6 +60,8 @@ pub const OUTAGE_LATENCY_MS: f64 = 50.0;
 pub struct Outcome {
     /// Model called.
     pub model: ModelId,
+    /// The model that answered, when the recording names another ([`Sample::served`]).
+    pub served: u16,
     /// Status.
     pub status: Status,
     /// Duration, ms.
@@ -285,6 +287,7 @@ impl Flight {
                     self.skipped_all = false;
                     let outcome = Outcome {
                         model: m,
+                        served: Sample::SAME_MODEL,
                         status,
                         latency_ms: 0.0,
                         ttft_ms: f64::NAN,
@@ -413,6 +416,7 @@ impl Flight {
         let lf = b.latency_factor[mi];
         let mut o = Outcome {
             model: m,
+            served: s.served,
             status: s.status,
             latency_ms: s.latency_ms as f64 * lf,
             ttft_ms: s.ttft_ms as f64 * lf,
@@ -528,6 +532,7 @@ impl Flight {
             }
             self.row.status = Status::OK;
             self.row.model = o.model;
+            self.row.served = o.served;
             self.row.latency_ms = c.end - self.arrival;
             self.row.ttft_ms = if o.ttft_ms.is_nan() {
                 f64::NAN

@@ -224,6 +224,7 @@ pub fn run_bound(
             })
             .collect(),
         models: ds.models.clone(),
+        served_models: ds.served_models.clone(),
         n_requests: n,
         rows,
         attempts,

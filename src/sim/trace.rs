@@ -74,6 +74,10 @@ pub struct TraceRow {
     pub rule: u16,
     /// Model that produced the final answer (or the last one tried), NONE16 if none.
     pub model: u16,
+    /// The model that actually answered when the recording says another one did (a
+    /// gateway's fallback, a router's pick): index into [`Trace::served_models`], or
+    /// NONE16.
+    pub served: u16,
     /// Final status ([`Status::MISSING`] when uncovered).
     pub status: Status,
     /// Calls made (attempts reaching a provider, incl. retries and escalations).
@@ -103,6 +107,7 @@ impl TraceRow {
     pub const EMPTY: TraceRow = TraceRow {
         rule: NONE16,
         model: NONE16,
+        served: NONE16,
         status: Status::MISSING,
         attempts: 0,
         flags: 0,
@@ -174,6 +179,8 @@ pub struct Trace {
     pub policies: Vec<PolicyInfo>,
     /// Model names.
     pub models: Vec<String>,
+    /// Names of models that answered in place of a dataset model.
+    pub served_models: Vec<String>,
     /// Requests per policy.
     pub n_requests: usize,
     /// Rows.
@@ -214,6 +221,16 @@ impl Trace {
             ""
         } else {
             &self.models[m as usize]
+        }
+    }
+
+    /// The model that answered a row (or was last tried): the served model when the
+    /// recording names one, else the row's model; "" when none.
+    pub fn answered_by(&self, r: &TraceRow) -> &str {
+        if r.served != NONE16 {
+            &self.served_models[r.served as usize]
+        } else {
+            self.model_name(r.model)
         }
     }
 }

@@ -367,6 +367,7 @@ struct Slot {
 struct CacheEntry {
     expires: f64,
     model: u16,
+    served: u16,
     quality: f64,
     output_tokens: u32,
 }
@@ -513,6 +514,7 @@ pub fn run_policy(
                 f.row.flags |= flags::CACHE_HIT;
                 f.row.status = Status::OK;
                 f.row.model = e.model;
+                f.row.served = e.served;
                 f.row.latency_ms = cfg.hit_latency_ms;
                 f.row.ttft_ms = cfg.hit_latency_ms;
                 f.row.quality = e.quality;
@@ -678,6 +680,7 @@ fn finish(
         cache[groups[f.r] as usize] = Some(CacheEntry {
             expires: t + cfg.ttl_s * 1000.0,
             model: f.row.model,
+            served: f.row.served,
             quality: f.row.quality,
             output_tokens: f.row.output_tokens,
         });

@@ -2,11 +2,16 @@
 //!
 //! - `question.jsonl`: `{question_id, category, turns: [prompt, …]}` → requests
 //!   (`meta.category`; several turns are joined one per line).
-//! - `model_answer/<file>.jsonl`: `{question_id, model_id, choices: [{turns: […]}]}` →
-//!   one response per (question, model_id); output text is the answer turns joined.
-//! - `model_judgment/*.jsonl`: `{question_id, model, score}` → quality = score / 10.
-//!   A score of `-1` or `null` means the judge's verdict could not be parsed: a
-//!   *missing* quality label, never 0. Judgments for models without answers are ignored.
+//! - `model_answer/<model>.jsonl`: `{question_id, model_id, choices: [{turns: […]}]}` →
+//!   one response per (question, file); the model is the file's stem, as FastChat
+//!   names it (`load_model_answers`). `model_id` is what produced the answer — for a
+//!   router's answer file, the model it routed to — kept as the answer's served model
+//!   when it differs (the report's model mix shows it).
+//! - `model_judgment/*.jsonl`: `{question_id, model, score[, turn]}`, one per judged
+//!   turn; `model` is the answer file's stem or its `model_id`. An answer's quality is
+//!   the mean of its parseable scores / 10. A score of `-1` or `null` means the judge's
+//!   verdict could not be parsed: a *missing* label, never 0. Judgments for models
+//!   without answers are ignored.
 //! - `reference_answer/*.jsonl` (optional): the first file gives `reference`.
 //!
 //! No tokens, latencies or prices are recorded: tokens are estimated from text and
@@ -94,16 +99,17 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
     let qfile = display_path(&qpath);
     let mut references: HashMap<String, String> = HashMap::new();
     if let Some(rp) = jsonl_files(&dir.join("reference_answer")).first() {
-        for_each_json(rp, diags, |_, o, _| {
-            if let (Some(Value::String(id)), Some((text, _))) = (
-                o.get("question_id"),
+        let rfile = display_path(rp);
+        for_each_json(rp, diags, |row, o, d| {
+            if let (Some(id), Some((text, _))) = (
+                str_field(o, "question_id", &rfile, row, d),
                 turns_text(
                     o.get("choices")
                         .and_then(|c| c.get(0))
                         .and_then(|c| c.get("turns")),
                 ),
             ) {
-                references.insert(id.clone(), text);
+                references.insert(id, text);
             }
         })?;
         b.sources.push(source(rp)?);
@@ -141,9 +147,76 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
     })?;
     b.sources.push(source(&qpath)?);
 
-    // Judgments first, so answers can pick up their quality.
-    let mut quality: HashMap<(String, String), f64> = HashMap::new();
-    let mut judged_missing: HashMap<(String, String), ()> = HashMap::new();
+    // Answers. FastChat names a model by its answer file's stem; `model_id` inside is
+    // what generated each answer — for a router's file, the model it routed to, kept
+    // as the answer's served model.
+    let mut rows: Vec<ResponseRow> = Vec::new();
+    let mut alias: HashMap<String, Option<String>> = HashMap::new();
+    for ap in jsonl_files(&dir.join("model_answer")) {
+        let afile = display_path(&ap);
+        let shared: std::sync::Arc<str> = afile.as_str().into();
+        let stem = ap
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        alias.insert(stem.clone(), Some(stem.clone()));
+        for_each_json(&ap, diags, |row, o, d| {
+            let Some(q) = str_field(o, "question_id", &afile, row, d) else {
+                return;
+            };
+            let model_id = match o.get("model_id") {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let Some((text, _)) = turns_text(
+                o.get("choices")
+                    .and_then(|c| c.get(0))
+                    .and_then(|c| c.get("turns")),
+            ) else {
+                d.push(Diagnostic::cell(
+                    &afile,
+                    row,
+                    "choices",
+                    "expected choices[0].turns",
+                ));
+                return;
+            };
+            if let Some(id) = &model_id {
+                // A judgment may name the answer by its model_id (Arena-Hard's judge
+                // does); ambiguous when two files share a model_id.
+                let e = alias
+                    .entry(id.clone())
+                    .or_insert_with(|| Some(stem.clone()));
+                if e.as_deref() != Some(stem.as_str()) {
+                    *e = None;
+                }
+            }
+            rows.push(ResponseRow {
+                request_id: q,
+                model: stem.clone(),
+                sample: Some(0),
+                recorded: Recorded {
+                    sample_data: Sample {
+                        status: Status::OK,
+                        ..Sample::MISSING
+                    },
+                    has_input_tokens: false,
+                    has_output_tokens: false,
+                    has_latency: false,
+                    output: Some(text),
+                    served_model: model_id.filter(|id| *id != stem),
+                    origin: (shared.clone(), row),
+                },
+            });
+        })?;
+        b.sources.push(source(&ap)?);
+    }
+
+    // Judgments: one per judged turn (MT-bench judges turn 1 and turn 2 apart). An
+    // answer's quality is the mean of its parseable verdicts / 10; -1 or null is an
+    // unparseable verdict — a missing label, never 0.
+    let mut scores: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    let mut unparseable: HashMap<(String, String), u32> = HashMap::new();
     for jp in jsonl_files(&dir.join("model_judgment")) {
         let jfile = display_path(&jp);
         for_each_json(&jp, diags, |row, o, d| {
@@ -152,6 +225,10 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 str_field(o, "model", &jfile, row, d),
             ) else {
                 return;
+            };
+            let m = match alias.get(&m) {
+                Some(Some(stem)) => stem.clone(),
+                _ => m,
             };
             let score = match o.get("score") {
                 None | Some(Value::Null) => None,
@@ -167,15 +244,8 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 }
             };
             match score {
-                Some(-1.0) => {
-                    judged_missing.insert((q, m), ());
-                }
-                None => {
-                    judged_missing.insert((q, m), ());
-                }
-                Some(s) if (0.0..=10.0).contains(&s) => {
-                    quality.entry((q, m)).or_insert(s / 10.0);
-                }
+                None | Some(-1.0) => *unparseable.entry((q, m)).or_default() += 1,
+                Some(s) if (0.0..=10.0).contains(&s) => scores.entry((q, m)).or_default().push(s),
                 Some(s) => d.push(Diagnostic::cell(
                     &jfile,
                     row,
@@ -187,62 +257,45 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
         b.sources.push(source(&jp)?);
     }
 
-    let mut n_missing_labels = 0usize;
-    for ap in jsonl_files(&dir.join("model_answer")) {
-        let afile = display_path(&ap);
-        let shared: std::sync::Arc<str> = afile.as_str().into();
-        let mut rows: Vec<ResponseRow> = Vec::new();
-        for_each_json(&ap, diags, |row, o, d| {
-            let (Some(q), Some(m)) = (
-                str_field(o, "question_id", &afile, row, d),
-                str_field(o, "model_id", &afile, row, d),
-            ) else {
-                return;
-            };
-            let Some((text, _)) = turns_text(
-                o.get("choices")
-                    .and_then(|c| c.get(0))
-                    .and_then(|c| c.get("turns")),
-            ) else {
-                d.push(Diagnostic::cell(
-                    &afile,
-                    row,
-                    "choices",
-                    "expected choices[0].turns",
-                ));
-                return;
-            };
-            let key = (q.clone(), m.clone());
-            let qv = quality.get(&key).copied().unwrap_or(f64::NAN);
-            if qv.is_nan() && judged_missing.contains_key(&key) {
-                n_missing_labels += 1;
+    let (mut n_missing_labels, mut n_partly, mut n_multi) = (0usize, 0usize, 0usize);
+    for mut r in rows {
+        let key = (r.request_id.clone(), r.model.clone());
+        let s = scores.get(&key);
+        let bad = unparseable.get(&key).copied().unwrap_or(0);
+        r.recorded.sample_data.quality = match s {
+            Some(v) => {
+                if v.len() > 1 {
+                    n_multi += 1;
+                }
+                if bad > 0 {
+                    n_partly += 1;
+                }
+                v.iter().sum::<f64>() / v.len() as f64 / 10.0
             }
-            rows.push(ResponseRow {
-                request_id: q,
-                model: m,
-                sample: Some(0),
-                recorded: Recorded {
-                    sample_data: Sample {
-                        status: Status::OK,
-                        quality: qv,
-                        ..Sample::MISSING
-                    },
-                    has_input_tokens: false,
-                    has_output_tokens: false,
-                    has_latency: false,
-                    output: Some(text),
-                    origin: (shared.clone(), row),
-                },
-            });
-        })?;
-        for r in rows {
-            b.add_response(r, None, diags);
-        }
-        b.sources.push(source(&ap)?);
+            None => {
+                if bad > 0 {
+                    n_missing_labels += 1;
+                }
+                f64::NAN
+            }
+        };
+        b.add_response(r, None, diags);
     }
     if n_missing_labels > 0 {
         b.info.warnings.push(format!(
-            "{n_missing_labels} judgments could not be parsed (score -1 or null): treated as missing quality labels"
+            "{n_missing_labels} answers have only unparseable judgments (score -1 or null): missing quality labels"
+        ));
+    }
+    if n_multi > 0 {
+        b.info.warnings.push(format!(
+            "{n_multi} answers have several judgments (one per turn, or several judges): each answer's quality is the mean of its parseable verdicts{}",
+            if n_partly > 0 {
+                format!(
+                    "; {n_partly} of them also have an unparseable one, left out (FastChat's show_result pools verdicts instead, so its average can differ)"
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     if b.info.name.is_empty() {
