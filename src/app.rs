@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub command: Vec<String>,
     /// providers.toml for `--missing live`.
     pub providers: Option<PathBuf>,
+    /// Accept unknown costs for models without a price (quality-only benchmarks).
+    pub unpriced: bool,
 }
 
 /// The repository root when run from a checkout (for `--example`).
@@ -121,6 +123,8 @@ pub struct Loaded {
     pub prices: Vec<crate::pricing::ModelPrice>,
     /// The book (for the manifest).
     pub book: PriceBook,
+    /// Models whose costs are unknown (`--unpriced`).
+    pub unpriced: Vec<String>,
 }
 
 /// Load dataset, pricing and policies; every input problem becomes an [`InputError`].
@@ -173,11 +177,11 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
             return Err(InputError::new(diags).into());
         }
     };
-    let prices = match book.resolve(&ds.models) {
+    let (prices, unpriced) = match book.resolve_needed(&ds.models, &ds.needs_price(), o.unpriced) {
         Ok(p) => p,
         Err(e) => {
             diags.extend(e.diagnostics);
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     };
     let baseline_policies = if o.no_baselines {
@@ -222,6 +226,7 @@ pub fn load_inputs(o: &RunOptions) -> Result<Loaded> {
         policies,
         prices,
         book,
+        unpriced,
     })
 }
 
@@ -311,6 +316,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         policies,
         prices,
         book,
+        unpriced,
     } = &loaded;
     if let Some(b) = &o.baseline
         && !policies.iter().any(|p| &p.name == b)
@@ -409,7 +415,18 @@ pub fn run(o: &RunOptions) -> Result<()> {
             .collect(),
         policies: trace.policies.clone(),
         models: ds.models.clone(),
-        notes: ds.info.warnings.clone(),
+        notes: ds
+            .info
+            .warnings
+            .iter()
+            .cloned()
+            .chain((!unpriced.is_empty()).then(|| {
+                format!(
+                    "no price for {} (--unpriced): every cost that involves them is unknown, not $0",
+                    unpriced.join(", ")
+                )
+            }))
+            .collect(),
         n_requests: ds.n_requests(),
     };
     let out = o.out.clone().unwrap_or_else(|| {
@@ -430,7 +447,7 @@ pub fn run(o: &RunOptions) -> Result<()> {
         ds.n_models(),
         ds.info.name
     );
-    for w in &ds.info.warnings {
+    for w in &ropts.notes {
         println!("note: {w}");
     }
     println!();

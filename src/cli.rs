@@ -180,6 +180,10 @@ pub struct RunArgs {
     /// Only the first N requests.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    /// Run even when some models have no price (a quality-only benchmark): their
+    /// costs are shown as unknown, never $0.
+    #[arg(long)]
+    pub unpriced: bool,
 }
 
 /// `routesim validate`.
@@ -242,6 +246,7 @@ impl RunArgs {
             limit: self.limit.map(|n| n as usize),
             command: std::env::args().skip(1).collect(),
             providers: self.providers,
+            unpriced: self.unpriced,
         }
     }
 }

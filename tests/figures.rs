@@ -637,3 +637,96 @@ fn review_inputs_give_the_expected_outputs() {
     );
     assert_eq!(summary(&o, "fb")["attempts_mean"], "1.0000");
 }
+
+/// A RouterBench-style wide file: quality per model, recorded cost per cell.
+const WIDE: &str = "sample_id,prompt,eval_name,m1,m2,m1|total_cost,m2|total_cost\n\
+s1,what is 1+1,math,1,0,0.001,0.0001\n\
+s2,capital of France,geo,1,1,0.002,0.0002\n\
+s3,spell cat,lang,0,1,0.003,0.0003\n\
+s4,3*3,math,1,0,0.004,0.0004\n";
+
+#[test]
+fn recorded_costs_need_no_price_file() {
+    // Every cell records its cost: no price needed. always:m1 costs
+    // .001+.002+.003+.004 = $0.010, quality 3/4; always:m2 $0.0010, quality 2/4.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("routerbench.csv");
+    std::fs::write(&f, WIDE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .args(["run", "-d"])
+        .arg(&f)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_csv(&dir.path().join("out/summary.csv"));
+    let get = |p: &str| rows.iter().find(|r| r["policy"] == p).unwrap();
+    assert_eq!(get("always:m1")["cost_total_usd"], "0.010000");
+    assert_eq!(get("always:m1")["quality_mean"], "0.7500");
+    assert_eq!(get("always:m2")["cost_total_usd"], "0.001000");
+    assert_eq!(get("always:m2")["quality_mean"], "0.5000");
+}
+
+#[test]
+fn a_quality_only_benchmark_runs_with_unknown_costs() {
+    // The same file without cost columns: no model can be priced.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bench.csv");
+    let text: String = WIDE
+        .lines()
+        .map(|l| l.split(',').take(5).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&f, text + "\n").unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_routesim"))
+            .args(["run", "-d"])
+            .arg(&f)
+            .arg("-o")
+            .arg(dir.path().join("out"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Without --unpriced: an error naming both models and the way out.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no price for models \"m1\", \"m2\""), "{err}");
+    assert!(err.contains("--unpriced"), "{err}");
+    // With it: quality figures as usual, every cost unknown — never $0.
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "name = \"to-m2\"\n[default]\nroute = \"m2\"\n",
+    )
+    .unwrap();
+    let p = dir.path().join("p.toml");
+    let out = run(&["--unpriced", "-p", p.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("note: no price for m1, m2 (--unpriced)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("$0.0"), "{stdout}");
+    let rows = read_csv(&dir.path().join("out/summary.csv"));
+    let m1 = rows.iter().find(|r| r["policy"] == "always:m1").unwrap();
+    assert_eq!(m1["quality_mean"], "0.7500");
+    assert_eq!(m1["cost_total_usd"], "");
+    assert_eq!(m1["cost_per_1k_usd"], "");
+    let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(md.contains("always:m1: cost unknown"), "{md}");
+    assert!(
+        md.contains("**to-m2** vs always:m1: cost unknown (a model has no price), quality -0.250"),
+        "{md}"
+    );
+}

@@ -327,6 +327,26 @@ impl Dataset {
             .map(|p| p as ModelId)
     }
 
+    /// Per model: whether some successful response lacks a recorded cost (so pricing
+    /// it needs the model's price).
+    pub fn needs_price(&self) -> Vec<bool> {
+        let n = self.n_requests();
+        (0..self.n_models())
+            .map(|m| {
+                let unrecorded = |s: &Sample| s.status.is_ok() && s.cost_usd.is_nan();
+                self.cells[m * n..(m + 1) * n].iter().any(unrecorded)
+                    || (!self.extra_offsets.is_empty()
+                        && (0..n).any(|r| {
+                            let i = self.cell_index(r, m as ModelId);
+                            self.extra
+                                [self.extra_offsets[i] as usize..self.extra_offsets[i + 1] as usize]
+                                .iter()
+                                .any(unrecorded)
+                        }))
+            })
+            .collect()
+    }
+
     /// Share of cells that hold a response, per model.
     pub fn coverage_by_model(&self) -> Vec<f64> {
         let n = self.n_requests().max(1) as f64;

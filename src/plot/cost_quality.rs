@@ -51,18 +51,37 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
+    let all = pts;
+    let unknown_cost: Vec<&str> = pts
+        .iter()
+        .filter(|p| !p.cost.is_finite() && p.quality.is_finite())
+        .map(|p| p.label.as_str())
+        .collect();
     let pts: Vec<&Point> = pts
         .iter()
         .filter(|p| p.cost.is_finite() && p.cost > 0.0 && p.quality.is_finite())
         .collect();
     if pts.is_empty() {
+        if unknown_cost.is_empty() {
+            root.draw(&Text::new(
+                "no priced, labelled policies to plot",
+                (60, 60),
+                (FONT, 30),
+            ))?;
+            root.present()?;
+            return Ok(());
+        }
+        return draw_quality_only(root, all);
+    }
+    if !unknown_cost.is_empty() {
         root.draw(&Text::new(
-            "no priced, labelled policies to plot",
-            (60, 60),
-            (FONT, 30),
+            format!(
+                "not shown, cost unknown: {}",
+                crate::plot::short(&unknown_cost.join(", "), 110)
+            ),
+            (40, (super::SIZE.1 - 36) as i32),
+            (FONT, 22),
         ))?;
-        root.present()?;
-        return Ok(());
     }
     let (cmin, cmax) = pts.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
         (a.min(p.cost), b.max(p.cost))
@@ -235,6 +254,70 @@ where
             let style = TextStyle::from((FONT, size).into_font()).color(col);
             root.draw(&Text::new(label.clone(), (x, y), style))?;
         }
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Without any known cost (no prices): quality per policy with its CI, one row each,
+/// titled so nobody reads a missing cost as $0.
+fn draw_quality_only<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, pts: &[Point]) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let pts: Vec<&Point> = pts.iter().filter(|p| p.quality.is_finite()).collect();
+    let n = pts.len();
+    let (lo, hi) = pts.iter().fold((1.0f64, 0.0f64), |(a, b), p| {
+        (
+            a.min(if p.lo.is_finite() { p.lo } else { p.quality }),
+            b.max(if p.hi.is_finite() { p.hi } else { p.quality }),
+        )
+    });
+    let x0 = ((lo - 0.05) * 10.0).floor().max(0.0) / 10.0;
+    let x1 = (((hi + 0.05) * 10.0).ceil() / 10.0).min(1.05);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Quality by policy (95% CI) — costs unknown: models without a price",
+            (FONT, 34),
+        )
+        .margin(30)
+        .x_label_area_size(80)
+        .y_label_area_size(320)
+        .build_cartesian_2d(x0..x1, -0.5f64..(n as f64 - 0.5))?;
+    let labels: Vec<String> = pts.iter().map(|p| super::short(&p.label, 30)).collect();
+    chart
+        .configure_mesh()
+        .x_desc("quality")
+        .label_style((FONT, 22))
+        .axis_desc_style((FONT, 26))
+        .y_labels(n.max(1))
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[labels.len() - 1 - i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_formatter(&|x| format!("{x:.2}"))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    let mut k = 0usize;
+    for (i, p) in pts.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let c = if p.kind == Kind::Policy {
+            k += 1;
+            color(k - 1)
+        } else {
+            GREY
+        };
+        if p.lo.is_finite() && p.hi.is_finite() {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(p.lo, y), (p.hi, y)],
+                c.stroke_width(3),
+            )))?;
+        }
+        chart.draw_series(std::iter::once(Circle::new((p.quality, y), 9, c.filled())))?;
     }
     root.present()?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Cumulative cost over time per policy, with budget limits as a staircase.
 
-use super::{DrawResult, FONT, color, short};
+use super::{Curve, DrawResult, FONT, color, short};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -8,7 +8,7 @@ use plotters::prelude::*;
 /// period, period hours).
 pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    series: &[(String, Vec<(f64, f64)>)],
+    series: &[Curve],
     budgets: &[(String, f64, f64)],
 ) -> DrawResult
 where
@@ -17,12 +17,12 @@ where
     root.fill(&WHITE)?;
     let xmax = series
         .iter()
-        .flat_map(|(_, v)| v.last().map(|p| p.0))
+        .flat_map(|c| c.points.last().map(|p| p.0))
         .fold(0.0f64, f64::max)
         .max(1e-3);
     let ymax = series
         .iter()
-        .flat_map(|(_, v)| v.last().map(|p| p.1))
+        .flat_map(|c| c.points.last().map(|p| p.1))
         .fold(0.0f64, f64::max)
         .max(1e-9)
         * 1.08;
@@ -48,9 +48,13 @@ where
         .x_label_formatter(&|x| format!("{x:.1}"))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let baseline = name.starts_with("always:") || name == "random" || name == "oracle";
-        let c = if baseline { super::GREY } else { color(i) };
+    for (i, curve) in series.iter().enumerate() {
+        let (name, pts) = (&curve.name, &curve.points);
+        let c = if curve.baseline {
+            super::GREY
+        } else {
+            color(i)
+        };
         let step = (pts.len() / 800).max(1);
         let thin: Vec<(f64, f64)> = pts
             .iter()

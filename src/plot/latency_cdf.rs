@@ -1,21 +1,34 @@
 //! Latency CDF per policy (log x).
 
-use super::{DrawResult, FONT, color, short};
+use super::{Curve, DrawResult, FONT, color, short};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// Draw the CDFs of `series` (policy, sorted latencies in ms).
-pub fn draw<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    series: &[(String, Vec<f64>)],
-) -> DrawResult
+/// The empirical CDF of ascending latencies (ms) as at most ~400 steps of (latency,
+/// share of requests at or below it) — small enough for an SVG, whatever the run size.
+pub fn cdf_points(sorted: &[f64]) -> Vec<(f64, f64)> {
+    let n = sorted.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let step = (n / 400).max(1);
+    let mut pts: Vec<(f64, f64)> = (0..n)
+        .step_by(step)
+        .map(|k| (sorted[k], (k + 1) as f64 / n as f64))
+        .collect();
+    pts.push((sorted[n - 1], 1.0));
+    pts
+}
+
+/// Draw the CDF curves of `series` ([`cdf_points`] per policy).
+pub fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, series: &[Curve]) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let all: Vec<f64> = series
         .iter()
-        .flat_map(|(_, v)| v.iter().copied())
+        .flat_map(|c| c.points.iter().map(|p| p.0))
         .filter(|x| *x > 0.0)
         .collect();
     if all.is_empty() {
@@ -52,21 +65,18 @@ where
         .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    for (i, (name, v)) in series.iter().enumerate() {
-        let n = v.len();
-        if n == 0 {
+    for (i, curve) in series.iter().enumerate() {
+        if curve.points.is_empty() {
             continue;
         }
-        // At most ~400 steps per curve keeps the SVG small.
-        let step = (n / 400).max(1);
-        let mut pts: Vec<(f64, f64)> = (0..n)
-            .step_by(step)
-            .map(|k| (v[k].max(x0), (k + 1) as f64 / n as f64))
-            .collect();
-        pts.push((v[n - 1].max(x0), 1.0));
-        // Baselines (always:…, random, oracle) in grey, policies in colour.
-        let baseline = name.starts_with("always:") || name == "random" || name == "oracle";
-        let c = if baseline { super::GREY } else { color(i) };
+        let pts: Vec<(f64, f64)> = curve.points.iter().map(|&(x, y)| (x.max(x0), y)).collect();
+        let name = &curve.name;
+        // Baselines in grey, policies in colour.
+        let c = if curve.baseline {
+            super::GREY
+        } else {
+            color(i)
+        };
         let style = c.stroke_width(3);
         chart
             .draw_series(LineSeries::new(pts, style))?

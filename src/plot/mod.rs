@@ -113,6 +113,17 @@ where
     Ok(())
 }
 
+/// One policy's line on a chart.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    /// Policy name.
+    pub name: String,
+    /// A baseline (drawn grey, for reference).
+    pub baseline: bool,
+    /// Points: sorted latencies (CDF) or (hours, cumulative USD).
+    pub points: Vec<(f64, f64)>,
+}
+
 /// Quality by segment: key, segment values, rows of (policy, quality per value).
 pub type SegmentGrid = (String, Vec<String>, Vec<(String, Vec<f64>)>);
 
@@ -122,14 +133,14 @@ pub struct ChartData {
     pub points: Vec<cost_quality::Point>,
     /// Non-decreasing convex hull (cost per 1k, quality).
     pub hull: Vec<(f64, f64)>,
-    /// Latencies per policy (sorted), for the CDF.
-    pub latencies: Vec<(String, Vec<f64>)>,
+    /// Latencies per policy (sorted, as (ms, 0)), for the CDF.
+    pub latencies: Vec<Curve>,
     /// Model mix per policy.
     pub mix: Vec<(String, Vec<(String, f64)>)>,
     /// Models in a stable order (colours).
     pub models: Vec<String>,
     /// Cumulative cost over time per policy: (hours since first arrival, USD).
-    pub cost_time: Vec<(String, Vec<(f64, f64)>)>,
+    pub cost_time: Vec<Curve>,
     /// Global budgets to draw: (policy, USD per period, period hours).
     pub budgets: Vec<(String, f64, f64)>,
     /// Quality by segment.

@@ -251,16 +251,38 @@ impl PriceBook {
 
     /// Prices of every model, in order; an error lists each model no source knows.
     pub fn resolve(&self, models: &[String]) -> Result<Vec<ModelPrice>, InputError> {
+        self.resolve_needed(models, &vec![true; models.len()], false)
+            .map(|(p, _)| p)
+    }
+
+    /// Prices of the models, in order, where `needed[i]` says whether model `i` has
+    /// cells without a recorded cost. A model that needs a price and has none is an
+    /// error listing every such model — unless `accept_unknown` (`--unpriced`), when
+    /// its price is [`ModelPrice::unknown`]. A model whose every cell records its cost
+    /// needs no price: an unknown one is fine. Returns the prices and the models left
+    /// unknown although they needed a price.
+    pub fn resolve_needed(
+        &self,
+        models: &[String],
+        needed: &[bool],
+        accept_unknown: bool,
+    ) -> Result<(Vec<ModelPrice>, Vec<String>), InputError> {
         let mut out = Vec::with_capacity(models.len());
         let mut missing = Vec::new();
-        for m in models {
+        for (m, &need) in models.iter().zip(needed) {
             match self.lookup(m) {
                 Some(p) => out.push(p),
-                None => missing.push(m.clone()),
+                None if !need => out.push(ModelPrice::unknown(
+                    "no price needed: every response records its cost",
+                )),
+                None => {
+                    missing.push(m.clone());
+                    out.push(ModelPrice::unknown("unpriced (--unpriced): cost unknown"));
+                }
             }
         }
-        if missing.is_empty() {
-            return Ok(out);
+        if missing.is_empty() || accept_unknown {
+            return Ok((out, missing));
         }
         let tried = if self.catalogs.is_empty() {
             "no pricing files were given".to_string()
@@ -277,7 +299,7 @@ impl PriceBook {
         Err(InputError::one(Diagnostic::file(
             "pricing",
             format!(
-                "no price for model{} {} ({tried}). Add them to a pricing.toml ([models.\"name\"] input_per_mtok/output_per_mtok, or [aliases] name = \"catalog-name\"), or pass --pricing with LiteLLM's model_prices_and_context_window.json or genai-prices data.json",
+                "no price for model{} {} ({tried}). Add them to a pricing.toml ([models.\"name\"] input_per_mtok/output_per_mtok, or [aliases] name = \"catalog-name\"), pass --pricing with LiteLLM's model_prices_and_context_window.json or genai-prices data.json, or run with --unpriced to see the other figures with costs unknown",
                 if missing.len() > 1 { "s" } else { "" },
                 missing
                     .iter()

@@ -7,8 +7,8 @@ use crate::analysis::tradeoff::{Comparison, Tradeoff, compare_with, default_base
 use crate::analysis::{
     PolicySummary, RunTable, SegmentSummary, SummaryOptions, segments, summarize,
 };
-use crate::plot::ChartData;
 use crate::plot::cost_quality::{Kind, Point};
+use crate::plot::{ChartData, Curve};
 use crate::policy::{Baseline, PolicyKind};
 use crate::sim::trace::PolicyInfo;
 use anyhow::Result;
@@ -161,23 +161,31 @@ fn chart_data(
             .map(|r| r.latency_ms)
             .collect();
         v.sort_by(f64::total_cmp);
-        latencies.push((policies[p].name.clone(), v));
-        if o.has_timestamps {
+        let baseline = policies[p].kind.is_baseline();
+        latencies.push(Curve {
+            name: policies[p].name.clone(),
+            baseline,
+            points: crate::plot::latency_cdf::cdf_points(&v),
+        });
+        // A policy with an unknown cost has no cost curve.
+        if o.has_timestamps && rows.iter().all(|r| r.cost_usd.is_finite()) {
             let mut ev: Vec<(f64, f64)> = rows
                 .iter()
                 .map(|r| (r.arrival_ms / 3_600_000.0, r.cost_usd))
                 .collect();
             ev.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut acc = 0.0;
-            cost_time.push((
-                policies[p].name.clone(),
-                ev.into_iter()
+            cost_time.push(Curve {
+                name: policies[p].name.clone(),
+                baseline,
+                points: ev
+                    .into_iter()
                     .map(|(h, c)| {
                         acc += c;
                         (h, acc)
                     })
                     .collect(),
-            ));
+            });
         }
     }
     let mix = s
