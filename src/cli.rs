@@ -1,6 +1,8 @@
 //! Command-line types (clap derive). The library never sees these; `app` converts them.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use routesim::app::MissingMode;
+use routesim::sim::ArrivalSpec;
 use std::path::PathBuf;
 
 /// Replay LLM request datasets through routing policies and measure cost, latency and
@@ -118,6 +120,30 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `--missing`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MissingArg {
+    /// Leave the request out of that policy's figures (coverage says how many).
+    Skip,
+    /// Stop with the request and model named.
+    Fail,
+    /// Use the model's typical answer (flagged).
+    Impute,
+    /// Record it from live providers (--providers), then replay.
+    Live,
+}
+
+impl From<MissingArg> for MissingMode {
+    fn from(m: MissingArg) -> Self {
+        match m {
+            MissingArg::Skip => MissingMode::Skip,
+            MissingArg::Fail => MissingMode::Fail,
+            MissingArg::Impute => MissingMode::Impute,
+            MissingArg::Live => MissingMode::Live,
+        }
+    }
+}
+
 /// `routesim run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -141,8 +167,8 @@ pub struct RunArgs {
     pub seed: u64,
     /// What to do when a chosen model has no recorded response: skip, fail, impute,
     /// or live (record it through --providers, then replay).
-    #[arg(long, default_value = "skip")]
-    pub missing: String,
+    #[arg(long, value_enum, default_value_t = MissingArg::Skip)]
+    pub missing: MissingArg,
     /// providers.toml for --missing live.
     #[arg(long)]
     pub providers: Option<PathBuf>,
@@ -157,8 +183,8 @@ pub struct RunArgs {
     pub no_baselines: bool,
     /// Arrival model: recorded (timestamps), uniform:RATE or poisson:RATE (requests/s), or
     /// trace:FILE.csv (the timestamps of a real arrival trace, in order).
-    #[arg(long, default_value = "recorded")]
-    pub arrival: String,
+    #[arg(long, default_value = "recorded", value_parser = ArrivalSpec::parse)]
+    pub arrival: ArrivalSpec,
     /// Replay K times faster (divides inter-arrival gaps).
     #[arg(long, default_value_t = 1.0)]
     pub speedup: f64,
@@ -233,7 +259,7 @@ impl RunArgs {
             pricing: self.pricing,
             out: self.out,
             seed: self.seed,
-            missing: self.missing,
+            missing: self.missing.into(),
             baseline: self.baseline,
             by: self.by,
             no_baselines: self.no_baselines,

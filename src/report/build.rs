@@ -40,6 +40,19 @@ pub struct ReportOptions {
     pub n_requests: usize,
 }
 
+/// The notes a run's report starts with: the dataset's warnings (estimated, modelled
+/// values) and the models whose costs are unknown.
+pub fn run_notes(warnings: &[String], unpriced: &[String]) -> Vec<String> {
+    let mut notes = warnings.to_vec();
+    if !unpriced.is_empty() {
+        notes.push(format!(
+            "no price for {} (--unpriced): every cost that involves them is unknown, not $0",
+            unpriced.join(", ")
+        ));
+    }
+    notes
+}
+
 /// Everything rendered in a report.
 pub struct Analysis {
     /// Options it was made with (baseline resolved).

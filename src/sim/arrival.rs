@@ -21,6 +21,68 @@ pub enum Arrival {
     Trace(Arc<ArrivalTrace>),
 }
 
+/// `--arrival` as written: its form checked, a trace file not read yet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrivalSpec {
+    /// `recorded`.
+    Recorded,
+    /// `uniform:RATE` (requests per second).
+    Uniform(f64),
+    /// `poisson:RATE`.
+    Poisson(f64),
+    /// `trace:FILE.csv`.
+    Trace(PathBuf),
+}
+
+impl ArrivalSpec {
+    /// Parse the option's text; the error says what was expected.
+    pub fn parse(s: &str) -> Result<ArrivalSpec, String> {
+        if s == "recorded" {
+            return Ok(ArrivalSpec::Recorded);
+        }
+        let (kind, arg) = s.split_once(':').ok_or_else(|| {
+            format!("expected recorded, uniform:RATE, poisson:RATE or trace:FILE, found \"{s}\"")
+        })?;
+        if kind == "trace" {
+            return Ok(ArrivalSpec::Trace(PathBuf::from(arg)));
+        }
+        let rate: f64 = arg.trim_end_matches("/s").parse().map_err(|_| {
+            format!("arrival rate must be a number of requests per second, found \"{arg}\"")
+        })?;
+        if !(rate > 0.0 && rate.is_finite()) {
+            return Err("arrival rate must be positive".into());
+        }
+        match kind {
+            "uniform" => Ok(ArrivalSpec::Uniform(rate)),
+            "poisson" => Ok(ArrivalSpec::Poisson(rate)),
+            _ => Err(format!(
+                "unknown arrival model \"{kind}\"; expected uniform, poisson or trace"
+            )),
+        }
+    }
+
+    /// The arrival model (reading a trace file: its problems with row and column).
+    pub fn resolve(&self) -> Result<Arrival, InputError> {
+        Ok(match self {
+            ArrivalSpec::Recorded => Arrival::Recorded,
+            ArrivalSpec::Uniform(r) => Arrival::Uniform(*r),
+            ArrivalSpec::Poisson(r) => Arrival::Poisson(*r),
+            ArrivalSpec::Trace(p) => Arrival::Trace(Arc::new(ArrivalTrace::read(p)?)),
+        })
+    }
+}
+
+impl std::fmt::Display for ArrivalSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArrivalSpec::Recorded => f.write_str("recorded"),
+            ArrivalSpec::Uniform(r) => write!(f, "uniform:{r}"),
+            ArrivalSpec::Poisson(r) => write!(f, "poisson:{r}"),
+            ArrivalSpec::Trace(p) => write!(f, "trace:{}", p.display()),
+        }
+    }
+}
+
 /// A real arrival trace: a CSV file whose timestamp column gives one arrival per row.
 /// The dataset's requests take its arrival times in order; a trace shorter than the
 /// dataset repeats, each repetition starting one mean gap after the previous one ends.
@@ -125,38 +187,11 @@ impl ArrivalTrace {
 }
 
 impl Arrival {
-    /// Parse `recorded`, `uniform:RATE`, `poisson:RATE` (RATE in requests per second,
-    /// optionally written `50/s`) or `trace:FILE.csv` (reads the file).
+    /// Parse `--arrival` and read a trace file it names.
     pub fn parse(s: &str) -> Result<Arrival, InputError> {
-        let bad = |m: String| InputError::one(Diagnostic::file("--arrival", m));
-        if s == "recorded" {
-            return Ok(Arrival::Recorded);
-        }
-        let (kind, arg) = s.split_once(':').ok_or_else(|| {
-            bad(format!(
-                "expected recorded, uniform:RATE, poisson:RATE or trace:FILE, found \"{s}\""
-            ))
-        })?;
-        if kind == "trace" {
-            return Ok(Arrival::Trace(Arc::new(ArrivalTrace::read(Path::new(
-                arg,
-            ))?)));
-        }
-        let rate: f64 = arg.trim_end_matches("/s").parse().map_err(|_| {
-            bad(format!(
-                "arrival rate must be a number of requests per second, found \"{arg}\""
-            ))
-        })?;
-        if !(rate > 0.0 && rate.is_finite()) {
-            return Err(bad("arrival rate must be positive".into()));
-        }
-        match kind {
-            "uniform" => Ok(Arrival::Uniform(rate)),
-            "poisson" => Ok(Arrival::Poisson(rate)),
-            _ => Err(bad(format!(
-                "unknown arrival model \"{kind}\"; expected uniform, poisson or trace"
-            ))),
-        }
+        ArrivalSpec::parse(s)
+            .map_err(|m| InputError::one(Diagnostic::file("--arrival", m)))?
+            .resolve()
     }
 
     /// The trace file, when arrivals come from one.

@@ -1,222 +1,21 @@
-//! Binding a policy to a dataset: model ids, metadata columns, precomputed per-request
-//! tables (complexity level, hash buckets, sticky keys, folds) and cross-fitted
-//! estimates, so the engine's inner loop only reads numbers.
-//!
-//! Binding reports unknown models, missing metadata fields and conditions the data
-//! cannot answer, at the policy file's line and column.
+//! Binding a policy to a dataset: resolves names (models, aliases, metadata keys,
+//! tiers, levels) to ids and precomputes per-request tables, reporting unknown models,
+//! missing metadata fields and conditions the data cannot answer at the policy file's
+//! line and column — every problem at once. The result is a [`Bound`] policy.
 
+use super::bound::*;
 use super::costs::Costs;
-use crate::dataset::{Dataset, MetaColumn, ModelId, Sample, Status, StatusClass, flags as sflags};
+use super::estimate::{EstimateSource, Objective, decision_table, fold_of, loo_table};
+use crate::dataset::{Dataset, MetaColumn, ModelId, Status};
 use crate::error::{Diagnostic, suggest};
-use crate::policy::cond::{Cond, KeyRef, MetaOp, MetaValue, NumField, NumTest, TextTest};
-use crate::policy::gateway::{Gateway, OverBudget, Scenario};
-use crate::policy::route::{Constraints, LatencyStat, MAX_PLAN, Route, Strategy, TierSelect};
-use crate::policy::{ModelRef, Policy, PolicyKind};
+use crate::policy::cond::{Cond, KeyRef, MetaOp, MetaValue, TextTest};
+use crate::policy::gateway::{OverBudget, Scenario};
+use crate::policy::route::{Route, Strategy, TierSelect};
+use crate::policy::{ModelRef, Policy};
 use crate::pricing::ModelPrice;
 use crate::tomlx::Span;
 use crate::util::hash::{bucket_100, stable_hash};
 use std::sync::Arc;
-
-/// A condition over dataset columns.
-#[derive(Debug, Clone)]
-pub enum BCond {
-    /// Always true.
-    Always,
-    /// Numeric field test.
-    Num(NumField, NumTest),
-    /// Prompt text test, evaluated once per request at bind time (a bit set: text is a
-    /// static property of the request, so the engine only reads a bit).
-    Text(Arc<Vec<u64>>),
-    /// Metadata value's code is accepted (`accept[code]`); `absent` when missing.
-    MetaCode {
-        /// Column.
-        col: usize,
-        /// Accepted codes.
-        accept: Vec<bool>,
-        /// Result when the value is absent.
-        absent: bool,
-    },
-    /// Numeric metadata test.
-    MetaNum {
-        /// Column.
-        col: usize,
-        /// Test.
-        test: NumTest,
-    },
-    /// Precomputed per-request bucket in lo..hi.
-    Bucket {
-        /// Bucket per request.
-        buckets: Arc<Vec<u8>>,
-        /// Inclusive low.
-        lo: u8,
-        /// Exclusive high.
-        hi: u8,
-    },
-    /// Complexity level accepted.
-    Complexity(Vec<bool>),
-    /// Any.
-    Any(Vec<BCond>),
-    /// All.
-    All(Vec<BCond>),
-    /// Not.
-    Not(Box<BCond>),
-}
-
-/// A per-request key, precomputed: a value in [0, 1) per request (for sticky splits)
-/// or a group code per request (for budgets and `per` estimates).
-#[derive(Debug, Clone)]
-pub struct KeyCol {
-    /// Group code per request (`u32::MAX` = absent).
-    pub codes: Arc<Vec<u32>>,
-    /// Number of distinct codes.
-    pub n_codes: usize,
-}
-
-/// Strategy with model ids.
-#[derive(Debug, Clone)]
-pub enum BStrategy {
-    /// Fixed order of models (model, fallback chain).
-    Chain(Vec<ModelId>),
-    /// Weighted pick; `sticky` gives a uniform value per request from a key.
-    Split {
-        /// Models.
-        models: Vec<ModelId>,
-        /// Cumulative weights.
-        cum: Vec<f64>,
-        /// Stable uniform value per request (sticky), else random per request.
-        sticky: Option<Arc<Vec<f64>>>,
-    },
-    /// Weighted random order.
-    Shuffle {
-        /// Models.
-        models: Vec<ModelId>,
-        /// Weights.
-        weights: Vec<f64>,
-    },
-    /// Tier: one member at random first, the others after.
-    Tier {
-        /// Tier members.
-        tiers: Vec<Vec<ModelId>>,
-        /// Tier index per request (when chosen by a key).
-        by: Option<Arc<Vec<u16>>>,
-        /// Fixed or default tier.
-        default: usize,
-    },
-    /// Decision table from cross-fitted estimates: model per (fold, segment).
-    /// Leave-one-out uses one fold per request and one segment.
-    Table {
-        /// Fold per request.
-        fold: Arc<Vec<u32>>,
-        /// Segment per request (None = one segment).
-        seg: Option<KeyCol>,
-        /// Segments (codes + 1 for "absent").
-        n_seg: usize,
-        /// `choice[fold * n_seg + seg]`.
-        choice: Vec<ModelId>,
-    },
-    /// Cascade over a chain.
-    Cascade {
-        /// Chain.
-        chain: Vec<ModelId>,
-        /// Accept threshold.
-        threshold: f64,
-        /// Verifier error rate.
-        verifier_error: f64,
-    },
-    /// Hindsight best.
-    Oracle(Vec<ModelId>),
-    /// Uniform random.
-    Random(Vec<ModelId>),
-    /// Lowest latency (stateful).
-    LowestLatency {
-        /// Candidates.
-        candidates: Vec<ModelId>,
-        /// Window.
-        window: usize,
-        /// Statistic.
-        stat: LatencyStat,
-        /// Buffer.
-        buffer: f64,
-    },
-    /// Least busy (stateful).
-    LeastBusy(Vec<ModelId>),
-    /// Usage based (stateful).
-    UsageBased(Vec<ModelId>),
-}
-
-/// A bound route.
-#[derive(Debug, Clone)]
-pub struct BRoute {
-    /// Strategy.
-    pub strategy: BStrategy,
-    /// Models after the strategy's plan.
-    pub fallbacks: Vec<ModelId>,
-    /// Failures that move to the next model.
-    pub fallback_on: StatusClass,
-}
-
-/// A bound budget.
-#[derive(Debug, Clone)]
-pub struct BBudget {
-    /// USD per period.
-    pub limit_usd: f64,
-    /// Period, ms.
-    pub period_ms: f64,
-    /// Group per request (None = global).
-    pub key: Option<KeyCol>,
-    /// Downgrade target (None = reject).
-    pub downgrade: Option<ModelId>,
-}
-
-/// A bound outage.
-#[derive(Debug, Clone, Copy)]
-pub struct BOutage {
-    /// Model.
-    pub model: ModelId,
-    /// Start, ms on the run's virtual clock (0 = first arrival).
-    pub from_ms: f64,
-    /// End, exclusive.
-    pub to_ms: f64,
-    /// Status answered.
-    pub status: Status,
-}
-
-/// A policy ready to simulate on one dataset.
-#[derive(Debug, Clone)]
-pub struct Bound {
-    /// Name.
-    pub name: String,
-    /// Kind.
-    pub kind: PolicyKind,
-    /// Stream salt for the RNG.
-    pub salt: u64,
-    /// Rules in order.
-    pub rules: Vec<(BCond, BRoute)>,
-    /// Default route.
-    pub default: BRoute,
-    /// Gateway settings.
-    pub gateway: Gateway,
-    /// Complexity level per request (when the policy uses it).
-    pub complexity: Option<Vec<u8>>,
-    /// Context window per model (u32::MAX when unknown).
-    pub context_window: Vec<u32>,
-    /// What calls cost (price what-ifs applied to list prices and recorded costs).
-    pub costs: Costs,
-    /// Latency multiplier per model.
-    pub latency_factor: Vec<f64>,
-    /// Outages.
-    pub outages: Vec<BOutage>,
-    /// Arrival-rate multiplier.
-    pub traffic_factor: f64,
-    /// Budgets.
-    pub budgets: Vec<BBudget>,
-    /// rpm, tpm, max concurrency per model.
-    pub limits: Vec<(Option<u32>, Option<u64>, Option<u32>)>,
-    /// Cache group per request (identical inputs share a group) and group count.
-    pub cache_group: Option<(Arc<Vec<u32>>, usize)>,
-    /// Whether the virtual-time engine is needed.
-    pub stateful: bool,
-}
 
 /// Shared inputs for binding.
 pub struct BindCtx<'a> {
@@ -337,38 +136,49 @@ impl Binder<'_, '_> {
         }
     }
 
-    /// Stable uniform value in [0, 1) per request from a key (same key ⇒ same value).
-    fn sticky_values(&mut self, key: &KeyRef, salt: &str) -> Option<Arc<Vec<f64>>> {
+    /// A value per request from a key: `of` applied once per distinct value of the
+    /// key (the request id, or a metadata field); a request without the field gets
+    /// `absent` of its request id. `None` (with a diagnostic) for an unknown field.
+    fn per_request<T: Clone>(
+        &mut self,
+        key: &KeyRef,
+        of: impl Fn(&str) -> T,
+        absent: impl Fn(&str) -> T,
+    ) -> Option<Vec<T>> {
         let r = &self.ctx.ds.requests;
-        let to_unit = |h: u64| (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        match key {
+            KeyRef::Id => Some(r.ids.iter().map(|id| of(id)).collect()),
+            KeyRef::Meta(k, span) => {
+                let col = self.meta_col(k, span)?;
+                let mc = &r.meta[col];
+                let per_code: Vec<T> = mc.dict.iter().map(|v| of(v)).collect();
+                Some(
+                    mc.codes
+                        .iter()
+                        .zip(&r.ids)
+                        .map(|(&c, id)| {
+                            if c == MetaColumn::NONE {
+                                absent(id)
+                            } else {
+                                per_code[c as usize].clone()
+                            }
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Stable uniform value in [0, 1) per request from a key (same key ⇒ same value;
+    /// without the key, the request id's value — still stable).
+    fn sticky_values(&mut self, key: &KeyRef, salt: &str) -> Option<Arc<Vec<f64>>> {
         let salted = |s: &str| {
             let mut b = salt.as_bytes().to_vec();
             b.push(0);
             b.extend_from_slice(s.as_bytes());
-            to_unit(stable_hash(&b))
+            (stable_hash(&b) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
         };
-        match key {
-            KeyRef::Id => Some(Arc::new(r.ids.iter().map(|id| salted(id)).collect())),
-            KeyRef::Meta(k, span) => {
-                let col = self.meta_col(k, span)?;
-                let mc = &r.meta[col];
-                let per_code: Vec<f64> = mc.dict.iter().map(|v| salted(v)).collect();
-                Some(Arc::new(
-                    mc.codes
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &c)| {
-                            if c == MetaColumn::NONE {
-                                // No key: fall back to the request id (still stable).
-                                salted(&r.ids[i])
-                            } else {
-                                per_code[c as usize]
-                            }
-                        })
-                        .collect(),
-                ))
-            }
-        }
+        self.per_request(key, salted, salted).map(Arc::new)
     }
 
     fn cond(&mut self, c: &Cond) -> Option<BCond> {
@@ -431,39 +241,13 @@ impl Binder<'_, '_> {
                 }
             }
             Cond::Bucket { key, lo, hi, salt } => {
-                let r = &ds.requests;
                 let salt = if salt.is_empty() {
                     self.p.name.clone()
                 } else {
                     salt.clone()
                 };
-                let buckets: Vec<u8> = match key {
-                    KeyRef::Id => r
-                        .ids
-                        .iter()
-                        .map(|id| bucket_100(&salt, id.as_bytes()))
-                        .collect(),
-                    KeyRef::Meta(k, span) => {
-                        let col = self.meta_col(k, span)?;
-                        let mc = &r.meta[col];
-                        let per_code: Vec<u8> = mc
-                            .dict
-                            .iter()
-                            .map(|v| bucket_100(&salt, v.as_bytes()))
-                            .collect();
-                        mc.codes
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &c)| {
-                                if c == MetaColumn::NONE {
-                                    bucket_100(&salt, r.ids[i].as_bytes())
-                                } else {
-                                    per_code[c as usize]
-                                }
-                            })
-                            .collect()
-                    }
-                };
+                let bucket = |v: &str| bucket_100(&salt, v.as_bytes());
+                let buckets = self.per_request(key, bucket, bucket)?;
                 BCond::Bucket {
                     buckets: Arc::new(buckets),
                     lo: *lo,
@@ -544,25 +328,8 @@ impl Binder<'_, '_> {
                                 .unwrap_or(v);
                             idx(name).unwrap_or(default)
                         };
-                        let by = match key {
-                            KeyRef::Id => vec![default as u16; self.ctx.ds.n_requests()],
-                            KeyRef::Meta(k, span) => {
-                                let col = self.meta_col(k, span)?;
-                                let mc = &self.ctx.ds.requests.meta[col];
-                                let per_code: Vec<u16> =
-                                    mc.dict.iter().map(|v| tier_of(v) as u16).collect();
-                                mc.codes
-                                    .iter()
-                                    .map(|&c| {
-                                        if c == MetaColumn::NONE {
-                                            default as u16
-                                        } else {
-                                            per_code[c as usize]
-                                        }
-                                    })
-                                    .collect()
-                            }
-                        };
+                        let by =
+                            self.per_request(key, |v| tier_of(v) as u16, |_| default as u16)?;
                         BStrategy::Tier {
                             tiers,
                             by: Some(Arc::new(by)),
@@ -689,272 +456,6 @@ fn value_eq(v: &MetaValue, dict_value: &str) -> bool {
     }
 }
 
-/// Cross-fitting fold of each request: a stable hash of its id, salted by the seed.
-pub fn fold_of(ds: &Dataset, folds: u32, seed: u64) -> Vec<u32> {
-    let salt = format!("fold-{seed}");
-    ds.requests
-        .ids
-        .iter()
-        .map(|id| {
-            let mut b = salt.as_bytes().to_vec();
-            b.push(0);
-            b.extend_from_slice(id.as_bytes());
-            (stable_hash(&b) % folds as u64) as u32
-        })
-        .collect()
-}
-
-/// What `cheapest` / `best` optimise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Objective {
-    /// Lowest estimated cost (ties: higher quality).
-    Cheapest,
-    /// Highest estimated quality (ties: lower cost).
-    BestQuality,
-}
-
-/// Per-model estimates on a set of requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Estimate {
-    /// Mean quality of labelled successful answers (NaN when none).
-    pub quality: f64,
-    /// Mean cost of successful answers (NaN when none).
-    pub cost: f64,
-    /// Mean latency of successful answers (NaN when none).
-    pub latency: f64,
-    /// Labelled successful answers seen.
-    pub n_quality: u32,
-    /// Successful answers seen.
-    pub n_ok: u32,
-}
-
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    q: f64,
-    nq: u32,
-    cost: f64,
-    lat: f64,
-    nok: u32,
-}
-
-impl Acc {
-    fn add(&mut self, o: &Acc) {
-        self.q += o.q;
-        self.nq += o.nq;
-        self.cost += o.cost;
-        self.lat += o.lat;
-        self.nok += o.nok;
-    }
-    fn sub(&self, o: &Acc) -> Acc {
-        Acc {
-            q: self.q - o.q,
-            nq: self.nq - o.nq,
-            cost: self.cost - o.cost,
-            lat: self.lat - o.lat,
-            nok: self.nok - o.nok,
-        }
-    }
-    fn estimate(&self) -> Estimate {
-        let div = |s: f64, n: u32| if n == 0 { f64::NAN } else { s / n as f64 };
-        Estimate {
-            quality: div(self.q, self.nq),
-            cost: div(self.cost, self.nok),
-            latency: div(self.lat, self.nok),
-            n_quality: self.nq,
-            n_ok: self.nok,
-        }
-    }
-}
-
-/// What learned routes estimate from: the dataset's answers, priced and timed with
-/// the policy's what-ifs (so a `price` or `latency` scenario changes decisions too).
-pub struct EstimateSource<'a> {
-    /// Dataset.
-    pub ds: &'a Dataset,
-    /// Costs with price what-ifs.
-    pub costs: &'a Costs,
-    /// Latency what-if factor per model.
-    pub latency_factor: &'a [f64],
-}
-
-fn accumulate(src: &EstimateSource, r: usize, m: ModelId) -> Acc {
-    let smp = src.ds.cell(r, m);
-    if !smp.status.is_ok() {
-        return Acc::default();
-    }
-    let labelled = !smp.quality.is_nan();
-    Acc {
-        q: if labelled { smp.quality } else { 0.0 },
-        nq: u32::from(labelled),
-        cost: src.costs.sample_cost(smp, m as usize),
-        lat: smp.latency_ms as f64 * src.latency_factor[m as usize],
-        nok: 1,
-    }
-}
-
-fn seg_of(seg: Option<&KeyCol>, r: usize) -> usize {
-    seg.map(|s| {
-        let c = s.codes[r];
-        if c == u32::MAX { s.n_codes } else { c as usize }
-    })
-    .unwrap_or(0)
-}
-
-/// Leave-one-out decisions: request r's choice uses every other request's answers.
-fn loo_table(
-    src: &EstimateSource,
-    cands: &[ModelId],
-    cons: &Constraints,
-    objective: Objective,
-    otherwise: ModelId,
-    seg: Option<&KeyCol>,
-) -> Vec<ModelId> {
-    let n = src.ds.n_requests();
-    let n_seg = seg.map(|s| s.n_codes + 1).unwrap_or(1);
-    let nm = cands.len();
-    let mut seg_total = vec![Acc::default(); n_seg * nm];
-    let mut grand = vec![Acc::default(); nm];
-    for r in 0..n {
-        let s = seg_of(seg, r);
-        for (ci, &m) in cands.iter().enumerate() {
-            let a = accumulate(src, r, m);
-            seg_total[s * nm + ci].add(&a);
-            grand[ci].add(&a);
-        }
-    }
-    (0..n)
-        .map(|r| {
-            let s = seg_of(seg, r);
-            let ests: Vec<Estimate> = cands
-                .iter()
-                .enumerate()
-                .map(|(ci, &m)| {
-                    let own = accumulate(src, r, m);
-                    let train = seg_total[s * nm + ci].sub(&own);
-                    if train.nq >= MIN_SEGMENT_SAMPLES || n_seg == 1 {
-                        train.estimate()
-                    } else {
-                        grand[ci].sub(&own).estimate()
-                    }
-                })
-                .collect();
-            choose(cands, &ests, cons, objective).unwrap_or(otherwise)
-        })
-        .collect()
-}
-
-/// Segments with fewer labelled answers than this use the fold's overall estimate.
-pub const MIN_SEGMENT_SAMPLES: u32 = 10;
-
-/// Estimates per (fold, segment, model) from the *other* folds, and the decision for
-/// each (fold, segment). Returns (segments, choice table).
-#[allow(clippy::too_many_arguments)]
-fn decision_table(
-    src: &EstimateSource,
-    cands: &[ModelId],
-    cons: &Constraints,
-    objective: Objective,
-    otherwise: ModelId,
-    fold: &[u32],
-    folds: u32,
-    seg: Option<&KeyCol>,
-) -> (usize, Vec<ModelId>) {
-    let ds = src.ds;
-    let n_seg = seg.map(|s| s.n_codes + 1).unwrap_or(1);
-    let k = folds as usize;
-    let nm = cands.len();
-    // acc[(fold * n_seg + seg) * nm + c]
-    let mut acc = vec![Acc::default(); k * n_seg * nm];
-    for (r, &f) in fold.iter().enumerate().take(ds.n_requests()) {
-        let s = seg_of(seg, r);
-        let f = f as usize;
-        for (ci, &m) in cands.iter().enumerate() {
-            acc[(f * n_seg + s) * nm + ci].add(&accumulate(src, r, m));
-        }
-    }
-    // Totals per segment and overall, then leave-one-fold-out.
-    let mut seg_total = vec![Acc::default(); n_seg * nm];
-    let mut fold_all = vec![Acc::default(); k * nm];
-    for f in 0..k {
-        for s in 0..n_seg {
-            for c in 0..nm {
-                let a = acc[(f * n_seg + s) * nm + c];
-                seg_total[s * nm + c].add(&a);
-                fold_all[f * nm + c].add(&a);
-            }
-        }
-    }
-    let mut grand = vec![Acc::default(); nm];
-    for f in 0..k {
-        for c in 0..nm {
-            grand[c].add(&fold_all[f * nm + c]);
-        }
-    }
-    let mut choice = vec![otherwise; k * n_seg];
-    for f in 0..k {
-        for s in 0..n_seg {
-            let ests: Vec<Estimate> = (0..nm)
-                .map(|c| {
-                    let train = seg_total[s * nm + c].sub(&acc[(f * n_seg + s) * nm + c]);
-                    if train.nq >= MIN_SEGMENT_SAMPLES || n_seg == 1 {
-                        train.estimate()
-                    } else {
-                        grand[c].sub(&fold_all[f * nm + c]).estimate()
-                    }
-                })
-                .collect();
-            choice[f * n_seg + s] = choose(cands, &ests, cons, objective).unwrap_or(otherwise);
-        }
-    }
-    (n_seg, choice)
-}
-
-/// Pick a candidate from estimates: those meeting every constraint (unknown estimates
-/// fail constraints), best by the objective; `None` when none qualifies.
-pub fn choose(
-    cands: &[ModelId],
-    ests: &[Estimate],
-    cons: &Constraints,
-    objective: Objective,
-) -> Option<ModelId> {
-    let ok = |e: &Estimate| {
-        cons.max_cost_usd.is_none_or(|x| e.cost <= x)
-            && cons.max_latency_ms.is_none_or(|x| e.latency <= x)
-            && cons.min_quality.is_none_or(|x| e.quality >= x)
-            && e.n_ok > 0
-    };
-    let mut best: Option<(usize, &Estimate)> = None;
-    for (i, e) in ests.iter().enumerate() {
-        if !ok(e) {
-            continue;
-        }
-        let better = match best {
-            None => true,
-            Some((_, b)) => match objective {
-                Objective::Cheapest => {
-                    e.cost < b.cost || (e.cost == b.cost && nan_lt(b.quality, e.quality))
-                }
-                Objective::BestQuality => {
-                    nan_lt(b.quality, e.quality) || (e.quality == b.quality && e.cost < b.cost)
-                }
-            },
-        };
-        if better {
-            best = Some((i, e));
-        }
-    }
-    best.map(|(i, _)| cands[i])
-}
-
-/// a < b, with NaN lowest.
-fn nan_lt(a: f64, b: f64) -> bool {
-    match (a.is_nan(), b.is_nan()) {
-        (true, false) => true,
-        (false, false) => a < b,
-        _ => false,
-    }
-}
-
 /// Bind a policy. All problems are returned together.
 pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
     let ds = ctx.ds;
@@ -976,7 +477,7 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
         let c = b.cond(&r.when);
         let route = b.route(&r.route);
         if let (Some(c), Some(route)) = (c, route) {
-            rules.push((c, route));
+            rules.push(BRule { when: c, route });
         }
     }
     let default = b.route(&p.default);
@@ -1035,16 +536,16 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
             downgrade,
         });
     }
-    let mut limits = vec![(None, None, None); nm];
+    let mut limits = vec![Limits::default(); nm];
     for d in &p.deployments {
         if let Some(m) = ds.model_id(&d.model) {
-            let l: &mut (Option<u32>, Option<u64>, Option<u32>) = &mut limits[m as usize];
-            l.0 = d.rpm.or(l.0);
-            l.1 = d.tpm.or(l.1);
-            l.2 = d.max_concurrency.or(l.2);
+            let l = &mut limits[m as usize];
+            l.rpm = d.rpm.or(l.rpm);
+            l.tpm = d.tpm.or(l.tpm);
+            l.max_concurrency = d.max_concurrency.or(l.max_concurrency);
         }
     }
-    let cache_group = match &p.gateway.cache {
+    let cache = match &p.gateway.cache {
         Some(c) if ds.requests.input.all_empty() => {
             b.err(
                 &c.span,
@@ -1077,7 +578,7 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
         traffic_factor: whatif.traffic_factor,
         budgets,
         limits,
-        cache_group,
+        cache,
         stateful: p.is_stateful(),
     })
 }
@@ -1177,7 +678,7 @@ impl Binder<'_, '_> {
 /// text, the same prompt size (the text may be only the last message of a longer
 /// context) and the same number of turns. Interned once, so the engine compares ids.
 /// A request without text never hits (nothing says it repeats another).
-fn cache_groups(ds: &Dataset) -> (Arc<Vec<u32>>, usize) {
+fn cache_groups(ds: &Dataset) -> CacheKeys {
     let q = &ds.requests;
     let mut ids: std::collections::HashMap<(&str, u32, u16), u32> =
         std::collections::HashMap::new();
@@ -1196,47 +697,9 @@ fn cache_groups(ds: &Dataset) -> (Arc<Vec<u32>>, usize) {
                 })
         })
         .collect();
-    (Arc::new(groups), next as usize)
-}
-
-/// Evaluate a bound condition for request `r` (`levels`: complexity per request).
-#[inline]
-pub fn eval(c: &BCond, ds: &Dataset, r: usize, levels: Option<&[u8]>) -> bool {
-    let q = &ds.requests;
-    match c {
-        BCond::Always => true,
-        BCond::Num(field, test) => {
-            let x = match field {
-                NumField::InputTokens => q.input_tokens[r] as f64,
-                NumField::InputChars => q.input_chars[r] as f64,
-                NumField::Turns => q.turns[r] as f64,
-                NumField::Hour => crate::dataset::time::hour_utc(q.ts_ms[r]) as f64,
-                NumField::Weekday => crate::dataset::time::weekday_utc(q.ts_ms[r]) as f64,
-            };
-            test.test(x)
-        }
-        BCond::Text(bits) => (bits[r >> 6] >> (r & 63)) & 1 == 1,
-        BCond::MetaCode {
-            col,
-            accept,
-            absent,
-        } => {
-            let code = q.meta[*col].codes[r];
-            if code == MetaColumn::NONE {
-                *absent
-            } else {
-                accept[code as usize]
-            }
-        }
-        BCond::MetaNum { col, test } => test.test(q.meta[*col].nums[r]),
-        BCond::Bucket { buckets, lo, hi } => {
-            let b = buckets[r];
-            b >= *lo && b < *hi
-        }
-        BCond::Complexity(accept) => levels.is_some_and(|l| accept[l[r] as usize]),
-        BCond::Any(v) => v.iter().any(|c| eval(c, ds, r, levels)),
-        BCond::All(v) => v.iter().all(|c| eval(c, ds, r, levels)),
-        BCond::Not(c) => !eval(c, ds, r, levels),
+    CacheKeys {
+        group: Arc::new(groups),
+        n_groups: next as usize,
     }
 }
 
@@ -1258,47 +721,3 @@ fn text_bits(t: &TextTest, input: &crate::dataset::TextColumn) -> Vec<u64> {
         })
         .collect()
 }
-
-/// Per-model imputed sample for `--missing impute`: status ok, median latency and
-/// time to first token, median output tokens and mean quality of the model's recorded
-/// successful answers (flagged [`sflags::IMPUTED`]). `None` for a model with none.
-pub fn imputed_samples(ds: &Dataset) -> Vec<Option<Sample>> {
-    (0..ds.n_models())
-        .map(|m| {
-            let mut lat = Vec::new();
-            let mut ttft = Vec::new();
-            let mut out = Vec::new();
-            let (mut q, mut nq) = (0.0, 0usize);
-            for r in 0..ds.n_requests() {
-                let s = ds.cell(r, m as ModelId);
-                if s.status.is_ok() {
-                    lat.push(s.latency_ms as f64);
-                    if !s.ttft_ms.is_nan() {
-                        ttft.push(s.ttft_ms as f64);
-                    }
-                    out.push(s.output_tokens as f64);
-                    if !s.quality.is_nan() {
-                        q += s.quality;
-                        nq += 1;
-                    }
-                }
-            }
-            if lat.is_empty() {
-                return None;
-            }
-            let med = |v: &[f64]| crate::util::stats::quantile(v, 0.5).unwrap_or(f64::NAN);
-            Some(Sample {
-                status: Status::OK,
-                flags: sflags::IMPUTED,
-                output_tokens: med(&out).round() as u32,
-                latency_ms: med(&lat) as f32,
-                ttft_ms: med(&ttft) as f32,
-                quality: if nq > 0 { q / nq as f64 } else { f64::NAN },
-                ..Sample::MISSING
-            })
-        })
-        .collect()
-}
-
-/// Guard used by the engine: plans never exceed [`MAX_PLAN`] models.
-pub const PLAN_CAP: usize = MAX_PLAN;

@@ -9,7 +9,7 @@
 //! interleaves flights through an event queue so that state changes become visible
 //! only when calls complete.
 
-use super::bind::{Bound, eval};
+use super::bound::{Bound, eval};
 use super::plan::{Plan, plan};
 use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
 use crate::dataset::{Dataset, ModelId, Sample, Status, StatusClass, flags as sflags};
@@ -196,9 +196,9 @@ pub struct Flight {
 /// Select the rule and route for request `r`; returns (rule index, plan).
 pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut LazyRng) -> (u16, Plan) {
     let levels = b.complexity.as_deref();
-    for (i, (c, route)) in b.rules.iter().enumerate() {
-        if eval(c, ds, r, levels) {
-            return (i as u16, plan(route, ds, &b.costs, r, rng));
+    for (i, rule) in b.rules.iter().enumerate() {
+        if eval(&rule.when, ds, r, levels) {
+            return (i as u16, plan(&rule.route, ds, &b.costs, r, rng));
         }
     }
     (DEFAULT_RULE, plan(&b.default, ds, &b.costs, r, rng))
@@ -268,7 +268,10 @@ impl Flight {
                 self.push_attempt(attempts, m, Status::CONTEXT_LENGTH, t, 0.0, 0.0, false);
                 self.last_status = Status::CONTEXT_LENGTH;
                 self.skipped_all = false;
-                if b.route_fallback_on(self).intersects(StatusClass::CONTEXT) {
+                if b.route(self.row.rule)
+                    .fallback_on
+                    .intersects(StatusClass::CONTEXT)
+                {
                     self.advance();
                     continue;
                 }
@@ -556,7 +559,7 @@ impl Flight {
             self.row.flags |= flags::RETRIED;
             return Some(c.end + wait);
         }
-        if b.route_fallback_on(self).intersects(class)
+        if b.route(self.row.rule).fallback_on.intersects(class)
             && (self.pos as usize) + 1 < self.plan.len as usize
         {
             self.row.flags |= flags::FELL_BACK;
@@ -565,18 +568,6 @@ impl Flight {
         }
         self.fail(b, o.status, o.model, c.end);
         None
-    }
-}
-
-impl Bound {
-    /// Failure classes that move a flight to its next model (the matched route's).
-    #[inline]
-    fn route_fallback_on(&self, f: &Flight) -> StatusClass {
-        let route = match f.row.rule {
-            DEFAULT_RULE => &self.default,
-            i => &self.rules[i as usize].1,
-        };
-        route.fallback_on
     }
 }
 

@@ -9,20 +9,25 @@
 
 pub mod arrival;
 pub mod bind;
+pub mod bound;
 pub mod costs;
 pub mod engine;
+pub mod estimate;
+pub mod impute;
 pub mod plan;
 pub mod trace;
 pub mod vtime;
 
-pub use arrival::{Arrival, ArrivalTrace, arrival_offsets};
+pub use arrival::{Arrival, ArrivalSpec, ArrivalTrace, arrival_offsets};
 
 use crate::dataset::Dataset;
 use crate::error::{Diagnostic, InputError};
 use crate::policy::Policy;
 use crate::pricing::ModelPrice;
-use bind::{BindCtx, Bound, bind, imputed_samples};
+use bind::{BindCtx, bind};
+use bound::Bound;
 use engine::{Env, Missing, MissingCell, run_batch};
+use impute::imputed_samples;
 use rayon::prelude::*;
 use trace::{Attempt, PolicyInfo, Trace, TraceRow};
 

@@ -1,6 +1,6 @@
 //! From a bound route to the ordered list of models a request will try.
 
-use super::bind::{BRoute, BStrategy};
+use super::bound::{BRoute, BStrategy};
 use super::costs::Costs;
 use crate::dataset::{Dataset, ModelId};
 use crate::policy::route::MAX_PLAN;
@@ -91,13 +91,7 @@ pub fn plan(route: &BRoute, ds: &Dataset, costs: &Costs, r: usize, rng: &mut Laz
             n_seg,
             choice,
         } => {
-            let s = seg
-                .as_ref()
-                .map(|s| {
-                    let c = s.codes[r];
-                    if c == u32::MAX { s.n_codes } else { c as usize }
-                })
-                .unwrap_or(0);
+            let s = seg.as_ref().map(|s| s.group(r)).unwrap_or(0);
             p.push(choice[fold[r] as usize * n_seg + s]);
         }
         BStrategy::Cascade {

@@ -14,10 +14,10 @@
 //! `(1 + buffer)` of the best; `least_busy` picks the fewest calls in flight;
 //! `usage_based` the lowest tokens this minute among models under their limits.
 
-use super::bind::{BStrategy, Bound};
+use super::bound::{BStrategy, Bound, KeyCol, Limits};
 use super::engine::{Admit, Call, Env, Flight, Gate, MissingCell, Outcome, Step};
 use super::plan::Plan;
-use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
+use super::trace::{Attempt, TraceRow, flags};
 use crate::dataset::{ModelId, Status};
 use crate::policy::route::LatencyStat;
 use std::cmp::Ordering;
@@ -120,7 +120,7 @@ impl StateGate {
         for r in b
             .rules
             .iter()
-            .map(|(_, r)| r)
+            .map(|r| &r.route)
             .chain(std::iter::once(&b.default))
         {
             if let BStrategy::LowestLatency { window, stat, .. } = &r.strategy
@@ -218,7 +218,11 @@ impl Gate for StateGate {
                 };
             }
         }
-        let (rpm, tpm, conc) = b.limits[mi];
+        let Limits {
+            rpm,
+            tpm,
+            max_concurrency: conc,
+        } = b.limits[mi];
         let st = &mut self.models[mi];
         st.roll_minute(t);
         if rpm.is_some_and(|l| st.minute_requests >= l)
@@ -374,10 +378,7 @@ struct CacheEntry {
 
 /// Reorder a stateful route's candidates with the gate's state.
 fn order_stateful(b: &Bound, f: &mut Flight, gate: &mut StateGate, t: f64) {
-    let route = match f.row.rule {
-        DEFAULT_RULE => &b.default,
-        i => &b.rules[i as usize].1,
-    };
+    let route = b.route(f.row.rule);
     let n = match &route.strategy {
         BStrategy::LowestLatency { candidates, .. }
         | BStrategy::LeastBusy(candidates)
@@ -396,7 +397,7 @@ fn order_stateful(b: &Bound, f: &mut Flight, gate: &mut StateGate, t: f64) {
             BStrategy::LowestLatency { .. } => gate.latency_stat(m, lat_cfg).unwrap_or(0.0),
             BStrategy::LeastBusy(_) => gate.models[m as usize].in_flight as f64,
             BStrategy::UsageBased(_) => {
-                let (rpm, tpm, _) = b.limits[m as usize];
+                let Limits { rpm, tpm, .. } = b.limits[m as usize];
                 let st = &mut gate.models[m as usize];
                 st.roll_minute(t);
                 let full = rpm.is_some_and(|l| st.minute_requests >= l)
@@ -457,25 +458,18 @@ pub fn run_policy(
     let mut free: Vec<u32> = Vec::new();
     let mut attempts: Vec<Attempt> = Vec::with_capacity(n * 2);
     let mut seq = 0u64;
-    let mut cache: Vec<Option<CacheEntry>> = match &b.cache_group {
-        Some((_, groups)) => vec![None; *groups],
+    let mut cache: Vec<Option<CacheEntry>> = match &b.cache {
+        Some(k) => vec![None; k.n_groups],
         None => Vec::new(),
     };
     // Budget spend per (budget, group): (period index, spent).
     let mut spend: Vec<Vec<(i64, f64)>> = b
         .budgets
         .iter()
-        .map(|bd| vec![(i64::MIN, 0.0); bd.key.as_ref().map(|k| k.n_codes + 1).unwrap_or(1)])
+        .map(|bd| vec![(i64::MIN, 0.0); bd.key.as_ref().map(KeyCol::n_groups).unwrap_or(1)])
         .collect();
-    let group_of = |key: &Option<super::bind::KeyCol>, r: usize| -> usize {
-        match key {
-            Some(k) => {
-                let c = k.codes[r];
-                if c == u32::MAX { k.n_codes } else { c as usize }
-            }
-            None => 0,
-        }
-    };
+    let group_of =
+        |key: &Option<KeyCol>, r: usize| -> usize { key.as_ref().map(|k| k.group(r)).unwrap_or(0) };
     let mut next_arrival = 0usize;
     let base = p * n;
 
@@ -506,9 +500,9 @@ pub fn run_policy(
             let t = arrivals[r];
             let mut f = Flight::new(env, b, r, (base + r) as u32, t);
             // Cache.
-            if let Some((groups, _)) = &b.cache_group
+            if let Some(keys) = &b.cache
                 && let Some(cfg) = &b.gateway.cache
-                && let Some(e) = cache[groups[r] as usize]
+                && let Some(e) = cache[keys.group[r] as usize]
                 && e.expires > t
             {
                 f.row.flags |= flags::CACHE_HIT;
@@ -675,9 +669,9 @@ fn finish(
 ) {
     let f = &slot.flight;
     if f.row.status.is_ok()
-        && let (Some((groups, _)), Some(cfg)) = (&b.cache_group, &b.gateway.cache)
+        && let (Some(keys), Some(cfg)) = (&b.cache, &b.gateway.cache)
     {
-        cache[groups[f.r] as usize] = Some(CacheEntry {
+        cache[keys.group[f.r] as usize] = Some(CacheEntry {
             expires: t + cfg.ttl_s * 1000.0,
             model: f.row.model,
             served: f.row.served,

@@ -1,0 +1,292 @@
+//! `routesim run`: load → simulate → report → print, each step one function.
+
+use super::plan::{MissingMode, RunPlan};
+use super::{find_root, policy_files, sanitize};
+use crate::analysis::RunTable;
+use crate::dataset::{self, Dataset, LoadOptions};
+use crate::error::{Diagnostic, InputError};
+use crate::policy::gateway::{Scenario, parse_cli_scenario};
+use crate::policy::{self, Policy, baselines};
+use crate::pricing::{ModelPrice, PriceBook};
+use crate::report::{self, build::Analysis, build::ReportOptions, manifest::RunInfo};
+use crate::sim::{self, SimError, trace::Trace};
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// `routesim run`.
+pub fn run(o: &super::RunOptions) -> Result<()> {
+    let plan = RunPlan::resolve(o)?;
+    if let Some(n) = o.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .ok();
+    }
+    if o.missing == MissingMode::Live {
+        super::record_missing_live(&plan)?;
+    }
+    let clock = crate::util::timing::Timings::start(0);
+    let loaded = load_inputs(&plan)?;
+    plan.check_inputs(&loaded)?;
+    clock.lap("load dataset, pricing and policies");
+    let trace = simulate(&plan, &loaded)?;
+    clock.lap("simulate");
+    let (written, analysis) = write_report(&plan, &loaded, &trace)?;
+    clock.lap("analyse and write the report");
+    print_run(&loaded, &analysis, &written);
+    Ok(())
+}
+
+/// Everything a run loads before simulating.
+pub struct Loaded {
+    /// Dataset.
+    pub ds: Dataset,
+    /// Policies (user policies, then baselines).
+    pub policies: Vec<Policy>,
+    /// Price per dataset model.
+    pub prices: Vec<ModelPrice>,
+    /// The book (for the manifest).
+    pub book: PriceBook,
+    /// Models whose costs are unknown (`--unpriced`).
+    pub unpriced: Vec<String>,
+}
+
+/// Load dataset, pricing and policies; every input problem of every source becomes
+/// one [`InputError`].
+pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
+    let o = &plan.opts;
+    let mut diags = Vec::new();
+    let ds = match dataset::load(&plan.dataset, &LoadOptions { limit: o.limit }) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            None
+        }
+    };
+    let mut policies = match policy_files(&plan.policies) {
+        Ok(files) => {
+            let (p, d) = policy::load_all_partial(&files);
+            diags.extend(d);
+            p
+        }
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            Vec::new()
+        }
+    };
+    let Some(ds) = ds else {
+        return Err(InputError::new(diags).into());
+    };
+    let cli_scenarios = cli_scenarios(&o.scenarios, &ds, plan.recorded_clock(), &mut diags);
+    let mut files = ds.pricing_files.clone();
+    files.extend(o.pricing.iter().cloned());
+    let book = match PriceBook::load(&files, plan.pricing_days) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            return Err(InputError::new(diags).into());
+        }
+    };
+    let (prices, unpriced) = match book.resolve_needed(&ds.models, &ds.needs_price(), o.unpriced) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            (Vec::new(), Vec::new())
+        }
+    };
+    let baseline_policies = if o.no_baselines {
+        Vec::new()
+    } else {
+        baselines::baselines(&ds.models)
+    };
+    diags.extend(baselines::name_clashes(&policies, &baseline_policies));
+    if !diags.is_empty() {
+        // Bind the policies that did parse too, so one run reports every problem.
+        if prices.len() == ds.n_models()
+            && let Err(e) = sim::bind_all(&ds, &prices, &policies, &plan.sim_options())
+        {
+            diags.extend(e.diagnostics);
+        }
+        return Err(InputError::new(diags).into());
+    }
+    policies.extend(baseline_policies);
+    for p in &mut policies {
+        p.scenarios.extend(cli_scenarios.iter().cloned());
+    }
+    if policies.is_empty() {
+        return Err(InputError::one(Diagnostic::file(
+            "routesim run",
+            "no policies: pass -p POLICY.toml (or drop --no-baselines)",
+        ))
+        .into());
+    }
+    Ok(Loaded {
+        ds,
+        policies,
+        prices,
+        book,
+        unpriced,
+    })
+}
+
+/// Parse the `--scenario` what-ifs and check them against the dataset and the arrival
+/// model here, where their text is known: they apply to every policy, so a model must
+/// be a dataset model (not a policy alias), and an outage given as timestamps needs
+/// the dataset's timestamps as the clock. Binding then finds nothing wrong with them.
+fn cli_scenarios(
+    texts: &[String],
+    ds: &Dataset,
+    recorded_clock: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let label = format!("--scenario {}", i + 1);
+        let s = match parse_cli_scenario(&label, text) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.extend(e.diagnostics);
+                continue;
+            }
+        };
+        let model = match &s {
+            Scenario::Outage { model, .. }
+            | Scenario::Latency { model, .. }
+            | Scenario::Price { model, .. } => Some(model),
+            Scenario::Traffic { .. } => None,
+        };
+        let problem = match model {
+            Some(m) if ds.model_id(&m.name).is_none() => Some((
+                m.span.start,
+                format!(
+                    "unknown model \"{}\": expected a dataset model ({})",
+                    m.name,
+                    ds.models.join(", ")
+                ),
+            )),
+            Some(m)
+                if matches!(
+                    s,
+                    Scenario::Outage {
+                        relative: false,
+                        ..
+                    }
+                ) && !(recorded_clock && ds.requests.has_timestamps()) =>
+            {
+                Some((m.span.start, "an outage given as timestamps needs request timestamps and --arrival recorded; use offsets in seconds (from = 600, to = 1200)".to_string()))
+            }
+            _ => None,
+        };
+        match problem {
+            Some((at, msg)) => diags.push(Diagnostic::at_offset(&label, text, at, msg)),
+            None => out.push(s),
+        }
+    }
+    out
+}
+
+/// Simulate every policy; a missing cell under `--missing fail` is an input error
+/// naming the request and model.
+pub fn simulate(plan: &RunPlan, l: &Loaded) -> Result<Trace> {
+    let ds = &l.ds;
+    match sim::run(ds, &l.prices, &l.policies, &plan.sim_options()) {
+        Ok(t) => Ok(t),
+        Err(SimError::Input(e)) => Err(e.into()),
+        Err(SimError::Missing(m)) => Err(InputError::one(Diagnostic::file(
+            &ds.info.name,
+            format!(
+                "policy \"{}\" sent request \"{}\" to model \"{}\", which has no recorded response; use --missing skip or --missing impute",
+                m.policy, ds.requests.ids[m.request], ds.models[m.model as usize]
+            ),
+        ))
+        .into()),
+        Err(SimError::Internal(m)) => anyhow::bail!("internal error (please report): {m}"),
+    }
+}
+
+/// The report options of a run: what the analysis needs besides the rows.
+fn report_options(plan: &RunPlan, l: &Loaded, trace: &Trace) -> ReportOptions {
+    let ds = &l.ds;
+    ReportOptions {
+        title: ds.info.name.clone(),
+        seed: plan.opts.seed,
+        bootstrap: plan.opts.bootstrap,
+        baseline: plan.opts.baseline.clone(),
+        by: plan.by.clone(),
+        has_timestamps: ds.requests.has_timestamps() || plan.arrival.trace_file().is_some(),
+        budgets: l
+            .policies
+            .iter()
+            .flat_map(|p| {
+                p.gateway
+                    .budgets
+                    .iter()
+                    .filter(|b| b.per.is_none())
+                    .map(|b| (p.name.clone(), b.limit_usd, b.period_s / 3600.0))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        policies: trace.policies.clone(),
+        models: ds.models.clone(),
+        notes: report::build::run_notes(&ds.info.warnings, &l.unpriced),
+        n_requests: ds.n_requests(),
+    }
+}
+
+/// Analyse the run and write its report folder.
+pub fn write_report(plan: &RunPlan, l: &Loaded, trace: &Trace) -> Result<(PathBuf, Analysis)> {
+    let (ds, o) = (&l.ds, &plan.opts);
+    let info = RunInfo {
+        command: o.command.clone(),
+        seed: o.seed,
+        missing: o.missing.name().to_string(),
+        arrival: o.arrival.to_string(),
+        arrival_trace: plan.arrival.trace_file().map(|p| p.to_path_buf()),
+        scenarios: o.scenarios.clone(),
+        speedup: o.speedup,
+        baseline: o.baseline.clone(),
+        by: plan.by.clone(),
+        bootstrap: o.bootstrap,
+        pricing_date: crate::dataset::time::format_ts(plan.pricing_days * 86_400_000)[..10]
+            .to_string(),
+    };
+    let manifest = report::manifest::build(&info, ds, &l.policies, &l.book.files(), &l.prices);
+    let out = plan.out.clone().unwrap_or_else(|| {
+        let name = if o.example {
+            "example".to_string()
+        } else {
+            sanitize(&ds.info.name)
+        };
+        find_root("reports").join(name)
+    });
+    let table = RunTable::of_run(trace, ds);
+    report::write(&out, &table, &report_options(plan, l, trace), &manifest)
+}
+
+/// What `routesim run` prints: the notes, the table, the headline, where the report is.
+fn print_run(l: &Loaded, a: &Analysis, written: &std::path::Path) {
+    let ds = &l.ds;
+    println!(
+        "routesim: {} requests × {} policies ({} models) from {}",
+        ds.n_requests(),
+        l.policies.len(),
+        ds.n_models(),
+        ds.info.name
+    );
+    for w in &a.opts.notes {
+        println!("note: {w}");
+    }
+    println!();
+    print!("{}", report::tables::terminal_table(&a.summaries));
+    if !a.comparisons.is_empty() {
+        println!();
+        for c in &a.comparisons {
+            println!("{}", report::markdown::headline(a, c).replace("**", ""));
+        }
+    }
+    println!();
+    println!(
+        "report written to {} (open index.html, or paste report.md)",
+        written.display()
+    );
+}
