@@ -3,7 +3,8 @@
 //! policy would cost, how fast it would be and how good its answers would be.
 //!
 //! Pipeline (one direction): [`dataset::load`] → [`pricing::PriceBook`] →
-//! [`policy::load`] → [`sim::run`] → [`analysis`] → [`report`].
+//! [`policy::load`] → [`sim::run`] → [`analysis`] → [`report`]. The code map, with how
+//! to add a strategy, a format or a chart, is `ARCHITECTURE.md` at the repository root.
 
 pub mod analysis;
 pub mod app;

@@ -29,6 +29,16 @@ pub struct TomlDoc<'i> {
 }
 
 impl<'i> TomlDoc<'i> {
+    /// The end of every reader: `value` when nothing was found wrong, else every
+    /// problem found (syntax and semantic) as one error.
+    pub fn finish<T>(self, value: T) -> Result<T, crate::error::InputError> {
+        if self.diags.is_empty() {
+            Ok(value)
+        } else {
+            Err(crate::error::InputError::new(self.diags))
+        }
+    }
+
     /// Parse `source`, recording syntax errors. The returned root holds what could be
     /// recovered, so semantic checks can still run and report more problems.
     pub fn parse(file: &str, source: &'i str) -> (Self, Spanned<Table<'i>>) {

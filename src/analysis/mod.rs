@@ -1,4 +1,4 @@
-//! Analysis of a run (DESIGN §6): per-policy and per-segment summaries, trade-off
+//! Analysis of a run (ARCHITECTURE.md; README "What the figures mean"): per-policy and per-segment summaries, trade-off
 //! statistics (Pareto frontier, convex hull, AIQ) and paired comparisons, computed
 //! from the run's rows ([`table::RunTable`]); [`frame`] writes and reads them as
 //! Parquet with polars. Owns numbers only; rendering lives in `report` and `plot`.

@@ -169,10 +169,7 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
             "format = \"fastchat\" needs `path` = the FastChat folder",
         );
     }
-    if !doc.diags.is_empty() {
-        return Err(InputError::new(doc.diags));
-    }
-    Ok(DatasetConfig {
+    doc.finish(DatasetConfig {
         name,
         description,
         source,

@@ -1,6 +1,6 @@
 //! Datasets: requests plus the responses each model gave them.
 //!
-//! Owns the in-memory data model (DESIGN §3) and the readers that fill it. Requests are
+//! Owns the in-memory data model (ARCHITECTURE.md) and the readers that fill it. Requests are
 //! stored as columns; models are interned to `u16`; responses form a dense
 //! `[request][model]` matrix of small [`Sample`] structs (with extra samples for
 //! retries in a side table), so the engine never touches a `String` or a hash map.

@@ -21,7 +21,7 @@ pub enum Kind {
 /// One policy on the chart.
 #[derive(Debug, Clone)]
 pub struct Point {
-    /// Label.
+    /// Label (a single-model baseline: its model's short name).
     pub label: String,
     /// Kind.
     pub kind: Kind,
@@ -183,8 +183,7 @@ where
                         [(px.0 - 8, px.1 - 8), (px.0 + 8, px.1 + 8)],
                         style(GREY),
                     ))?;
-                    let name = p.label.strip_prefix("always:").unwrap_or(&p.label);
-                    (GREY, format!("{}{mark}", crate::plot::short_model(name)))
+                    (GREY, format!("{}{mark}", p.label))
                 }
                 Kind::Random => {
                     let px = chart.backend_coord(&at);

@@ -613,15 +613,14 @@ pub fn parse_cli_scenario(label: &str, text: &str) -> Result<Scenario, InputErro
     } else {
         scenario_from_table(&mut doc, root.get_ref(), 0..text.len())
     };
-    match s {
-        Some(s) if doc.diags.is_empty() => Ok(s),
-        _ => {
-            if doc.diags.is_empty() {
-                doc.err(0..0, "expected a scenario such as outage = { model = \"openai/gpt-4o\", from = 600, to = 1200 }");
-            }
-            Err(InputError::new(doc.diags))
-        }
+    if s.is_none() && doc.diags.is_empty() {
+        doc.err(
+            0..0,
+            "expected a scenario such as outage = { model = \"openai/gpt-4o\", from = 600, to = 1200 }",
+        );
     }
+    doc.finish(s)
+        .map(|s| s.expect("a scenario when nothing was reported"))
 }
 
 fn scenario_from_table(doc: &mut TomlDoc, t: &Table, span: Span) -> Option<Scenario> {

@@ -1,4 +1,4 @@
-//! Routing policies: the TOML language (DESIGN §4), parsed into checked structs.
+//! Routing policies: the TOML language (README "Policy reference"; ARCHITECTURE.md), parsed into checked structs.
 //!
 //! [`load`] / [`parse`] read a policy file and report *every* problem with
 //! file:line:col and what was expected. The result still names models and metadata

@@ -5,7 +5,7 @@ use super::gateway::{Gateway, parse_gateway, parse_scenario};
 use super::route::{MAX_PLAN, Route, Strategy, TierSelect, model_refs, parse_route};
 use super::{Classifier, Deployment, ModelRef, Policy, PolicyKind, Rule};
 use crate::error::{Diagnostic, InputError, display_path};
-use crate::tomlx::{Span, TomlDoc, get, key_span};
+use crate::tomlx::{Span, Table, TomlDoc, get, key_span};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::de::DeValue;
@@ -72,11 +72,71 @@ pub fn load_all_partial(paths: &[PathBuf]) -> (Vec<Policy>, Vec<Diagnostic>) {
 }
 
 /// Parse a policy from text; `default_name` is used when the file has no `name`.
+/// Each section has its own reader; cross-section checks are named passes; every
+/// problem of the file is reported together.
 pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, InputError> {
     let (mut doc, root_sp) = TomlDoc::parse(file, text);
     let syntax_errors = doc.has_errors();
     let root = root_sp.get_ref();
     doc.check_keys(root, TOP_KEYS, "a policy file");
+    let name = read_name(&mut doc, root, default_name);
+    let description = get(root, "description")
+        .and_then(|v| doc.string(v, "description"))
+        .unwrap_or_default();
+    let deployments = read_models(&mut doc, root);
+    let gateway = match get(root, "gateway") {
+        Some(v) => parse_gateway(&mut doc, v),
+        None => Gateway::default(),
+    };
+    let tiers = read_tiers(&mut doc, root);
+    let folds = read_estimate(&mut doc, root);
+    let mut classifier = read_classifier(&mut doc, root);
+    let rules = read_rules(&mut doc, root, text);
+    let default = read_default(&mut doc, root, syntax_errors);
+    let scenarios = read_scenarios(&mut doc, root);
+
+    // Cross-section checks.
+    if rules.iter().any(|r| r.when.uses_complexity()) && classifier.is_none() {
+        classifier = Some(Classifier::seed_default());
+    }
+    check_complexity_levels(&mut doc, &rules, classifier.as_ref());
+    let all_routes: Vec<&Route> = rules
+        .iter()
+        .map(|r| &r.route)
+        .chain(default.iter())
+        .collect();
+    for r in &all_routes {
+        check_route(&mut doc, r, &tiers);
+    }
+
+    let Some(default) = default else {
+        // A missing or broken [default] has been reported (or a syntax error has).
+        if doc.diags.is_empty() {
+            doc.err(0..0, "missing [default] route");
+        }
+        return Err(InputError::new(doc.diags));
+    };
+    let name_span = get(root, "name").map(|v| v.span()).unwrap_or(0..0);
+    doc.finish(Policy {
+        name,
+        description,
+        kind: PolicyKind::User,
+        file: file.to_string(),
+        name_span,
+        source: Arc::from(text),
+        deployments,
+        gateway,
+        classifier,
+        tiers,
+        folds,
+        rules,
+        default,
+        scenarios,
+    })
+}
+
+/// `name` (default: the file's stem).
+fn read_name(doc: &mut TomlDoc, root: &Table, default_name: &str) -> String {
     let name = get(root, "name")
         .and_then(|v| doc.string(v, "name"))
         .unwrap_or_else(|| default_name.to_string());
@@ -87,11 +147,11 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             "name: expected a non-empty name without '/', '\\' or ','",
         );
     }
-    let description = get(root, "description")
-        .and_then(|v| doc.string(v, "description"))
-        .unwrap_or_default();
+    name
+}
 
-    // [models]
+/// `[models]`: aliases, with per-deployment limits.
+fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
     let mut deployments = Vec::new();
     if let Some(v) = get(root, "models")
         && let Some(t) = doc.table(v, "models")
@@ -128,10 +188,10 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
                             n => Some(n),
                         }
                     };
-                    let rpm = limit(&mut doc, "rpm").map(|n| n.min(u32::MAX as u64) as u32);
-                    let tpm = limit(&mut doc, "tpm");
+                    let rpm = limit(doc, "rpm").map(|n| n.min(u32::MAX as u64) as u32);
+                    let tpm = limit(doc, "tpm");
                     let max_concurrency =
-                        limit(&mut doc, "max_concurrency").map(|n| n.min(u32::MAX as u64) as u32);
+                        limit(doc, "max_concurrency").map(|n| n.min(u32::MAX as u64) as u32);
                     deployments.push(Deployment {
                         alias,
                         model,
@@ -150,19 +210,17 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             }
         }
     }
+    deployments
+}
 
-    let gateway = match get(root, "gateway") {
-        Some(v) => parse_gateway(&mut doc, v),
-        None => Gateway::default(),
-    };
-
-    // [tiers]
+/// `[tiers]`: named groups of models.
+fn read_tiers(doc: &mut TomlDoc, root: &Table) -> Vec<(String, Vec<ModelRef>)> {
     let mut tiers: Vec<(String, Vec<ModelRef>)> = Vec::new();
     if let Some(v) = get(root, "tiers")
         && let Some(t) = doc.table(v, "tiers")
     {
         for (k, val) in t.iter() {
-            if let Some(ms) = model_refs(&mut doc, val, &format!("tiers.{}", k.get_ref())) {
+            if let Some(ms) = model_refs(doc, val, &format!("tiers.{}", k.get_ref())) {
                 if ms.is_empty() {
                     doc.err(
                         val.span(),
@@ -173,8 +231,11 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             }
         }
     }
+    tiers
+}
 
-    // [estimate]
+/// `[estimate]`: cross-fitting folds (0 = leave-one-out).
+fn read_estimate(doc: &mut TomlDoc, root: &Table) -> u32 {
     let mut folds = 5u32;
     if let Some(v) = get(root, "estimate")
         && let Some(t) = doc.table(v, "estimate")
@@ -196,8 +257,11 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             }
         }
     }
+    folds
+}
 
-    // [classifier]
+/// `[classifier]`: named complexity levels.
+fn read_classifier(doc: &mut TomlDoc, root: &Table) -> Option<Classifier> {
     let mut classifier = None;
     if let Some(v) = get(root, "classifier")
         && let Some(t) = doc.table(v, "classifier")
@@ -214,7 +278,7 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
                 doc.check_keys(lt, &["name", "when"], "[[classifier.level]]");
                 let lname = get(lt, "name").and_then(|n| doc.string(n, "name"));
                 let cond = match get(lt, "when") {
-                    Some(w) => parse_cond(&mut doc, w, "when"),
+                    Some(w) => parse_cond(doc, w, "when"),
                     None => {
                         doc.err(it.span(), "[[classifier.level]]: missing `when`");
                         None
@@ -235,8 +299,11 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             default_level,
         });
     }
+    classifier
+}
 
-    // [[rule]]
+/// `[[rule]]`s in order; a repeated rule name is an error at the second one.
+fn read_rules(doc: &mut TomlDoc, root: &Table, text: &str) -> Vec<Rule> {
     let mut rules: Vec<Rule> = Vec::new();
     let mut rule_names: Vec<(String, Span)> = Vec::new();
     if let Some(v) = get(root, "rule") {
@@ -254,11 +321,11 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
                         doc.string(d, "rule.description");
                     }
                     let when = match get(t, "when") {
-                        Some(w) => parse_cond(&mut doc, w, "when"),
+                        Some(w) => parse_cond(doc, w, "when"),
                         None => Some(Cond::Always),
                     };
                     let route = match get(t, "route") {
-                        Some(r) => parse_route(&mut doc, r, "route"),
+                        Some(r) => parse_route(doc, r, "route"),
                         None => {
                             doc.err(it.span(), format!("rule \"{rname}\": missing `route`"));
                             None
@@ -284,14 +351,17 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             _ => doc.err(v.span(), "rule: expected [[rule]] tables"),
         }
     }
+    rules
+}
 
-    // [default]
-    let default = match get(root, "default") {
+/// `[default]`: the route when no rule matches (required).
+fn read_default(doc: &mut TomlDoc, root: &Table, syntax_errors: bool) -> Option<Route> {
+    match get(root, "default") {
         Some(v) => match doc.table(v, "default") {
             Some(t) => {
                 doc.check_keys(t, &["route"], "[default]");
                 match get(t, "route") {
-                    Some(r) => parse_route(&mut doc, r, "default route"),
+                    Some(r) => parse_route(doc, r, "default route"),
                     None => {
                         doc.err(v.span(), "[default]: missing `route`");
                         None
@@ -306,15 +376,17 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             }
             None
         }
-    };
+    }
+}
 
-    // [[scenario]]
+/// `[[scenario]]`: what-ifs.
+fn read_scenarios(doc: &mut TomlDoc, root: &Table) -> Vec<crate::policy::Scenario> {
     let mut scenarios = Vec::new();
     if let Some(v) = get(root, "scenario") {
         match v.get_ref() {
             DeValue::Array(items) => {
                 for it in items.iter() {
-                    if let Some(s) = parse_scenario(&mut doc, it) {
+                    if let Some(s) = parse_scenario(doc, it) {
                         scenarios.push(s);
                     }
                 }
@@ -322,46 +394,17 @@ pub fn parse(file: &str, text: &str, default_name: &str) -> Result<Policy, Input
             _ => doc.err(v.span(), "scenario: expected [[scenario]] tables"),
         }
     }
+    scenarios
+}
 
-    // Cross-checks.
-    let uses_complexity = rules.iter().any(|r| r.when.uses_complexity());
-    if uses_complexity && classifier.is_none() {
-        classifier = Some(Classifier::seed_default());
-    }
-    if let Some(c) = &classifier {
+/// Check pass: every `complexity` condition names a level of the classifier.
+fn check_complexity_levels(doc: &mut TomlDoc, rules: &[Rule], classifier: Option<&Classifier>) {
+    if let Some(c) = classifier {
         let names = c.names();
-        for r in &rules {
-            check_levels(&mut doc, &r.when, &names);
+        for r in rules {
+            check_levels(doc, &r.when, &names);
         }
     }
-    let all_routes: Vec<&Route> = rules
-        .iter()
-        .map(|r| &r.route)
-        .chain(default.iter())
-        .collect();
-    for r in &all_routes {
-        check_route(&mut doc, r, &tiers);
-    }
-
-    if !doc.diags.is_empty() {
-        return Err(InputError::new(doc.diags));
-    }
-    Ok(Policy {
-        name,
-        description,
-        kind: PolicyKind::User,
-        file: file.to_string(),
-        name_span: get(root, "name").map(|v| v.span()).unwrap_or(0..0),
-        source: Arc::from(text),
-        deployments,
-        gateway,
-        classifier,
-        tiers,
-        folds,
-        rules,
-        default: default.expect("checked above"),
-        scenarios,
-    })
 }
 
 fn check_levels(doc: &mut TomlDoc, c: &Cond, names: &[&str]) {

@@ -341,268 +341,299 @@ fn constraints(doc: &mut TomlDoc, t: &crate::tomlx::Table, what: &str) -> Constr
 fn parse_strategy(doc: &mut TomlDoc, name: &str, v: &Val) -> Option<Strategy> {
     match name {
         "model" => model_ref(doc, v, "model").map(Strategy::Model),
-        "fallback" => {
-            let chain = model_refs(doc, v, "fallback")?;
-            if chain.is_empty() {
-                doc.err(v.span(), "fallback: expected at least one model");
-                return None;
-            }
-            Some(Strategy::Fallback(chain))
-        }
-        "split" | "shuffle" => {
-            let mut arms = Vec::new();
-            match v.get_ref() {
-                DeValue::Table(t) => {
-                    let mut ok = true;
-                    for (k, w) in t.iter() {
-                        let weight =
-                            doc.number(w, &format!("{name} weight of \"{}\"", k.get_ref()));
-                        match weight {
-                            Some(x) if x > 0.0 => arms.push((
-                                ModelRef {
-                                    name: k.get_ref().to_string(),
-                                    span: k.span(),
-                                },
-                                x,
-                            )),
-                            Some(x) => {
-                                doc.err(
-                                    w.span(),
-                                    format!("{name} weight of \"{}\": expected a positive number, found {x}", k.get_ref()),
-                                );
-                                ok = false;
-                            }
-                            None => ok = false,
-                        }
-                    }
-                    if !ok {
-                        return None;
-                    }
-                }
-                DeValue::Array(_) if name == "shuffle" => {
-                    arms = model_refs(doc, v, "shuffle")?
-                        .into_iter()
-                        .map(|m| (m, 1.0))
-                        .collect();
-                }
-                other => {
-                    doc.err(
-                        v.span(),
-                        format!(
-                            "{name}: expected a table of model = weight, found {}",
-                            type_name(other)
-                        ),
-                    );
-                    return None;
-                }
-            }
-            if arms.is_empty() {
-                doc.err(v.span(), format!("{name}: expected at least one model"));
-                return None;
-            }
-            if name == "split" {
-                Some(Strategy::Split { arms, sticky: None })
-            } else {
-                let (models, weights) = arms.into_iter().unzip();
-                Some(Strategy::Shuffle { models, weights })
-            }
-        }
-        "tier" => match v.get_ref() {
-            DeValue::String(s) => Some(Strategy::Tier(TierSelect::Fixed(s.to_string(), v.span()))),
-            DeValue::Table(t) => {
-                doc.check_keys(t, &["by", "default", "map"], "tier");
-                let key = match get(t, "by") {
-                    Some(b) => KeyRef::parse(doc, b, "tier.by")?,
-                    None => {
-                        doc.err(v.span(), "tier: missing `by` (e.g. by = \"meta.plan\")");
-                        return None;
-                    }
-                };
-                let Some(dv) = get(t, "default") else {
-                    doc.err(v.span(), "tier: missing `default` tier name");
-                    return None;
-                };
-                let default = doc.string(dv, "tier.default")?;
-                let mut map = Vec::new();
-                if let Some(mv) = get(t, "map") {
-                    let mt = doc.table(mv, "tier.map")?;
-                    for (k, v) in mt.iter() {
-                        let tier = doc.string(v, &format!("tier.map.{}", k.get_ref()))?;
-                        map.push((k.get_ref().to_string(), tier, v.span()));
-                    }
-                }
-                Some(Strategy::Tier(TierSelect::ByKey {
-                    key,
-                    map,
-                    default,
-                    span: dv.span(),
-                }))
-            }
-            other => {
-                doc.err(
-                    v.span(),
-                    format!(
-                        "tier: expected a tier name or {{ by, default }}, found {}",
-                        type_name(other)
-                    ),
-                );
-                None
-            }
-        },
-        "cheapest" | "best" => {
-            let t = doc.table(v, name)?;
-            let mut keys = vec![
-                "candidates",
-                "max_cost_usd",
-                "max_latency_ms",
-                "min_quality",
-                "per",
-                "otherwise",
-            ];
-            if name == "best" {
-                keys.push("maximize");
-            }
-            doc.check_keys(t, &keys, name);
-            if let Some(m) = get(t, "maximize")
-                && let Some(s) = doc.string(m, "maximize")
-                && s != "quality"
-            {
-                doc.err(
-                    m.span(),
-                    format!("best.maximize: only \"quality\" is supported, found \"{s}\""),
-                );
-                return None;
-            }
-            let cands = candidates(doc, t, name)?;
-            let cons = constraints(doc, t, name);
-            let per = match get(t, "per") {
-                Some(p) => Some(KeyRef::parse(doc, p, &format!("{name}.per"))?),
-                None => None,
-            };
-            let otherwise = match get(t, "otherwise") {
-                Some(o) => Some(model_ref(doc, o, &format!("{name}.otherwise"))?),
-                None => None,
-            };
-            Some(if name == "cheapest" {
-                Strategy::Cheapest {
-                    candidates: cands,
-                    cons,
-                    per,
-                    otherwise,
-                }
-            } else {
-                Strategy::Best {
-                    candidates: cands,
-                    cons,
-                    per,
-                    otherwise,
-                }
-            })
-        }
-        "cascade" => {
-            let t = doc.table(v, "cascade")?;
-            doc.check_keys(t, &["models", "threshold", "verifier_error"], "cascade");
-            let chain = match get(t, "models") {
-                Some(m) => model_refs(doc, m, "cascade.models")?,
-                None => {
-                    doc.err(v.span(), "cascade: missing `models` (cheapest first)");
-                    return None;
-                }
-            };
-            if chain.len() < 2 {
-                doc.err(v.span(), "cascade: expected at least two models");
-                return None;
-            }
-            let threshold = match get(t, "threshold") {
-                Some(x) => doc.fraction(x, "cascade.threshold")?,
-                None => {
-                    doc.err(
-                        v.span(),
-                        "cascade: missing `threshold` (accept answers with quality ≥ threshold)",
-                    );
-                    return None;
-                }
-            };
-            let verifier_error = match get(t, "verifier_error") {
-                Some(x) => doc.fraction(x, "cascade.verifier_error")?,
-                None => 0.0,
-            };
-            Some(Strategy::Cascade {
-                chain,
-                threshold,
-                verifier_error,
-            })
-        }
-        "oracle" | "random" | "least_busy" | "usage_based" => {
-            let cands = match v.get_ref() {
-                DeValue::Boolean(true) => Vec::new(),
-                DeValue::Array(_) => model_refs(doc, v, name)?,
-                DeValue::Table(t) => {
-                    doc.check_keys(t, &["candidates"], name);
-                    candidates(doc, t, name)?
-                }
-                other => {
-                    doc.err(v.span(), format!("{name}: expected true, a list of models or {{ candidates = [...] }}, found {}", type_name(other)));
-                    return None;
-                }
-            };
-            Some(match name {
-                "oracle" => Strategy::Oracle { candidates: cands },
-                "random" => Strategy::Random { candidates: cands },
-                "least_busy" => Strategy::LeastBusy { candidates: cands },
-                _ => Strategy::UsageBased { candidates: cands },
-            })
-        }
-        "lowest_latency" => {
-            let t = doc.table(v, "lowest_latency")?;
-            doc.check_keys(
-                t,
-                &["candidates", "window", "stat", "alpha", "buffer"],
-                "lowest_latency",
-            );
-            let cands = candidates(doc, t, "lowest_latency")?;
-            let window = match get(t, "window") {
-                Some(w) => match doc.uint(w, "lowest_latency.window")? {
-                    0 => {
-                        doc.err(w.span(), "lowest_latency.window: expected at least 1");
-                        return None;
-                    }
-                    n => n as usize,
-                },
-                None => 10,
-            };
-            let stat = match get(t, "stat") {
-                None => LatencyStat::Mean,
-                Some(s) => match doc.string(s, "lowest_latency.stat")?.as_str() {
-                    "mean" => LatencyStat::Mean,
-                    "p50" => LatencyStat::Quantile(0.5),
-                    "p90" => LatencyStat::Quantile(0.9),
-                    "p95" => LatencyStat::Quantile(0.95),
-                    "p99" => LatencyStat::Quantile(0.99),
-                    "ewma" => {
-                        let a = match get(t, "alpha") {
-                            Some(a) => doc.fraction(a, "lowest_latency.alpha")?,
-                            None => 0.3,
-                        };
-                        LatencyStat::Ewma(a)
-                    }
-                    other => {
-                        doc.err(s.span(), format!("lowest_latency.stat: expected mean, p50, p90, p95, p99 or ewma, found \"{other}\""));
-                        return None;
-                    }
-                },
-            };
-            let buffer = match get(t, "buffer") {
-                Some(b) => doc.non_negative(b, "lowest_latency.buffer")?,
-                None => 0.0,
-            };
-            Some(Strategy::LowestLatency {
-                candidates: cands,
-                window,
-                stat,
-                buffer,
-            })
-        }
+        "fallback" => parse_fallback(doc, v),
+        "split" | "shuffle" => parse_weighted(doc, name, v),
+        "tier" => parse_tier(doc, v),
+        "cheapest" | "best" => parse_learned(doc, name, v),
+        "cascade" => parse_cascade(doc, v),
+        "oracle" | "random" | "least_busy" | "usage_based" => parse_candidates_only(doc, name, v),
+        "lowest_latency" => parse_lowest_latency(doc, v),
         _ => None,
     }
+}
+
+/// `fallback = ["a", "b"]`.
+fn parse_fallback(doc: &mut TomlDoc, v: &Val) -> Option<Strategy> {
+    let chain = model_refs(doc, v, "fallback")?;
+    if chain.is_empty() {
+        doc.err(v.span(), "fallback: expected at least one model");
+        return None;
+    }
+    Some(Strategy::Fallback(chain))
+}
+
+/// `split = { a = 70, b = 30 }` and `shuffle` (a table of weights, or a list).
+fn parse_weighted(doc: &mut TomlDoc, name: &str, v: &Val) -> Option<Strategy> {
+    let mut arms = Vec::new();
+    match v.get_ref() {
+        DeValue::Table(t) => {
+            let mut ok = true;
+            for (k, w) in t.iter() {
+                let weight = doc.number(w, &format!("{name} weight of \"{}\"", k.get_ref()));
+                match weight {
+                    Some(x) if x > 0.0 => arms.push((
+                        ModelRef {
+                            name: k.get_ref().to_string(),
+                            span: k.span(),
+                        },
+                        x,
+                    )),
+                    Some(x) => {
+                        doc.err(
+                            w.span(),
+                            format!(
+                                "{name} weight of \"{}\": expected a positive number, found {x}",
+                                k.get_ref()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+        }
+        DeValue::Array(_) if name == "shuffle" => {
+            arms = model_refs(doc, v, "shuffle")?
+                .into_iter()
+                .map(|m| (m, 1.0))
+                .collect();
+        }
+        other => {
+            doc.err(
+                v.span(),
+                format!(
+                    "{name}: expected a table of model = weight, found {}",
+                    type_name(other)
+                ),
+            );
+            return None;
+        }
+    }
+    if arms.is_empty() {
+        doc.err(v.span(), format!("{name}: expected at least one model"));
+        return None;
+    }
+    if name == "split" {
+        Some(Strategy::Split { arms, sticky: None })
+    } else {
+        let (models, weights) = arms.into_iter().unzip();
+        Some(Strategy::Shuffle { models, weights })
+    }
+}
+
+/// `tier = "cheap"` or `tier = { by, default, map }`.
+fn parse_tier(doc: &mut TomlDoc, v: &Val) -> Option<Strategy> {
+    match v.get_ref() {
+        DeValue::String(s) => Some(Strategy::Tier(TierSelect::Fixed(s.to_string(), v.span()))),
+        DeValue::Table(t) => {
+            doc.check_keys(t, &["by", "default", "map"], "tier");
+            let key = match get(t, "by") {
+                Some(b) => KeyRef::parse(doc, b, "tier.by")?,
+                None => {
+                    doc.err(v.span(), "tier: missing `by` (e.g. by = \"meta.plan\")");
+                    return None;
+                }
+            };
+            let Some(dv) = get(t, "default") else {
+                doc.err(v.span(), "tier: missing `default` tier name");
+                return None;
+            };
+            let default = doc.string(dv, "tier.default")?;
+            let mut map = Vec::new();
+            if let Some(mv) = get(t, "map") {
+                let mt = doc.table(mv, "tier.map")?;
+                for (k, v) in mt.iter() {
+                    let tier = doc.string(v, &format!("tier.map.{}", k.get_ref()))?;
+                    map.push((k.get_ref().to_string(), tier, v.span()));
+                }
+            }
+            Some(Strategy::Tier(TierSelect::ByKey {
+                key,
+                map,
+                default,
+                span: dv.span(),
+            }))
+        }
+        other => {
+            doc.err(
+                v.span(),
+                format!(
+                    "tier: expected a tier name or {{ by, default }}, found {}",
+                    type_name(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `cheapest` / `best`: candidates, constraints, `per`, `otherwise`.
+fn parse_learned(doc: &mut TomlDoc, name: &str, v: &Val) -> Option<Strategy> {
+    let t = doc.table(v, name)?;
+    let mut keys = vec![
+        "candidates",
+        "max_cost_usd",
+        "max_latency_ms",
+        "min_quality",
+        "per",
+        "otherwise",
+    ];
+    if name == "best" {
+        keys.push("maximize");
+    }
+    doc.check_keys(t, &keys, name);
+    if let Some(m) = get(t, "maximize")
+        && let Some(s) = doc.string(m, "maximize")
+        && s != "quality"
+    {
+        doc.err(
+            m.span(),
+            format!("best.maximize: only \"quality\" is supported, found \"{s}\""),
+        );
+        return None;
+    }
+    let cands = candidates(doc, t, name)?;
+    let cons = constraints(doc, t, name);
+    let per = match get(t, "per") {
+        Some(p) => Some(KeyRef::parse(doc, p, &format!("{name}.per"))?),
+        None => None,
+    };
+    let otherwise = match get(t, "otherwise") {
+        Some(o) => Some(model_ref(doc, o, &format!("{name}.otherwise"))?),
+        None => None,
+    };
+    Some(if name == "cheapest" {
+        Strategy::Cheapest {
+            candidates: cands,
+            cons,
+            per,
+            otherwise,
+        }
+    } else {
+        Strategy::Best {
+            candidates: cands,
+            cons,
+            per,
+            otherwise,
+        }
+    })
+}
+
+/// `cascade = { models, threshold, verifier_error }`.
+fn parse_cascade(doc: &mut TomlDoc, v: &Val) -> Option<Strategy> {
+    let t = doc.table(v, "cascade")?;
+    doc.check_keys(t, &["models", "threshold", "verifier_error"], "cascade");
+    let chain = match get(t, "models") {
+        Some(m) => model_refs(doc, m, "cascade.models")?,
+        None => {
+            doc.err(v.span(), "cascade: missing `models` (cheapest first)");
+            return None;
+        }
+    };
+    if chain.len() < 2 {
+        doc.err(v.span(), "cascade: expected at least two models");
+        return None;
+    }
+    let threshold = match get(t, "threshold") {
+        Some(x) => doc.fraction(x, "cascade.threshold")?,
+        None => {
+            doc.err(
+                v.span(),
+                "cascade: missing `threshold` (accept answers with quality ≥ threshold)",
+            );
+            return None;
+        }
+    };
+    let verifier_error = match get(t, "verifier_error") {
+        Some(x) => doc.fraction(x, "cascade.verifier_error")?,
+        None => 0.0,
+    };
+    Some(Strategy::Cascade {
+        chain,
+        threshold,
+        verifier_error,
+    })
+}
+
+/// `oracle`, `random`, `least_busy`, `usage_based`: `true`, a list or `{ candidates }`.
+fn parse_candidates_only(doc: &mut TomlDoc, name: &str, v: &Val) -> Option<Strategy> {
+    let cands = match v.get_ref() {
+        DeValue::Boolean(true) => Vec::new(),
+        DeValue::Array(_) => model_refs(doc, v, name)?,
+        DeValue::Table(t) => {
+            doc.check_keys(t, &["candidates"], name);
+            candidates(doc, t, name)?
+        }
+        other => {
+            doc.err(
+                v.span(),
+                format!(
+                    "{name}: expected true, a list of models or {{ candidates = [...] }}, found {}",
+                    type_name(other)
+                ),
+            );
+            return None;
+        }
+    };
+    Some(match name {
+        "oracle" => Strategy::Oracle { candidates: cands },
+        "random" => Strategy::Random { candidates: cands },
+        "least_busy" => Strategy::LeastBusy { candidates: cands },
+        _ => Strategy::UsageBased { candidates: cands },
+    })
+}
+
+/// `lowest_latency = { candidates, window, stat, alpha, buffer }`.
+fn parse_lowest_latency(doc: &mut TomlDoc, v: &Val) -> Option<Strategy> {
+    let t = doc.table(v, "lowest_latency")?;
+    doc.check_keys(
+        t,
+        &["candidates", "window", "stat", "alpha", "buffer"],
+        "lowest_latency",
+    );
+    let cands = candidates(doc, t, "lowest_latency")?;
+    let window = match get(t, "window") {
+        Some(w) => match doc.uint(w, "lowest_latency.window")? {
+            0 => {
+                doc.err(w.span(), "lowest_latency.window: expected at least 1");
+                return None;
+            }
+            n => n as usize,
+        },
+        None => 10,
+    };
+    let stat = match get(t, "stat") {
+        None => LatencyStat::Mean,
+        Some(s) => match doc.string(s, "lowest_latency.stat")?.as_str() {
+            "mean" => LatencyStat::Mean,
+            "p50" => LatencyStat::Quantile(0.5),
+            "p90" => LatencyStat::Quantile(0.9),
+            "p95" => LatencyStat::Quantile(0.95),
+            "p99" => LatencyStat::Quantile(0.99),
+            "ewma" => {
+                let a = match get(t, "alpha") {
+                    Some(a) => doc.fraction(a, "lowest_latency.alpha")?,
+                    None => 0.3,
+                };
+                LatencyStat::Ewma(a)
+            }
+            other => {
+                doc.err(s.span(), format!("lowest_latency.stat: expected mean, p50, p90, p95, p99 or ewma, found \"{other}\""));
+                return None;
+            }
+        },
+    };
+    let buffer = match get(t, "buffer") {
+        Some(b) => doc.non_negative(b, "lowest_latency.buffer")?,
+        None => 0.0,
+    };
+    Some(Strategy::LowestLatency {
+        candidates: cands,
+        window,
+        stat,
+        buffer,
+    })
 }

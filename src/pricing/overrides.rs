@@ -142,11 +142,7 @@ pub fn parse(file: &str, text: &str) -> Result<Overrides, InputError> {
             }
         }
     }
-    if doc.diags.is_empty() {
-        Ok(out)
-    } else {
-        Err(InputError::new(doc.diags))
-    }
+    doc.finish(out)
 }
 
 #[cfg(test)]

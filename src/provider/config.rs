@@ -258,11 +258,7 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
             backoff_ms,
         });
     }
-    if doc.diags.is_empty() {
-        Ok(out)
-    } else {
-        Err(InputError::new(doc.diags))
-    }
+    doc.finish(out)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Live providers: record responses for cells a dataset lacks, crash-safely, and score
-//! them (DESIGN §2, `provider::{Recorded, Live, Recording}`).
+//! them (ARCHITECTURE.md).
 //!
 //! - [`config`]: `providers.toml` (OpenAI-compatible endpoints and Anthropic).
 //! - [`client`]: one HTTP call (JSON or streaming), usage, TTFT, errors, `retry-after`.

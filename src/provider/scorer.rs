@@ -196,11 +196,7 @@ pub fn parse_scorer(doc: &mut TomlDoc, v: &Val) -> Option<Scorer> {
 pub fn from_toml(file: &str, text: &str) -> Result<Option<Scorer>, InputError> {
     let (mut doc, root) = TomlDoc::parse(file, text);
     let s = get(root.get_ref(), "scorer").and_then(|v| parse_scorer(&mut doc, v));
-    if doc.diags.is_empty() {
-        Ok(s)
-    } else {
-        Err(InputError::new(doc.diags))
-    }
+    doc.finish(s)
 }
 
 #[cfg(test)]

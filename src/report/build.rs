@@ -141,7 +141,10 @@ fn chart_data(
         .iter()
         .zip(policies)
         .map(|(x, info)| Point {
-            label: x.policy.clone(),
+            label: match info.kind.single_model() {
+                Some(m) => crate::plot::short_model(m).to_string(),
+                None => x.policy.clone(),
+            },
             kind: chart_kind(&info.kind),
             cost: x.cost_per_1k,
             quality: x.quality_mean,

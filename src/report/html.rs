@@ -2,7 +2,7 @@
 //! references) with the tables and charts of the report.
 
 use super::build::Analysis;
-use super::fmt::{fh, ms, pct, usd};
+use super::fmt::{fh, usd};
 use super::markdown::{headline, p_text, signed, signed_ms, signed_usd};
 use crate::plot::ChartFile;
 
@@ -77,22 +77,21 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     }
     h.push_str("<h2>Policies</h2><div class=\"scroll\"><table><thead><tr><th>policy</th><th>coverage</th><th>cost</th><th>cost / 1k req</th><th>quality</th><th>95% CI</th><th>p50</th><th>p95</th><th>errors</th><th>fallback</th><th>top model</th></tr></thead><tbody>\n");
     for p in &a.summaries {
-        let top = crate::report::tables::top_model(p);
+        let c = crate::report::tables::row_cells(p);
         h.push_str(&format!(
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
             if p.kind == "baseline" { " class=\"baseline\"" } else { "" },
             esc(&p.policy),
-            pct(p.coverage),
-            usd(p.cost_total),
-            usd(p.cost_per_1k),
-            fh(p.quality_mean, 3),
-            fh(p.quality_lo, 3),
-            fh(p.quality_hi, 3),
-            ms(p.latency_p50),
-            ms(p.latency_p95),
-            pct(1.0 - p.success_rate),
-            pct(p.fallback_rate),
-            esc(&top)
+            c.coverage,
+            c.cost,
+            c.cost_per_1k,
+            c.quality,
+            c.ci,
+            c.p50,
+            c.p95,
+            c.errors,
+            c.fallback,
+            esc(&c.top)
         ));
     }
     h.push_str("</tbody></table></div>\n");

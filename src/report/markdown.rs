@@ -174,20 +174,19 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     s.push_str("| policy | coverage | cost / 1k req | quality [95% CI] | p50 | p95 | errors | fallback | top model |\n");
     s.push_str("|---|---:|---:|---|---:|---:|---:|---:|---|\n");
     for p in &a.summaries {
-        let top = crate::report::tables::top_model(p);
+        let c = crate::report::tables::row_cells(p);
         s.push_str(&format!(
-            "| {} | {} | {} | {} [{}, {}] | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} {} | {} | {} | {} | {} | {} |\n",
             p.policy,
-            pct(p.coverage),
-            usd(p.cost_per_1k),
-            fh(p.quality_mean, 3),
-            fh(p.quality_lo, 3),
-            fh(p.quality_hi, 3),
-            ms(p.latency_p50),
-            ms(p.latency_p95),
-            pct(1.0 - p.success_rate),
-            pct(p.fallback_rate),
-            top
+            c.coverage,
+            c.cost_per_1k,
+            c.quality,
+            c.ci,
+            c.p50,
+            c.p95,
+            c.errors,
+            c.fallback,
+            c.top
         ));
     }
     s.push('\n');

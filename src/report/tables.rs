@@ -273,6 +273,46 @@ pub fn terminal_table(s: &[PolicySummary]) -> String {
 
 use crate::plot::short_model;
 
+/// One policy's row of the human tables (Markdown, HTML), formatted once.
+pub struct RowCells {
+    /// Coverage.
+    pub coverage: String,
+    /// Total cost.
+    pub cost: String,
+    /// Cost per 1,000 requests.
+    pub cost_per_1k: String,
+    /// Quality.
+    pub quality: String,
+    /// Its 95% CI, `[lo, hi]`.
+    pub ci: String,
+    /// p50 latency.
+    pub p50: String,
+    /// p95 latency.
+    pub p95: String,
+    /// Error share.
+    pub errors: String,
+    /// Fallback share.
+    pub fallback: String,
+    /// Most used model.
+    pub top: String,
+}
+
+/// The formatted cells of a policy's row.
+pub fn row_cells(p: &PolicySummary) -> RowCells {
+    RowCells {
+        coverage: pct(p.coverage),
+        cost: usd(p.cost_total),
+        cost_per_1k: usd(p.cost_per_1k),
+        quality: fh(p.quality_mean, 3),
+        ci: format!("[{}, {}]", fh(p.quality_lo, 3), fh(p.quality_hi, 3)),
+        p50: ms(p.latency_p50),
+        p95: ms(p.latency_p95),
+        errors: pct(1.0 - p.success_rate),
+        fallback: pct(p.fallback_rate),
+        top: top_model(p),
+    }
+}
+
 /// The policy's most used model and its share (`gpt-4o 68.2%`), or "" when it
 /// answered nothing.
 pub fn top_model(p: &PolicySummary) -> String {

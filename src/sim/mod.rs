@@ -1,4 +1,4 @@
-//! Simulation: every request through every policy (DESIGN §5).
+//! Simulation: every request through every policy (ARCHITECTURE.md).
 //!
 //! [`run`] binds each policy to the dataset, then runs policies in parallel (rayon).
 //! Stateless policies also split their requests into chunks; stateful ones (cooldown,

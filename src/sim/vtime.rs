@@ -4,7 +4,7 @@
 //! in time order; at equal times completions come first, so the router at time t
 //! knows exactly the calls that ended by t and nothing later — latency-based routing,
 //! cooldowns and breakers never peek into the future. Per request, the gateway runs
-//! (DESIGN §5): cache → budget → context window → cooldown → circuit breaker → rate
+//! (README "Simulation semantics"): cache → budget → context window → cooldown → circuit breaker → rate
 //! limit (rpm/tpm, fixed minute windows) → concurrency (FIFO queue) → the provider.
 //!
 //! LiteLLM semantics mirrored (documented in the README): cooldown after more than
