@@ -261,28 +261,8 @@ pub fn parse_gateway(doc: &mut TomlDoc, v: &Val) -> Gateway {
     {
         g.circuit_breaker = parse_breaker(doc, x, ct);
     }
-    if let Some(x) = get(t, "cache")
-        && let Some(ct) = doc.table(x, "cache")
-    {
-        doc.check_keys(ct, &["kind", "ttl_s", "hit_latency_ms"], "cache");
-        if let Some(k) = get(ct, "kind")
-            && let Some(s) = doc.string(k, "cache.kind")
-            && s != "exact"
-        {
-            doc.err(
-                k.span(),
-                format!("cache.kind: only \"exact\" is supported, found \"{s}\""),
-            );
-        }
-        g.cache = Some(Cache {
-            span: x.span(),
-            ttl_s: get(ct, "ttl_s")
-                .and_then(|v| doc.positive(v, "cache.ttl_s"))
-                .unwrap_or(3600.0),
-            hit_latency_ms: get(ct, "hit_latency_ms")
-                .and_then(|v| doc.non_negative(v, "cache.hit_latency_ms"))
-                .unwrap_or(5.0),
-        });
+    if let Some(x) = get(t, "cache") {
+        g.cache = parse_cache(doc, x);
     }
     if let Some(x) = get(t, "budget") {
         match x.get_ref() {
@@ -305,6 +285,30 @@ pub fn parse_gateway(doc: &mut TomlDoc, v: &Val) -> Gateway {
 
 /// Most retries per model a policy may ask for (both `retries = N` and `retries.max`).
 pub const MAX_RETRIES: u32 = 10;
+
+/// `cache = { kind = "exact", ttl_s, hit_latency_ms }`.
+fn parse_cache(doc: &mut TomlDoc, x: &Val) -> Option<Cache> {
+    let ct = doc.table(x, "cache")?;
+    doc.check_keys(ct, &["kind", "ttl_s", "hit_latency_ms"], "cache");
+    if let Some(k) = get(ct, "kind")
+        && let Some(s) = doc.string(k, "cache.kind")
+        && s != "exact"
+    {
+        doc.err(
+            k.span(),
+            format!("cache.kind: only \"exact\" is supported, found \"{s}\""),
+        );
+    }
+    Some(Cache {
+        span: x.span(),
+        ttl_s: get(ct, "ttl_s")
+            .and_then(|v| doc.positive(v, "cache.ttl_s"))
+            .unwrap_or(3600.0),
+        hit_latency_ms: get(ct, "hit_latency_ms")
+            .and_then(|v| doc.non_negative(v, "cache.hit_latency_ms"))
+            .unwrap_or(5.0),
+    })
+}
 
 fn parse_retries(doc: &mut TomlDoc, v: &Val) -> Retries {
     let mut r = Retries::default();
