@@ -10,7 +10,7 @@ use crate::dataset::{Dataset, MetaColumn, ModelId, Status};
 use crate::error::{Diagnostic, suggest};
 use crate::policy::cond::{Cond, KeyRef, MetaOp, MetaValue, TextTest};
 use crate::policy::gateway::{OverBudget, Scenario};
-use crate::policy::route::{Route, Strategy, TierSelect};
+use crate::policy::route::{Constraints, Route, Strategy, TierSelect};
 use crate::policy::{ModelRef, Policy};
 use crate::pricing::ModelPrice;
 use crate::tomlx::Span;
@@ -274,130 +274,152 @@ impl Binder<'_, '_> {
         })
     }
 
+    /// `split`: cumulative weights, and a stable value per request when sticky.
+    fn split(&mut self, arms: &[(ModelRef, f64)], sticky: Option<&KeyRef>) -> Option<BStrategy> {
+        let models: Vec<ModelRef> = arms.iter().map(|(m, _)| m.clone()).collect();
+        let models = self.models(&models)?;
+        let mut acc = 0.0;
+        let cum = arms
+            .iter()
+            .map(|(_, w)| {
+                acc += w;
+                acc
+            })
+            .collect();
+        let sticky = match sticky {
+            Some(k) => Some(self.sticky_values(k, &self.p.name.clone())?),
+            None => None,
+        };
+        Some(BStrategy::Split {
+            models,
+            cum,
+            sticky,
+        })
+    }
+
+    /// `tier`: its members, and the tier of each request when chosen by a key.
+    fn tier(&mut self, sel: &TierSelect) -> Option<BStrategy> {
+        let mut tiers = Vec::new();
+        for (_, ms) in &self.p.tiers {
+            tiers.push(self.models(ms)?);
+        }
+        let idx = |name: &str| self.p.tiers.iter().position(|(n, _)| n == name);
+        Some(match sel {
+            TierSelect::Fixed(name, _) => BStrategy::Tier {
+                tiers,
+                by: None,
+                default: idx(name)?,
+            },
+            TierSelect::ByKey {
+                key, default, map, ..
+            } => {
+                let default = idx(default)?;
+                let tier_of = |v: &str| -> usize {
+                    let name = map
+                        .iter()
+                        .find(|(k, _, _)| k == v)
+                        .map(|(_, t, _)| t.as_str())
+                        .unwrap_or(v);
+                    idx(name).unwrap_or(default)
+                };
+                let by = self.per_request(key, |v| tier_of(v) as u16, |_| default as u16)?;
+                BStrategy::Tier {
+                    tiers,
+                    by: Some(Arc::new(by)),
+                    default,
+                }
+            }
+        })
+    }
+
+    /// `cheapest` / `best`: the decision per (fold, segment) from cross-fitted estimates.
+    fn learned(
+        &mut self,
+        candidates: &[ModelRef],
+        cons: &Constraints,
+        per: Option<&KeyRef>,
+        otherwise: Option<&ModelRef>,
+        objective: Objective,
+    ) -> Option<BStrategy> {
+        let cands = self.candidates(candidates)?;
+        let otherwise = match otherwise {
+            Some(o) => self.model(o)?,
+            None => cands[0],
+        };
+        let seg = match per {
+            Some(k) => Some(self.key_col(k)?),
+            None => None,
+        };
+        let folds = self.p.folds;
+        let src = EstimateSource {
+            ds: self.ctx.ds,
+            costs: &self.costs,
+            latency_factor: &self.latency_factor,
+        };
+        Some(if folds == 0 {
+            let choice = loo_table(&src, &cands, cons, objective, otherwise, seg.as_ref());
+            BStrategy::Table {
+                fold: Arc::new((0..self.ctx.ds.n_requests() as u32).collect()),
+                seg: None,
+                n_seg: 1,
+                choice,
+            }
+        } else {
+            let fold = fold_of(self.ctx.ds, folds, self.ctx.seed);
+            let (n_seg, choice) = decision_table(
+                &src,
+                &cands,
+                cons,
+                objective,
+                otherwise,
+                &fold,
+                folds,
+                seg.as_ref(),
+            );
+            BStrategy::Table {
+                fold: Arc::new(fold),
+                seg,
+                n_seg,
+                choice,
+            }
+        })
+    }
+
     fn route(&mut self, r: &Route) -> Option<BRoute> {
         let fallbacks = self.models(&r.fallbacks);
         let strategy = match &r.strategy {
             Strategy::Model(m) => BStrategy::Chain(vec![self.model(m)?]),
             Strategy::Fallback(v) => BStrategy::Chain(self.models(v)?),
-            Strategy::Split { arms, sticky } => {
-                let models: Vec<ModelRef> = arms.iter().map(|(m, _)| m.clone()).collect();
-                let models = self.models(&models)?;
-                let mut acc = 0.0;
-                let cum = arms
-                    .iter()
-                    .map(|(_, w)| {
-                        acc += w;
-                        acc
-                    })
-                    .collect();
-                let sticky = match sticky {
-                    Some(k) => Some(self.sticky_values(k, &self.p.name.clone())?),
-                    None => None,
-                };
-                BStrategy::Split {
-                    models,
-                    cum,
-                    sticky,
-                }
-            }
+            Strategy::Split { arms, sticky } => self.split(arms, sticky.as_ref())?,
             Strategy::Shuffle { models, weights } => BStrategy::Shuffle {
                 models: self.models(models)?,
                 weights: weights.clone(),
             },
-            Strategy::Tier(sel) => {
-                let mut tiers = Vec::new();
-                for (_, ms) in &self.p.tiers {
-                    tiers.push(self.models(ms)?);
-                }
-                let idx = |name: &str| self.p.tiers.iter().position(|(n, _)| n == name);
-                match sel {
-                    TierSelect::Fixed(name, _) => BStrategy::Tier {
-                        tiers,
-                        by: None,
-                        default: idx(name)?,
-                    },
-                    TierSelect::ByKey {
-                        key, default, map, ..
-                    } => {
-                        let default = idx(default)?;
-                        let tier_of = |v: &str| -> usize {
-                            let name = map
-                                .iter()
-                                .find(|(k, _, _)| k == v)
-                                .map(|(_, t, _)| t.as_str())
-                                .unwrap_or(v);
-                            idx(name).unwrap_or(default)
-                        };
-                        let by =
-                            self.per_request(key, |v| tier_of(v) as u16, |_| default as u16)?;
-                        BStrategy::Tier {
-                            tiers,
-                            by: Some(Arc::new(by)),
-                            default,
-                        }
-                    }
-                }
-            }
+            Strategy::Tier(sel) => self.tier(sel)?,
             Strategy::Cheapest {
                 candidates,
                 cons,
                 per,
                 otherwise,
-            }
-            | Strategy::Best {
+            } => self.learned(
+                candidates,
+                cons,
+                per.as_ref(),
+                otherwise.as_ref(),
+                Objective::Cheapest,
+            )?,
+            Strategy::Best {
                 candidates,
                 cons,
                 per,
                 otherwise,
-            } => {
-                let cands = self.candidates(candidates)?;
-                let otherwise = match otherwise {
-                    Some(o) => self.model(o)?,
-                    None => cands[0],
-                };
-                let seg = match per {
-                    Some(k) => Some(self.key_col(k)?),
-                    None => None,
-                };
-                let objective = if matches!(r.strategy, Strategy::Cheapest { .. }) {
-                    Objective::Cheapest
-                } else {
-                    Objective::BestQuality
-                };
-                let folds = self.p.folds;
-                let src = EstimateSource {
-                    ds: self.ctx.ds,
-                    costs: &self.costs,
-                    latency_factor: &self.latency_factor,
-                };
-                if folds == 0 {
-                    let choice = loo_table(&src, &cands, cons, objective, otherwise, seg.as_ref());
-                    BStrategy::Table {
-                        fold: Arc::new((0..self.ctx.ds.n_requests() as u32).collect()),
-                        seg: None,
-                        n_seg: 1,
-                        choice,
-                    }
-                } else {
-                    let fold = fold_of(self.ctx.ds, folds, self.ctx.seed);
-                    let (n_seg, choice) = decision_table(
-                        &src,
-                        &cands,
-                        cons,
-                        objective,
-                        otherwise,
-                        &fold,
-                        folds,
-                        seg.as_ref(),
-                    );
-                    BStrategy::Table {
-                        fold: Arc::new(fold),
-                        seg,
-                        n_seg,
-                        choice,
-                    }
-                }
-            }
+            } => self.learned(
+                candidates,
+                cons,
+                per.as_ref(),
+                otherwise.as_ref(),
+                Objective::BestQuality,
+            )?,
             Strategy::Cascade {
                 chain,
                 threshold,

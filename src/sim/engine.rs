@@ -383,7 +383,39 @@ impl Flight {
         }
     }
 
-    /// The outcome of calling `m` at `start` (None: missing cell, skipped).
+    /// The recorded sample the next call of `m` reads; a missing cell is skipped
+    /// (`None`), an error, or imputed, as `--missing` says.
+    fn recorded(&self, env: &Env, b: &Bound, m: ModelId) -> Result<Option<Sample>, MissingCell> {
+        let ds = env.ds;
+        let r = self.r;
+        let s = *ds.sample(r, m, self.sample_no as usize);
+        if s.is_present() {
+            return Ok(Some(s));
+        }
+        match env.missing {
+            Missing::Skip => Ok(None),
+            Missing::Fail => Err(MissingCell {
+                policy: b.name.clone(),
+                request: r,
+                model: m,
+            }),
+            Missing::Impute => {
+                Ok(env
+                    .imputed
+                    .get(m as usize)
+                    .copied()
+                    .flatten()
+                    .map(|imp| Sample {
+                        input_tokens: ds.requests.input_tokens[r],
+                        ..imp
+                    }))
+            }
+        }
+    }
+
+    /// The outcome of calling `m` at `start`: the recorded sample with the policy's
+    /// what-ifs (latency, outage, price), output cap and timeout applied, and priced
+    /// (`None`: missing cell, skipped).
     fn outcome(
         &self,
         env: &Env,
@@ -391,30 +423,9 @@ impl Flight {
         m: ModelId,
         start: f64,
     ) -> Result<Option<Outcome>, MissingCell> {
-        let ds = env.ds;
-        let r = self.r;
-        let mut s = *ds.sample(r, m, self.sample_no as usize);
-        if !s.is_present() {
-            match env.missing {
-                Missing::Skip => return Ok(None),
-                Missing::Fail => {
-                    return Err(MissingCell {
-                        policy: b.name.clone(),
-                        request: r,
-                        model: m,
-                    });
-                }
-                Missing::Impute => match env.imputed.get(m as usize).copied().flatten() {
-                    Some(imp) => {
-                        s = Sample {
-                            input_tokens: ds.requests.input_tokens[r],
-                            ..imp
-                        }
-                    }
-                    None => return Ok(None),
-                },
-            }
-        }
+        let Some(s) = self.recorded(env, b, m)? else {
+            return Ok(None);
+        };
         let mi = m as usize;
         let lf = b.latency_factor[mi];
         let mut o = Outcome {

@@ -441,8 +441,7 @@ pub fn run_policy(
     arrivals: &[f64],
     rows: &mut [TraceRow],
 ) -> Result<Vec<Attempt>, MissingCell> {
-    let ds = env.ds;
-    let n = ds.n_requests();
+    let n = env.ds.n_requests();
     // Requests in arrival order, ties in dataset order (usually already so).
     let mut order: Vec<u32> = (0..n as u32).collect();
     if !arrivals.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
@@ -452,232 +451,271 @@ pub fn run_policy(
                 .then(a.cmp(&b))
         });
     }
-    let mut gate = StateGate::new(b);
-    let mut heap: BinaryHeap<Event> = BinaryHeap::new();
-    let mut slots: Vec<Slot> = Vec::new();
-    let mut free: Vec<u32> = Vec::new();
-    let mut attempts: Vec<Attempt> = Vec::with_capacity(n * 2);
-    let mut seq = 0u64;
-    let mut cache: Vec<Option<CacheEntry>> = match &b.cache {
-        Some(k) => vec![None; k.n_groups],
-        None => Vec::new(),
-    };
-    // Budget spend per (budget, group): (period index, spent).
-    let mut spend: Vec<Vec<(i64, f64)>> = b
-        .budgets
-        .iter()
-        .map(|bd| vec![(i64::MIN, 0.0); bd.key.as_ref().map(KeyCol::n_groups).unwrap_or(1)])
-        .collect();
-    let group_of =
-        |key: &Option<KeyCol>, r: usize| -> usize { key.as_ref().map(|k| k.group(r)).unwrap_or(0) };
+    let mut sim = EventSim::new(env, b, p, rows);
     let mut next_arrival = 0usize;
-    let base = p * n;
-
-    macro_rules! push {
-        ($t:expr, $kind:expr, $slot:expr) => {{
-            seq += 1;
-            heap.push(Event {
-                t: $t,
-                kind: $kind,
-                seq,
-                slot: $slot,
-            });
-        }};
-    }
-
     loop {
         // Next event: a queued event, or the next arrival (arrivals come after
         // completions and starts at the same instant).
-        let take_arrival = match (heap.peek(), order.get(next_arrival)) {
+        let take_arrival = match (sim.heap.peek(), order.get(next_arrival)) {
             (None, None) => break,
             (None, Some(_)) => true,
             (Some(_), None) => false,
             (Some(e), Some(&r)) => arrivals[r as usize] < e.t,
         };
-        let (t, slot_idx, kind) = if take_arrival {
+        if take_arrival {
             let r = order[next_arrival] as usize;
             next_arrival += 1;
-            let t = arrivals[r];
-            let mut f = Flight::new(env, b, r, (base + r) as u32, t);
-            // Cache.
-            if let Some(keys) = &b.cache
-                && let Some(cfg) = &b.gateway.cache
-                && let Some(e) = cache[keys.group[r] as usize]
-                && e.expires > t
-            {
-                f.row.flags |= flags::CACHE_HIT;
-                f.row.status = Status::OK;
-                f.row.model = e.model;
-                f.row.served = e.served;
-                f.row.latency_ms = cfg.hit_latency_ms;
-                f.row.ttft_ms = cfg.hit_latency_ms;
-                f.row.quality = e.quality;
-                f.row.output_tokens = e.output_tokens;
-                rows[r] = f.row;
-                continue;
+            if let Some(slot) = sim.arrive(r, arrivals[r]) {
+                sim.start(slot, arrivals[r])?;
             }
-            // Budgets.
-            let mut rejected = false;
-            for (bi, bd) in b.budgets.iter().enumerate() {
-                let g = group_of(&bd.key, r);
-                let period = (t / bd.period_ms).floor() as i64;
-                let (pidx, spent) = spend[bi][g];
-                let spent = if pidx == period { spent } else { 0.0 };
-                if spent >= bd.limit_usd {
-                    match bd.downgrade {
-                        Some(m) => {
-                            let mut pl = Plan::EMPTY;
-                            pl.push(m);
-                            f.set_plan(pl);
-                            f.row.flags |= flags::BUDGET_DOWNGRADE;
-                        }
-                        None => rejected = true,
-                    }
-                }
-            }
-            if rejected {
-                f.row.flags |= flags::BUDGET_REJECTED;
-                f.row.status = Status::GATEWAY_REJECTED;
-                f.row.quality = b.gateway.failure_quality;
-                rows[r] = f.row;
-                continue;
-            }
-            if f.row.flags & flags::BUDGET_DOWNGRADE == 0 {
-                order_stateful(b, &mut f, &mut gate, t);
-            }
-            let s = Slot {
-                flight: f,
-                call: None,
-                park_t: t,
-                woken_by: None,
-            };
-            let idx = match free.pop() {
-                Some(i) => {
-                    slots[i as usize] = s;
-                    i
-                }
-                None => {
-                    slots.push(s);
-                    (slots.len() - 1) as u32
-                }
-            };
-            (t, idx, Kind::Start)
         } else {
-            let e = heap.pop().expect("peeked");
-            (e.t, e.slot, e.kind)
-        };
-
-        let si = slot_idx as usize;
-        let mut start_at: Option<f64> = None;
-        match kind {
-            Kind::Start => start_at = Some(t),
-            Kind::Complete => {
-                let call = slots[si].call.take().expect("a completing slot has a call");
-                let r = slots[si].flight.r;
-                if call.admitted {
-                    gate.complete(b, &call.outcome, r, call.start, call.end);
-                    // A freed concurrency slot lets the first queued flight go.
-                    let m = call.outcome.model;
-                    if let Some(q) = gate.models[m as usize].queue.pop_front() {
-                        slots[q as usize].woken_by = Some(m);
-                        push!(t, Kind::Start, q);
-                    }
-                }
-                for (bi, bd) in b.budgets.iter().enumerate() {
-                    let g = group_of(&bd.key, r);
-                    let period = (t / bd.period_ms).floor() as i64;
-                    let e = &mut spend[bi][g];
-                    if e.0 != period {
-                        *e = (period, 0.0);
-                    }
-                    e.1 += call.outcome.cost_usd;
-                }
-                match slots[si].flight.finish_call(b, &call, &mut attempts) {
-                    Some(next) if next <= t => start_at = Some(t),
-                    Some(next) => push!(next, Kind::Start, slot_idx),
-                    None => {
-                        finish(&mut slots[si], &mut cache, b, rows, t);
-                        free.push(slot_idx);
-                    }
-                }
-            }
-        }
-        if let Some(t0) = start_at {
-            let slot = &mut slots[si];
-            if slot.flight.row.flags & flags::QUEUED != 0 && slot.park_t < t0 {
-                slot.flight.row.queue_ms += t0 - slot.park_t;
-                slot.park_t = t0;
-            }
-            let woken_by = slot.woken_by.take();
-            let step = slot.flight.next(env, b, &mut gate, t0, &mut attempts)?;
-            // A flight woken by a freed slot of model w that does not take it (it
-            // skips w in cooldown, is rejected, or is done) passes the wake-up on, so
-            // no queued flight waits for a slot that is free.
-            let took_slot = |w: ModelId| match &step {
-                Step::Call(c) => c.admitted && c.outcome.model == w,
-                Step::Park(m) => *m == w,
-                Step::Done => false,
-            };
-            if let Some(w) = woken_by
-                && !took_slot(w)
-                && let Some(q) = gate.models[w as usize].queue.pop_front()
-            {
-                slots[q as usize].woken_by = Some(w);
-                push!(t0, Kind::Start, q);
-            }
-            let slot = &mut slots[si];
-            match step {
-                Step::Call(c) => {
-                    let end = c.end;
-                    slot.call = Some(c);
-                    push!(end, Kind::Complete, slot_idx);
-                }
-                Step::Park(m) => {
-                    slot.flight.row.flags |= flags::QUEUED;
-                    slot.park_t = t0;
-                    // Woken but beaten to the slot: back to the head of the line (FIFO).
-                    if woken_by == Some(m) {
-                        gate.models[m as usize].queue.push_front(slot_idx);
-                    } else {
-                        gate.models[m as usize].queue.push_back(slot_idx);
-                    }
-                }
-                Step::Done => {
-                    finish(slot, &mut cache, b, rows, t0);
-                    free.push(slot_idx);
-                }
+            let e = sim.heap.pop().expect("peeked");
+            match e.kind {
+                Kind::Start => sim.start(e.slot, e.t)?,
+                Kind::Complete => sim.complete(e.slot, e.t)?,
             }
         }
     }
     debug_assert!(
-        gate.models
+        sim.gate
+            .models
             .iter()
             .all(|m| m.queue.is_empty() && m.in_flight == 0),
         "every queued flight was simulated"
     );
+    let mut attempts = sim.attempts;
     // (row, seq) is unique, so an unstable sort gives the one order.
     attempts.sort_unstable_by_key(|a| (a.row, a.seq));
     Ok(attempts)
 }
 
-fn finish(
-    slot: &mut Slot,
-    cache: &mut [Option<CacheEntry>],
-    b: &Bound,
-    rows: &mut [TraceRow],
-    t: f64,
-) {
-    let f = &slot.flight;
-    if f.row.status.is_ok()
-        && let (Some(keys), Some(cfg)) = (&b.cache, &b.gateway.cache)
-    {
-        cache[keys.group[f.r] as usize] = Some(CacheEntry {
-            expires: t + cfg.ttl_s * 1000.0,
-            model: f.row.model,
-            served: f.row.served,
-            quality: f.row.quality,
-            output_tokens: f.row.output_tokens,
+/// The state of one policy's discrete-event simulation.
+struct EventSim<'a, 'r> {
+    env: &'a Env<'a>,
+    b: &'a Bound,
+    rows: &'r mut [TraceRow],
+    /// Trace row of request 0 of this policy.
+    base: usize,
+    gate: StateGate,
+    heap: BinaryHeap<Event>,
+    seq: u64,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    attempts: Vec<Attempt>,
+    cache: Vec<Option<CacheEntry>>,
+    /// Budget spend per (budget, group): (period index, spent).
+    spend: Vec<Vec<(i64, f64)>>,
+}
+
+impl<'a, 'r> EventSim<'a, 'r> {
+    fn new(env: &'a Env<'a>, b: &'a Bound, p: usize, rows: &'r mut [TraceRow]) -> Self {
+        let n = env.ds.n_requests();
+        EventSim {
+            env,
+            b,
+            rows,
+            base: p * n,
+            gate: StateGate::new(b),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            slots: Vec::new(),
+            free: Vec::new(),
+            attempts: Vec::with_capacity(n * 2),
+            cache: match &b.cache {
+                Some(k) => vec![None; k.n_groups],
+                None => Vec::new(),
+            },
+            spend: b
+                .budgets
+                .iter()
+                .map(|bd| vec![(i64::MIN, 0.0); bd.key.as_ref().map(KeyCol::n_groups).unwrap_or(1)])
+                .collect(),
+        }
+    }
+
+    fn push(&mut self, t: f64, kind: Kind, slot: u32) {
+        self.seq += 1;
+        self.heap.push(Event {
+            t,
+            kind,
+            seq: self.seq,
+            slot,
         });
     }
-    rows[f.r] = f.row;
+
+    /// Request `r` arrives at `t`: the cache may answer it, a budget may downgrade or
+    /// refuse it; otherwise it gets a slot (returned) and starts at once.
+    fn arrive(&mut self, r: usize, t: f64) -> Option<u32> {
+        let b = self.b;
+        let mut f = Flight::new(self.env, b, r, (self.base + r) as u32, t);
+        if let Some(keys) = &b.cache
+            && let Some(cfg) = &b.gateway.cache
+            && let Some(e) = self.cache[keys.group[r] as usize]
+            && e.expires > t
+        {
+            f.row.flags |= flags::CACHE_HIT;
+            f.row.status = Status::OK;
+            f.row.model = e.model;
+            f.row.served = e.served;
+            f.row.latency_ms = cfg.hit_latency_ms;
+            f.row.ttft_ms = cfg.hit_latency_ms;
+            f.row.quality = e.quality;
+            f.row.output_tokens = e.output_tokens;
+            self.rows[r] = f.row;
+            return None;
+        }
+        let mut rejected = false;
+        for (bi, bd) in b.budgets.iter().enumerate() {
+            let g = bd.key.as_ref().map(|k| k.group(r)).unwrap_or(0);
+            let period = (t / bd.period_ms).floor() as i64;
+            let (pidx, spent) = self.spend[bi][g];
+            let spent = if pidx == period { spent } else { 0.0 };
+            if spent >= bd.limit_usd {
+                match bd.downgrade {
+                    Some(m) => {
+                        let mut pl = Plan::EMPTY;
+                        pl.push(m);
+                        f.set_plan(pl);
+                        f.row.flags |= flags::BUDGET_DOWNGRADE;
+                    }
+                    None => rejected = true,
+                }
+            }
+        }
+        if rejected {
+            f.row.flags |= flags::BUDGET_REJECTED;
+            f.row.status = Status::GATEWAY_REJECTED;
+            f.row.quality = b.gateway.failure_quality;
+            self.rows[r] = f.row;
+            return None;
+        }
+        if f.row.flags & flags::BUDGET_DOWNGRADE == 0 {
+            order_stateful(b, &mut f, &mut self.gate, t);
+        }
+        let s = Slot {
+            flight: f,
+            call: None,
+            park_t: t,
+            woken_by: None,
+        };
+        Some(match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = s;
+                i
+            }
+            None => {
+                self.slots.push(s);
+                (self.slots.len() - 1) as u32
+            }
+        })
+    }
+
+    /// A call of `slot` ends at `t`: the gate hears of it (and wakes the head of the
+    /// model's queue), budgets count its cost, the flight decides what is next.
+    fn complete(&mut self, slot: u32, t: f64) -> Result<(), MissingCell> {
+        let (b, si) = (self.b, slot as usize);
+        let call = self.slots[si]
+            .call
+            .take()
+            .expect("a completing slot has a call");
+        let r = self.slots[si].flight.r;
+        if call.admitted {
+            self.gate
+                .complete(b, &call.outcome, r, call.start, call.end);
+            let m = call.outcome.model;
+            if let Some(q) = self.gate.models[m as usize].queue.pop_front() {
+                self.slots[q as usize].woken_by = Some(m);
+                self.push(t, Kind::Start, q);
+            }
+        }
+        for (bi, bd) in b.budgets.iter().enumerate() {
+            let g = bd.key.as_ref().map(|k| k.group(r)).unwrap_or(0);
+            let period = (t / bd.period_ms).floor() as i64;
+            let e = &mut self.spend[bi][g];
+            if e.0 != period {
+                *e = (period, 0.0);
+            }
+            e.1 += call.outcome.cost_usd;
+        }
+        match self.slots[si]
+            .flight
+            .finish_call(b, &call, &mut self.attempts)
+        {
+            Some(next) if next <= t => self.start(slot, t)?,
+            Some(next) => self.push(next, Kind::Start, slot),
+            None => self.finish(slot, t),
+        }
+        Ok(())
+    }
+
+    /// `slot`'s flight tries its next attempt at `t0`: a call, a place in a queue, or
+    /// the end.
+    fn start(&mut self, slot_idx: u32, t0: f64) -> Result<(), MissingCell> {
+        let (env, b, si) = (self.env, self.b, slot_idx as usize);
+        let slot = &mut self.slots[si];
+        if slot.flight.row.flags & flags::QUEUED != 0 && slot.park_t < t0 {
+            slot.flight.row.queue_ms += t0 - slot.park_t;
+            slot.park_t = t0;
+        }
+        let woken_by = slot.woken_by.take();
+        let step = slot
+            .flight
+            .next(env, b, &mut self.gate, t0, &mut self.attempts)?;
+        // A flight woken by a freed slot of model w that does not take it (it skips w
+        // in cooldown, is rejected, or is done) passes the wake-up on, so no queued
+        // flight waits for a slot that is free.
+        let took_slot = |w: ModelId| match &step {
+            Step::Call(c) => c.admitted && c.outcome.model == w,
+            Step::Park(m) => *m == w,
+            Step::Done => false,
+        };
+        if let Some(w) = woken_by
+            && !took_slot(w)
+            && let Some(q) = self.gate.models[w as usize].queue.pop_front()
+        {
+            self.slots[q as usize].woken_by = Some(w);
+            self.push(t0, Kind::Start, q);
+        }
+        match step {
+            Step::Call(c) => {
+                let end = c.end;
+                self.slots[si].call = Some(c);
+                self.push(end, Kind::Complete, slot_idx);
+            }
+            Step::Park(m) => {
+                let slot = &mut self.slots[si];
+                slot.flight.row.flags |= flags::QUEUED;
+                slot.park_t = t0;
+                // Woken but beaten to the slot: back to the head of the line (FIFO).
+                let queue = &mut self.gate.models[m as usize].queue;
+                if woken_by == Some(m) {
+                    queue.push_front(slot_idx);
+                } else {
+                    queue.push_back(slot_idx);
+                }
+            }
+            Step::Done => self.finish(slot_idx, t0),
+        }
+        Ok(())
+    }
+
+    /// `slot`'s request is done at `t`: its row is final, a success fills the cache,
+    /// the slot is free again.
+    fn finish(&mut self, slot: u32, t: f64) {
+        let b = self.b;
+        let f = &self.slots[slot as usize].flight;
+        if f.row.status.is_ok()
+            && let (Some(keys), Some(cfg)) = (&b.cache, &b.gateway.cache)
+        {
+            self.cache[keys.group[f.r] as usize] = Some(CacheEntry {
+                expires: t + cfg.ttl_s * 1000.0,
+                model: f.row.model,
+                served: f.row.served,
+                quality: f.row.quality,
+                output_tokens: f.row.output_tokens,
+            });
+        }
+        self.rows[f.r] = f.row;
+        self.free.push(slot);
+    }
 }
