@@ -224,6 +224,14 @@ impl Diagnostics {
     }
 }
 
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.into_iter()
+    }
+}
+
 /// A path as shown in messages (as given, lossy UTF-8).
 pub fn display_path(p: &Path) -> String {
     p.to_string_lossy().into_owned()

@@ -41,9 +41,9 @@ pub struct RequestRow {
 #[derive(Debug, Clone)]
 pub struct ResponseRow {
     /// Request id.
-    pub request_id: String,
+    pub request_id: std::sync::Arc<str>,
     /// Model name.
-    pub model: String,
+    pub model: std::sync::Arc<str>,
     /// Explicit sample number (0-based), or `None` for order of appearance.
     pub sample: Option<u32>,
     /// What was recorded, and where.
@@ -72,6 +72,21 @@ pub struct Recorded {
 /// Where a row was read from: the file name as shown (shared, not copied per row) and
 /// the 1-based row number.
 pub type Origin = (std::sync::Arc<str>, usize);
+
+/// The pending flags of a recorded sample: what it did not record.
+fn pending_flags(r: &Recorded) -> u8 {
+    let mut f = 0;
+    if !r.has_input_tokens {
+        f |= PENDING_INPUT;
+    }
+    if !r.has_output_tokens {
+        f |= PENDING_OUTPUT;
+    }
+    if !r.has_latency {
+        f |= PENDING_LATENCY;
+    }
+    f
+}
 
 /// Latency model for datasets that record none (e.g. Arena answers): a time to first
 /// token of 400 ms plus 20 ms per output token (50 tokens/s). Documented in the README;
@@ -122,17 +137,59 @@ struct Packed {
     rec: Recorded,
 }
 
+/// Sample flags kept only while building: a value the file did not record, to be
+/// estimated (tokens) or modelled (latency) when the dataset is packed.
+const PENDING_INPUT: u8 = 16;
+const PENDING_OUTPUT: u8 = 32;
+const PENDING_LATENCY: u8 = 64;
+
+/// Responses of declared requests placed straight into the model-major matrix as they
+/// arrive (the usual case: one sample per cell, in any order) — no buffer of rows, no
+/// sort. Whatever does not fit (a second sample, an explicit sample number other than
+/// 0) goes to the builder's list of other responses, merged when packing.
+#[derive(Debug, Default)]
+struct Placed {
+    /// Requests per model column.
+    n: usize,
+    /// First samples, model-major (`model * n + request`).
+    cells: Vec<Sample>,
+    /// Row and file index of each placed sample (for duplicate messages).
+    origin_row: Vec<u32>,
+    origin_file: Vec<u16>,
+    /// Cells whose placed sample was numbered 0 explicitly.
+    explicit_zero: Vec<u64>,
+    /// Output text of placed samples.
+    outputs: Vec<(u32, String)>,
+}
+
+impl Placed {
+    fn ensure_models(&mut self, n_models: usize) {
+        let want = n_models * self.n;
+        if self.cells.len() < want {
+            self.cells.resize(want, Sample::MISSING);
+            self.origin_row.resize(want, 0);
+            self.origin_file.resize(want, 0);
+            self.explicit_zero.resize(want.div_ceil(64), 0);
+        }
+    }
+}
+
 /// Collects requests and responses, then packs them.
 #[derive(Debug, Default)]
 pub struct DatasetBuilder {
     requests: Vec<RequestRow>,
-    req_index: HashMap<String, u32>,
+    req_index: HashMap<String, u32, crate::util::hash::FnvBuild>,
     req_origin: Vec<Origin>,
     models: Vec<String>,
-    model_index: HashMap<String, ModelId>,
+    model_index: HashMap<String, ModelId, crate::util::hash::FnvBuild>,
     served_models: Vec<String>,
     served_index: HashMap<String, u16>,
     responses: Vec<Packed>,
+    placed: Option<Placed>,
+    /// Files responses came from (a placed sample keeps an index into it).
+    files: Vec<std::sync::Arc<str>>,
+    /// Input tokens recorded by a response, per request (for requests without any).
+    resp_input_tokens: Vec<Option<u32>>,
     judged: HashMap<(u32, ModelId, u32), f64>,
     /// The request and model of the previous response (a cache before the hash maps).
     last_req: u32,
@@ -181,10 +238,45 @@ impl DatasetBuilder {
             ));
             return;
         }
+        // Placed samples are laid out for the requests known then: a new request
+        // moves them back to the general list.
+        if let Some(p) = self.placed.take() {
+            self.unplace(p);
+        }
         self.req_index
             .insert(row.id.clone(), self.requests.len() as u32);
         self.requests.push(row);
         self.req_origin.push(origin);
+    }
+
+    /// Move placed samples back to the list of other responses.
+    fn unplace(&mut self, mut p: Placed) {
+        let mut outputs: HashMap<u32, String> = p.outputs.drain(..).collect();
+        for (idx, s) in p.cells.iter().enumerate() {
+            if !s.is_present() {
+                continue;
+            }
+            let explicit = p.explicit_zero[idx >> 6] >> (idx & 63) & 1 == 1;
+            let mut sample_data = *s;
+            sample_data.flags &= !(PENDING_INPUT | PENDING_OUTPUT | PENDING_LATENCY);
+            self.responses.push(Packed {
+                req: (idx % p.n) as u32,
+                model: (idx / p.n) as ModelId,
+                sample: explicit.then_some(0),
+                rec: Recorded {
+                    sample_data,
+                    has_input_tokens: s.flags & PENDING_INPUT == 0,
+                    has_output_tokens: s.flags & PENDING_OUTPUT == 0,
+                    has_latency: s.flags & PENDING_LATENCY == 0,
+                    output: outputs.remove(&(idx as u32)),
+                    served_model: None,
+                    origin: (
+                        self.files[p.origin_file[idx] as usize].clone(),
+                        p.origin_row[idx] as usize,
+                    ),
+                },
+            });
+        }
     }
 
     /// Quality from an LLM judge for a recorded sample whose own quality is missing
@@ -222,17 +314,17 @@ impl DatasetBuilder {
     ) {
         // Responses usually come grouped by request: try the previous one first.
         let last = self.last_req as usize;
-        let cached = (last < self.requests.len() && self.requests[last].id == resp.request_id)
+        let cached = (last < self.requests.len() && *self.requests[last].id == *resp.request_id)
             .then_some(self.last_req);
-        let req = match cached.or_else(|| self.req_index.get(&resp.request_id).copied()) {
+        let req = match cached.or_else(|| self.req_index.get(&*resp.request_id).copied()) {
             Some(i) => i,
             None if self.implicit_requests => {
                 let row = request.unwrap_or_else(|| RequestRow {
-                    id: resp.request_id.clone(),
+                    id: resp.request_id.to_string(),
                     ..Default::default()
                 });
                 let i = self.requests.len() as u32;
-                self.req_index.insert(resp.request_id.clone(), i);
+                self.req_index.insert(resp.request_id.to_string(), i);
                 self.requests.push(row);
                 self.req_origin.push(resp.recorded.origin.clone());
                 i
@@ -250,7 +342,8 @@ impl DatasetBuilder {
                 return;
             }
         };
-        if self.models.len() >= u16::MAX as usize - 1 && !self.model_index.contains_key(&resp.model)
+        if self.models.len() >= u16::MAX as usize - 1
+            && !self.model_index.contains_key(&*resp.model)
         {
             diags.push(Diagnostic::row(
                 &*resp.recorded.origin.0,
@@ -262,8 +355,17 @@ impl DatasetBuilder {
         let model = self.add_model(&resp.model);
         self.last_req = req;
         let mut rec = resp.recorded;
+        if rec.has_input_tokens {
+            if self.resp_input_tokens.len() <= req as usize {
+                self.resp_input_tokens.resize(req as usize + 1, None);
+            }
+            let slot = &mut self.resp_input_tokens[req as usize];
+            if slot.is_none() {
+                *slot = Some(rec.sample_data.input_tokens);
+            }
+        }
         if let Some(served) = rec.served_model.take()
-            && served != resp.model
+            && *served != *resp.model
             && self.served_models.len() < Sample::SAME_MODEL as usize
         {
             let next = self.served_models.len() as u16;
@@ -272,6 +374,39 @@ impl DatasetBuilder {
                 next
             });
             rec.sample_data.served = code;
+        }
+        if !self.implicit_requests && matches!(resp.sample, None | Some(0)) {
+            let n = self.requests.len();
+            let placed = self.placed.get_or_insert_with(|| Placed {
+                n,
+                ..Placed::default()
+            });
+            placed.ensure_models(self.models.len());
+            let idx = model as usize * placed.n + req as usize;
+            if !placed.cells[idx].is_present() {
+                let file =
+                    match self.files.iter().rposition(|f| {
+                        std::sync::Arc::ptr_eq(f, &rec.origin.0) || *f == rec.origin.0
+                    }) {
+                        Some(i) => i,
+                        None => {
+                            self.files.push(rec.origin.0.clone());
+                            self.files.len() - 1
+                        }
+                    };
+                let mut s = rec.sample_data;
+                s.flags |= pending_flags(&rec);
+                placed.cells[idx] = s;
+                placed.origin_row[idx] = rec.origin.1 as u32;
+                placed.origin_file[idx] = file as u16;
+                if resp.sample == Some(0) {
+                    placed.explicit_zero[idx >> 6] |= 1 << (idx & 63);
+                }
+                if let Some(o) = rec.output {
+                    placed.outputs.push((idx as u32, o));
+                }
+                return;
+            }
         }
         self.responses.push(Packed {
             req,
@@ -322,12 +457,8 @@ impl DatasetBuilder {
         let mut dict_index: Vec<HashMap<String, u32>> = vec![HashMap::new(); meta.len()];
 
         // Input tokens from responses, for requests without recorded or estimable ones.
-        let mut resp_input_tokens: Vec<Option<u32>> = vec![None; n_req];
-        for r in &self.responses {
-            if r.rec.has_input_tokens && resp_input_tokens[r.req as usize].is_none() {
-                resp_input_tokens[r.req as usize] = Some(r.rec.sample_data.input_tokens);
-            }
-        }
+        let mut resp_input_tokens = std::mem::take(&mut self.resp_input_tokens);
+        resp_input_tokens.resize(n_req, None);
 
         let mut n_estimated = 0usize;
         let mut n_no_tokens = 0usize;
@@ -388,82 +519,165 @@ impl DatasetBuilder {
             ));
         }
 
-        // Responses: order by cell, then explicit sample number, then appearance.
-        self.responses
-            .sort_by_key(|r| (r.req, r.model, r.sample.unwrap_or(u32::MAX)));
-        let mut cells = vec![Sample::MISSING; n_req * n_models];
-        let mut extra_count = vec![0u32; n_req * n_models];
-        let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
-        let any_output = self.responses.iter().any(|r| r.rec.output.is_some());
+        // Responses: the placed first samples, then the others merged cell by cell
+        // (explicit sample numbers first, in order, then the rest in order of appearance).
+        let mut placed = self.placed.take().unwrap_or_default();
+        if placed.n != n_req && !placed.cells.is_empty() {
+            self.unplace(placed);
+            placed = Placed::default();
+        }
+        placed.n = n_req;
+        placed.ensure_models(n_models);
+        let Placed {
+            mut cells,
+            origin_row,
+            origin_file,
+            explicit_zero,
+            outputs: placed_outputs,
+            ..
+        } = placed;
+        let any_output =
+            !placed_outputs.is_empty() || self.responses.iter().any(|r| r.rec.output.is_some());
         let mut outputs: Vec<Option<String>> = if any_output {
             vec![None; n_req * n_models]
         } else {
             Vec::new()
         };
-        // Sorted (and the sort is stable), so a repeated explicit sample number is
-        // adjacent to the first occurrence, which is the one kept.
-        let mut last_explicit: Option<((u32, ModelId, u32), Origin)> = None;
-        let (mut n_est_out, mut n_modelled) = (0usize, 0usize);
-        for Packed {
-            req,
-            model: m,
-            sample,
-            rec: r,
-        } in self.responses.drain(..)
-        {
-            if let Some(k) = sample {
-                if let Some((key, (f, row))) = &last_explicit
-                    && *key == (req, m, k)
+        for (idx, o) in placed_outputs {
+            outputs[idx as usize] = Some(o);
+        }
+        self.responses
+            .sort_by_key(|r| (r.req, r.model, r.sample.unwrap_or(u32::MAX)));
+        let mut extra_count = vec![0u32; n_req * n_models];
+        let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
+        let mut extra_outputs: Vec<Option<String>> = Vec::new();
+        let mut k = 0;
+        let others = std::mem::take(&mut self.responses);
+        while k < others.len() {
+            let (req, m) = (others[k].req, others[k].model);
+            let mut end = k + 1;
+            while end < others.len() && others[end].req == req && others[end].model == m {
+                end += 1;
+            }
+            let idx = m as usize * n_req + req as usize;
+            // The cell's responses in order: (explicit sample, sample, output, origin).
+            let mut list: Vec<(Option<u32>, Sample, Option<String>, Origin)> = Vec::new();
+            if cells[idx].is_present() {
+                let explicit = explicit_zero[idx >> 6] >> (idx & 63) & 1 == 1;
+                list.push((
+                    explicit.then_some(0),
+                    cells[idx],
+                    if any_output {
+                        outputs[idx].take()
+                    } else {
+                        None
+                    },
+                    (
+                        self.files[origin_file[idx] as usize].clone(),
+                        origin_row[idx] as usize,
+                    ),
+                ));
+            }
+            for p in &others[k..end] {
+                let mut s = p.rec.sample_data;
+                s.flags |= pending_flags(&p.rec);
+                list.push((p.sample, s, p.rec.output.clone(), p.rec.origin.clone()));
+            }
+            // Stable: explicit numbers ascending, then unnumbered in appearance order.
+            list.sort_by_key(|e| e.0.unwrap_or(u32::MAX));
+            let mut kept: Vec<(Option<u32>, Sample, Option<String>, Origin)> = Vec::new();
+            for e in list {
+                if let (Some(n), Some(prev)) = (e.0, kept.last())
+                    && prev.0 == Some(n)
                 {
+                    let (f, row) = &prev.3;
                     diags.push(Diagnostic::row(
-                        &*r.origin.0,
-                        r.origin.1,
+                        &*e.3.0,
+                        e.3.1,
                         format!(
-                            "duplicate response for request \"{}\", model \"{}\", sample {k} (first in {f}, row {row})",
+                            "duplicate response for request \"{}\", model \"{}\", sample {n} (first in {f}, row {row})",
                             requests.ids[req as usize], self.models[m as usize]
                         ),
                     ));
                     continue;
                 }
-                last_explicit = Some(((req, m, k), r.origin.clone()));
+                kept.push(e);
             }
-            let idx = m as usize * n_req + req as usize;
-            let mut s = r.sample_data;
-            if s.quality.is_nan()
-                && let Some(k) = sample
-                && let Some(&q) = self.judged.get(&(req, m, k))
-            {
-                s.quality = q;
+            let mut it = kept.into_iter();
+            if let Some((_, s, o, _)) = it.next() {
+                cells[idx] = s;
+                if any_output {
+                    outputs[idx] = o;
+                }
             }
-            if !r.has_input_tokens {
-                s.input_tokens = requests.input_tokens[req as usize];
-                if requests.input_tokens_estimated[req as usize] {
+            for (_, s, o, _) in it {
+                extra_count[idx] += 1;
+                extra_rows.push((idx, s));
+                extra_outputs.push(o);
+            }
+            k = end;
+        }
+        drop(origin_row);
+        drop(origin_file);
+
+        // Fill in what was not recorded: tokens from text, modelled latency.
+        let judged = std::mem::take(&mut self.judged);
+        let (mut n_est_out, mut n_modelled) = (0usize, 0usize);
+        let mut finish = |s: &mut Sample, req: usize, output: Option<&str>| {
+            if s.flags & PENDING_INPUT != 0 {
+                s.input_tokens = requests.input_tokens[req];
+                if requests.input_tokens_estimated[req] {
                     s.flags |= flags::EST_INPUT_TOKENS;
                 }
             }
-            if !r.has_output_tokens
-                && let Some(out) = &r.output
+            if s.flags & PENDING_OUTPUT != 0
+                && let Some(out) = output
             {
                 s.output_tokens = estimate_tokens(out);
                 s.flags |= flags::EST_OUTPUT_TOKENS;
                 n_est_out += 1;
             }
-            if !r.has_latency && s.status.is_ok() {
+            if s.flags & PENDING_LATENCY != 0 && s.status.is_ok() {
                 let (lat, ttft) = modelled_latency_ms(s.output_tokens);
                 s.latency_ms = lat;
                 s.ttft_ms = ttft;
                 s.flags |= flags::MODELLED_LATENCY;
                 n_modelled += 1;
             }
-            if !cells[idx].is_present() {
-                cells[idx] = s;
-                if any_output {
-                    outputs[idx] = r.output;
-                }
-            } else {
-                extra_count[idx] += 1;
-                extra_rows.push((idx, s));
+            s.flags &= !(PENDING_INPUT | PENDING_OUTPUT | PENDING_LATENCY);
+        };
+        for (idx, s) in cells.iter_mut().enumerate() {
+            if !s.is_present() {
+                continue;
             }
+            let (m, req) = (idx / n_req.max(1), idx % n_req.max(1));
+            if s.quality.is_nan()
+                && let Some(&q) = judged.get(&(req as u32, m as ModelId, 0))
+            {
+                s.quality = q;
+            }
+            let out = if any_output {
+                outputs[idx].as_deref()
+            } else {
+                None
+            };
+            finish(s, req, out);
+        }
+        // Extra samples are in cell order after a stable sort by cell.
+        let mut order: Vec<usize> = (0..extra_rows.len()).collect();
+        order.sort_by_key(|&i| extra_rows[i].0);
+        let mut next_sample: HashMap<usize, u32> = HashMap::new();
+        for &i in &order {
+            let (idx, ref mut s) = extra_rows[i];
+            let (m, req) = (idx / n_req.max(1), idx % n_req.max(1));
+            let k = next_sample.entry(idx).or_insert(1);
+            if s.quality.is_nan()
+                && let Some(&q) = judged.get(&(req as u32, m as ModelId, *k))
+            {
+                s.quality = q;
+            }
+            *k += 1;
+            finish(s, req, extra_outputs[i].as_deref());
         }
         if n_est_out > 0 {
             self.info.warnings.push(format!(

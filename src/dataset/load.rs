@@ -58,13 +58,18 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
             }
             match cfg.layout {
                 Layout::Long => {
+                    let clock = crate::util::timing::Timings::start(1);
                     if let Some(rq) = &cfg.requests {
                         long::read_requests(rq, &mut b, &mut diags)?;
+                        clock.lap("read requests");
                         b.sources.push(hash_source(rq)?);
+                        clock.lap("hash requests");
                     }
                     for f in &cfg.files {
                         long::read_responses(f, &mut b, &mut diags)?;
+                        clock.lap("read responses");
                         b.sources.push(hash_source(f)?);
+                        clock.lap("hash responses");
                     }
                 }
                 Layout::Wide => {
@@ -130,7 +135,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
         b.sources.push(hash_source(path)?);
         b.info.source = display_path(path);
     }
+    let clock = crate::util::timing::Timings::start(1);
     let mut ds = b.build(&mut diags);
+    clock.lap("pack the dataset");
     if ds.n_requests() == 0 && diags.is_empty() {
         diags.push(crate::error::Diagnostic::file(
             display_path(path),

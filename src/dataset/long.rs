@@ -6,31 +6,60 @@
 //! first row of a request supplies them. Unknown columns are ignored with a warning.
 
 use super::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
-use super::records::{Cell, Fields, Row, TableFormat, describe, for_each_row};
+use super::records::{Cell, Fields, Row, TableFormat, describe, map_rows};
 use super::{Sample, Status};
 use crate::error::{Diagnostic, Diagnostics, InputError, display_path};
 use std::path::Path;
 
-pub(crate) const ID: &[&str] = &["request_id", "id", "question_id", "sample_id", "prompt_id"];
-const MODEL: &[&str] = &["model", "model_id", "model_name"];
-const SAMPLE: &[&str] = &["sample", "sample_index"];
-const STATUS: &[&str] = &["status"];
-const OUTPUT: &[&str] = &["output", "response", "completion"];
-const IN_TOK: &[&str] = &["input_tokens", "prompt_tokens"];
-const OUT_TOK: &[&str] = &["output_tokens", "completion_tokens"];
-const CACHED: &[&str] = &["cached_tokens", "cache_read_tokens"];
-const CACHE_WRITE: &[&str] = &["cache_write_tokens", "cache_creation_input_tokens"];
-const REASONING: &[&str] = &["reasoning_tokens"];
-const LATENCY: &[&str] = &["latency_ms"];
-const TTFT: &[&str] = &["ttft_ms"];
-const RETRY_AFTER: &[&str] = &["retry_after_ms"];
-const QUALITY: &[&str] = &["quality", "score", "correct"];
-const COST: &[&str] = &["cost_usd", "cost"];
-const PROVIDER: &[&str] = &["provider"];
-const SERVED: &[&str] = &["served_model", "response_model"];
-pub(crate) const INPUT: &[&str] = &["input", "prompt", "messages"];
-pub(crate) const TS: &[&str] = &["ts", "timestamp", "time"];
-pub(crate) const REFERENCE: &[&str] = &["reference", "answer"];
+pub(crate) static ID: &[&str] = &["request_id", "id", "question_id", "sample_id", "prompt_id"];
+static MODEL: &[&str] = &["model", "model_id", "model_name"];
+static SAMPLE: &[&str] = &["sample", "sample_index"];
+static STATUS: &[&str] = &["status"];
+static OUTPUT: &[&str] = &["output", "response", "completion"];
+static IN_TOK: &[&str] = &["input_tokens", "prompt_tokens"];
+static OUT_TOK: &[&str] = &["output_tokens", "completion_tokens"];
+static CACHED: &[&str] = &["cached_tokens", "cache_read_tokens"];
+static CACHE_WRITE: &[&str] = &["cache_write_tokens", "cache_creation_input_tokens"];
+static REASONING: &[&str] = &["reasoning_tokens"];
+static LATENCY: &[&str] = &["latency_ms"];
+static TTFT: &[&str] = &["ttft_ms"];
+static RETRY_AFTER: &[&str] = &["retry_after_ms"];
+static QUALITY: &[&str] = &["quality", "score", "correct"];
+static COST: &[&str] = &["cost_usd", "cost"];
+static PROVIDER: &[&str] = &["provider"];
+static SERVED: &[&str] = &["served_model", "response_model"];
+static TURNS: &[&str] = &["turns"];
+pub(crate) static INPUT: &[&str] = &["input", "prompt", "messages"];
+pub(crate) static TS: &[&str] = &["ts", "timestamp", "time"];
+pub(crate) static REFERENCE: &[&str] = &["reference", "answer"];
+
+/// The columns of a requests file.
+static REQUEST_COLUMNS: &[&[&str]] = &[ID, INPUT, TS, REFERENCE, IN_TOK, TURNS];
+
+/// The columns of a responses file.
+static RESPONSE_COLUMNS: &[&[&str]] = &[
+    ID,
+    MODEL,
+    SAMPLE,
+    STATUS,
+    OUTPUT,
+    IN_TOK,
+    OUT_TOK,
+    CACHED,
+    CACHE_WRITE,
+    REASONING,
+    LATENCY,
+    TTFT,
+    RETRY_AFTER,
+    QUALITY,
+    COST,
+    PROVIDER,
+    SERVED,
+    INPUT,
+    TS,
+    REFERENCE,
+    TURNS,
+];
 
 fn known(groups: &[&[&str]], key: &str) -> bool {
     key.starts_with("meta.") || key.starts_with("score.") || groups.iter().any(|g| g.contains(&key))
@@ -49,19 +78,18 @@ pub fn read_requests(
         return Ok(());
     }
     let mut rows: Vec<(RequestRow, usize)> = Vec::new();
-    let cols = for_each_row(path, format, diags, &mut |row, d| {
-        let Some(id) = fields.required_text(row, ID, d) else {
-            return;
-        };
-        let req = request_fields(&fields, row, id, d);
-        rows.push((req, row.number()));
-    })?;
-    warn_ignored(
-        b,
-        &file,
-        &cols,
-        &[ID, INPUT, TS, REFERENCE, IN_TOK, &["turns"]],
-    );
+    let cols = map_rows(
+        path,
+        format,
+        REQUEST_COLUMNS,
+        diags,
+        &|row: &dyn Row, d: &mut Diagnostics| {
+            let id = fields.required_text(row, ID, d)?;
+            Some((request_fields(&fields, row, id, d), row.number()))
+        },
+        &mut |mut batch, _| rows.append(&mut batch),
+    )?;
+    warn_ignored(b, &file, &cols, REQUEST_COLUMNS);
     for (r, n) in rows {
         b.add_request(r, (fields.shared_file.clone(), n), diags);
     }
@@ -87,44 +115,29 @@ pub fn read_responses(
         return Ok(());
     }
     let implicit = b.implicit_requests;
-    let cols = for_each_row(path, format, diags, &mut |row, d| {
-        let id = fields.required_text(row, ID, d);
-        let model = fields.required_text(row, MODEL, d);
-        let (Some(id), Some(model)) = (id, model) else {
-            return;
-        };
-        let resp = response_fields(&fields, row, id.clone(), model, d);
-        let req = implicit.then(|| request_fields(&fields, row, id, d));
-        b.add_response(resp, req, d);
-    })?;
-    warn_ignored(
-        b,
-        &file,
-        &cols,
-        &[
-            ID,
-            MODEL,
-            SAMPLE,
-            STATUS,
-            OUTPUT,
-            IN_TOK,
-            OUT_TOK,
-            CACHED,
-            CACHE_WRITE,
-            REASONING,
-            LATENCY,
-            TTFT,
-            RETRY_AFTER,
-            QUALITY,
-            COST,
-            PROVIDER,
-            SERVED,
-            INPUT,
-            TS,
-            REFERENCE,
-            &["turns"],
-        ],
-    );
+    let cols = map_rows(
+        path,
+        format,
+        RESPONSE_COLUMNS,
+        diags,
+        &|row: &dyn Row, d: &mut Diagnostics| {
+            let id = fields.required_str(row, ID, d);
+            let model = fields.required_str(row, MODEL, d);
+            let (Some(id), Some(model)) = (id, model) else {
+                return None;
+            };
+            let (id, model) = (intern::id(&id), intern::model(&model));
+            let resp = response_fields(&fields, row, id.clone(), model, d);
+            let req = implicit.then(|| Box::new(request_fields(&fields, row, id.to_string(), d)));
+            Some((resp, req))
+        },
+        &mut |batch, d| {
+            for (resp, req) in batch {
+                b.add_response(resp, req.map(|r| *r), d);
+            }
+        },
+    )?;
+    warn_ignored(b, &file, &cols, RESPONSE_COLUMNS);
     Ok(())
 }
 
@@ -232,29 +245,20 @@ pub(crate) fn request_fields(
     }
     let (k, c) = fields.first(row, IN_TOK);
     r.input_tokens = fields.count(row, k, &c, diags);
-    if let Cell::Num(_) | Cell::Text(_) = row.get("turns") {
-        let c = row.get("turns");
+    if let (k, c @ (Cell::Num(_) | Cell::Text(_))) = fields.first(row, TURNS) {
         r.turns = fields
-            .count(row, "turns", &c, diags)
+            .count(row, k, &c, diags)
             .map(|t| t.min(u16::MAX as u32) as u16);
     }
     let (_, c) = fields.first(row, REFERENCE);
     r.reference = fields.text(&c);
-    for key in row.keys() {
-        if let Some(name) = key.strip_prefix("meta.") {
-            match row.get(&key) {
-                Cell::Absent | Cell::Null => {}
-                Cell::Num(x) => r.meta.push((name.to_string(), MetaValue::Num(x))),
-                Cell::Bool(b) => r
-                    .meta
-                    .push((name.to_string(), MetaValue::Str(b.to_string()))),
-                Cell::Text(s) => r
-                    .meta
-                    .push((name.to_string(), MetaValue::Str(s.to_string()))),
-                Cell::Json(v) => r
-                    .meta
-                    .push((name.to_string(), MetaValue::Str(v.to_string()))),
-            }
+    for (name, cell) in row.meta_cells() {
+        match cell {
+            Cell::Absent | Cell::Null => {}
+            Cell::Num(x) => r.meta.push((name, MetaValue::Num(x))),
+            Cell::Bool(b) => r.meta.push((name, MetaValue::Str(b.to_string()))),
+            Cell::Text(s) => r.meta.push((name, MetaValue::Str(s.into_owned()))),
+            Cell::Json(v) => r.meta.push((name, MetaValue::Str(v.to_string()))),
         }
     }
     r
@@ -312,8 +316,8 @@ fn messages(v: &serde_json::Value) -> Option<(String, u16)> {
 fn response_fields(
     fields: &Fields<'_>,
     row: &dyn Row,
-    request_id: String,
-    model: String,
+    request_id: std::sync::Arc<str>,
+    model: std::sync::Arc<str>,
     diags: &mut Diagnostics,
 ) -> ResponseRow {
     let mut s = Sample {
@@ -412,5 +416,44 @@ mod tests {
         let (text, turns) = input_text(&Cell::Json(&v)).unwrap();
         assert_eq!(text, "be brief\nhi\nhello\nexplain");
         assert_eq!(turns, 2);
+    }
+}
+
+/// Shared names for the rows of a responses file: rows of one request follow each
+/// other and a file has few models, so each thread keeps the last request id and its
+/// models and hands out clones instead of a new string per row.
+mod intern {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    thread_local! {
+        static LAST_ID: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+        static MODELS: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A request id.
+    pub fn id(s: &str) -> Arc<str> {
+        LAST_ID.with_borrow_mut(|last| match last {
+            Some(a) if **a == *s => a.clone(),
+            _ => {
+                let a: Arc<str> = s.into();
+                *last = Some(a.clone());
+                a
+            }
+        })
+    }
+
+    /// A model name.
+    pub fn model(s: &str) -> Arc<str> {
+        MODELS.with_borrow_mut(|v| {
+            if let Some(a) = v.iter().find(|a| ***a == *s) {
+                return a.clone();
+            }
+            let a: Arc<str> = s.into();
+            if v.len() < 256 {
+                v.push(a.clone());
+            }
+            a
+        })
     }
 }

@@ -30,6 +30,96 @@ pub trait Row {
     fn get(&self, key: &str) -> Cell<'_>;
     /// Column names present in this row.
     fn keys(&self) -> Vec<String>;
+    /// The first of `aliases` present in this row, with its cell (`aliases[0]` and
+    /// [`Cell::Absent`] when none is).
+    fn first(&self, aliases: &'static [&'static str]) -> (&'static str, Cell<'_>) {
+        for k in aliases {
+            match self.get(k) {
+                Cell::Absent => continue,
+                c => return (k, c),
+            }
+        }
+        (aliases[0], Cell::Absent)
+    }
+
+    /// The `meta.<key>` fields present in this row: (key without the prefix, value).
+    fn meta_cells(&self) -> Vec<(String, Cell<'_>)> {
+        self.keys()
+            .into_iter()
+            .filter_map(|k| {
+                let name = k.strip_prefix("meta.")?.to_string();
+                let c = self.get(&k);
+                Some((name, c))
+            })
+            .collect()
+    }
+}
+
+/// The columns of a file with a header, looked up by name in constant time (a row's
+/// fields are read by name; resolving the name once per file, not per field of every
+/// row, is what makes large files fast).
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Column names, in file order.
+    pub names: Vec<String>,
+    index: std::collections::HashMap<String, usize, crate::util::hash::FnvBuild>,
+    /// `meta.*` columns: (position, key without the prefix).
+    meta: Vec<(usize, String)>,
+    /// Alias lists resolved once: (address of the list, the alias found and its
+    /// position), sorted by address.
+    resolved: Vec<(usize, Option<(&'static str, usize)>)>,
+}
+
+impl Header {
+    /// A header from column names (trimmed).
+    pub fn new(names: Vec<String>) -> Header {
+        let mut index =
+            std::collections::HashMap::with_hasher(crate::util::hash::FnvBuild::default());
+        for (i, n) in names.iter().enumerate() {
+            index.entry(n.clone()).or_insert(i);
+        }
+        let meta = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.strip_prefix("meta.").map(|k| (i, k.to_string())))
+            .collect();
+        Header {
+            names,
+            index,
+            meta,
+            resolved: Vec::new(),
+        }
+    }
+
+    /// Resolve alias lists once for the whole file (see [`Row::first`]).
+    pub fn resolve(mut self, groups: &[&'static [&'static str]]) -> Header {
+        self.resolved = groups
+            .iter()
+            .map(|g| {
+                let hit = g.iter().find_map(|k| self.pos(k).map(|i| (*k, i)));
+                (g.as_ptr() as usize, hit)
+            })
+            .collect();
+        self.resolved.sort_by_key(|r| r.0);
+        self
+    }
+
+    /// A resolved alias list: `Some(hit)` when it was resolved (hit: the alias found
+    /// and its position, or `None` when the file has none of them).
+    #[inline]
+    fn lookup(&self, aliases: &'static [&'static str]) -> Option<Option<(&'static str, usize)>> {
+        let key = aliases.as_ptr() as usize;
+        self.resolved
+            .binary_search_by_key(&key, |r| r.0)
+            .ok()
+            .map(|i| self.resolved[i].1)
+    }
+
+    /// Position of a column.
+    #[inline]
+    pub fn pos(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
 }
 
 /// Supported table formats.
@@ -60,27 +150,64 @@ impl TableFormat {
     }
 }
 
+/// [`Row::first`] by looking each alias up by name.
+fn first_by_name<'r>(
+    row: &'r dyn Row,
+    aliases: &'static [&'static str],
+) -> (&'static str, Cell<'r>) {
+    for k in aliases {
+        match row.get(k) {
+            Cell::Absent => continue,
+            c => return (k, c),
+        }
+    }
+    (aliases[0], Cell::Absent)
+}
+
 struct CsvRow<'a> {
     n: usize,
-    header: &'a [String],
-    rec: &'a csv::StringRecord,
+    header: &'a Header,
+    rec: &'a csv::ByteRecord,
+}
+
+impl CsvRow<'_> {
+    fn at(&self, i: usize) -> Cell<'_> {
+        match self.rec.get(i) {
+            None | Some(b"") => Cell::Null,
+            Some(b) => match std::str::from_utf8(b) {
+                Ok(s) => Cell::Text(Cow::Borrowed(s)),
+                Err(_) => Cell::Text(String::from_utf8_lossy(b)),
+            },
+        }
+    }
 }
 
 impl Row for CsvRow<'_> {
     fn number(&self) -> usize {
         self.n
     }
+    fn first(&self, aliases: &'static [&'static str]) -> (&'static str, Cell<'_>) {
+        match self.header.lookup(aliases) {
+            Some(Some((k, i))) => (k, self.at(i)),
+            Some(None) => (aliases[0], Cell::Absent),
+            None => first_by_name(self, aliases),
+        }
+    }
     fn get(&self, key: &str) -> Cell<'_> {
-        match self.header.iter().position(|h| h == key) {
+        match self.header.pos(key) {
             None => Cell::Absent,
-            Some(i) => match self.rec.get(i) {
-                None | Some("") => Cell::Null,
-                Some(s) => Cell::Text(Cow::Borrowed(s)),
-            },
+            Some(i) => self.at(i),
         }
     }
     fn keys(&self) -> Vec<String> {
-        self.header.to_vec()
+        self.header.names.to_vec()
+    }
+    fn meta_cells(&self) -> Vec<(String, Cell<'_>)> {
+        self.header
+            .meta
+            .iter()
+            .map(|(i, k)| (k.clone(), self.at(*i)))
+            .collect()
     }
 }
 
@@ -188,19 +315,14 @@ struct FrameRow<'a> {
     n: usize,
     /// Row index (0-based) of the first row of the materialised slice.
     base: usize,
+    header: &'a Header,
     cols: &'a [(String, ColData)],
 }
 
-impl Row for FrameRow<'_> {
-    fn number(&self) -> usize {
-        self.n
-    }
-    fn get(&self, key: &str) -> Cell<'_> {
-        let Some((_, col)) = self.cols.iter().find(|(n, _)| n == key) else {
-            return Cell::Absent;
-        };
+impl FrameRow<'_> {
+    fn at(&self, c: usize) -> Cell<'_> {
         let i = self.n - 1 - self.base;
-        match col {
+        match &self.cols[c].1 {
             ColData::Num(v) => v[i].map(Cell::Num).unwrap_or(Cell::Null),
             ColData::Bool(v) => v[i].map(Cell::Bool).unwrap_or(Cell::Null),
             ColData::Text(v) => v[i]
@@ -209,125 +331,420 @@ impl Row for FrameRow<'_> {
                 .unwrap_or(Cell::Null),
         }
     }
+}
+
+impl Row for FrameRow<'_> {
+    fn number(&self) -> usize {
+        self.n
+    }
+    fn first(&self, aliases: &'static [&'static str]) -> (&'static str, Cell<'_>) {
+        match self.header.lookup(aliases) {
+            Some(Some((k, i))) => (k, self.at(i)),
+            Some(None) => (aliases[0], Cell::Absent),
+            None => first_by_name(self, aliases),
+        }
+    }
+    fn get(&self, key: &str) -> Cell<'_> {
+        match self.header.pos(key) {
+            None => Cell::Absent,
+            Some(c) => self.at(c),
+        }
+    }
     fn keys(&self) -> Vec<String> {
-        self.cols.iter().map(|(n, _)| n.clone()).collect()
+        self.header.names.to_vec()
+    }
+    fn meta_cells(&self) -> Vec<(String, Cell<'_>)> {
+        self.header
+            .meta
+            .iter()
+            .map(|(i, k)| (k.clone(), self.at(*i)))
+            .collect()
     }
 }
 
-/// Call `f` on every row of a table file. Returns the column names seen (CSV and
+/// Rows per parallel batch.
+const BATCH_ROWS: usize = 65_536;
+/// Bytes of a CSV or JSONL file read per batch (rows are parsed in parallel within it).
+const BLOCK_BYTES: usize = 32 << 20;
+
+/// Map every row of a table file with `f`, in parallel: rows are read a block at a
+/// time (bounded memory however large the file), the rows of a block are mapped by
+/// every thread, and the results go to `sink` part by part in file order, each part's
+/// diagnostics added first, in row order. Returns the column names seen (CSV and
 /// Parquet: the header; JSONL: the union of keys). Malformed rows are diagnostics.
-pub fn for_each_row(
+///
+/// `aliases` lists the alias lists `f` reads with [`Row::first`]: for CSV and Parquet
+/// they are resolved once against the header instead of on every row.
+pub fn map_rows<T: Send, F>(
     path: &Path,
     format: TableFormat,
+    aliases: &[&'static [&'static str]],
     diags: &mut Diagnostics,
-    f: &mut dyn FnMut(&dyn Row, &mut Diagnostics),
-) -> Result<Vec<String>, InputError> {
+    f: &F,
+    sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+) -> Result<Vec<String>, InputError>
+where
+    F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
+{
+    let parts = rayon::current_num_threads().max(1);
     let file = display_path(path);
     match format {
-        TableFormat::Csv => {
+        TableFormat::Csv => csv_blocks(path, &file, aliases, diags, parts, f, sink),
+        TableFormat::Jsonl => jsonl_blocks(path, &file, diags, parts, f, sink),
+        TableFormat::Parquet => parquet_slices(path, aliases, diags, parts, f, sink),
+    }
+}
+
+/// Run `f` over `n` items split into `parts` contiguous ranges, in parallel, keeping
+/// the results in order.
+fn in_parts<R: Send>(
+    n: usize,
+    parts: usize,
+    f: &(dyn Fn(std::ops::Range<usize>) -> R + Sync),
+) -> Vec<R> {
+    use rayon::prelude::*;
+    let parts = parts.clamp(1, n.max(1));
+    let size = n.div_ceil(parts).max(1);
+    let ranges: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect();
+    ranges.into_par_iter().map(f).collect()
+}
+
+/// Record boundaries of CSV bytes: the end (exclusive, after `\n`) of every non-empty
+/// record, with quotes respected (a newline inside a quoted field is not a boundary).
+fn csv_record_ends(buf: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut in_quotes = false;
+    let mut line_start = 0usize;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            let line = &buf[line_start..i];
+            if !(line.is_empty() || line == b"\r") {
+                ends.push(i + 1);
+            }
+            line_start = i + 1;
+        }
+    }
+    ends
+}
+
+fn csv_blocks<T: Send, F>(
+    path: &Path,
+    file: &str,
+    aliases: &[&'static [&'static str]],
+    diags: &mut Diagnostics,
+    parts: usize,
+    f: &F,
+    sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+) -> Result<Vec<String>, InputError>
+where
+    F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
+{
+    use std::io::Read;
+    let mut fh = std::fs::File::open(path)
+        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut header: Option<Header> = None;
+    let mut rows_before = 0usize;
+    let mut eof = false;
+    let mut chunk = vec![0u8; BLOCK_BYTES];
+    while !eof || !buf.is_empty() {
+        if !eof {
+            let got = fh
+                .read(&mut chunk)
+                .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+            if got == 0 {
+                eof = true;
+                if !buf.is_empty() && buf.last() != Some(&b'\n') {
+                    buf.push(b'\n');
+                }
+            } else {
+                buf.extend_from_slice(&chunk[..got]);
+                if buf.len() < BLOCK_BYTES && !eof {
+                    continue;
+                }
+            }
+        }
+        let ends = csv_record_ends(&buf);
+        let Some(&last) = ends.last() else {
+            if eof {
+                break;
+            }
+            continue;
+        };
+        let mut start = 0usize;
+        let mut ends = &ends[..];
+        if header.is_none() {
             let mut rdr = csv::ReaderBuilder::new()
-                .flexible(false)
-                .from_path(path)
-                .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-            let header: Vec<String> = rdr
-                .headers()
-                .map_err(|e| InputError::file(path, format!("cannot read the header row: {e}")))?
-                .iter()
-                .map(|h| h.trim().to_string())
-                .collect();
+                .has_headers(false)
+                .from_reader(&buf[..ends[0]]);
             let mut rec = csv::StringRecord::new();
-            let mut n = 0;
+            let names = match rdr.read_record(&mut rec) {
+                Ok(true) => rec.iter().map(|h| h.trim().to_string()).collect(),
+                Ok(false) => Vec::new(),
+                Err(e) => {
+                    return Err(InputError::file(
+                        path,
+                        format!("cannot read the header row: {e}"),
+                    ));
+                }
+            };
+            header = Some(Header::new(names).resolve(aliases));
+            start = ends[0];
+            ends = &ends[1..];
+        }
+        let h = header.as_ref().expect("read above");
+        let block = &buf[..last];
+        let n = ends.len();
+        let results = in_parts(n, parts, &|range| {
+            let mut out = Vec::with_capacity(range.len());
+            let mut d = Diagnostics::new();
+            if range.is_empty() {
+                return (out, d);
+            }
+            let from = if range.start == 0 {
+                start
+            } else {
+                ends[range.start - 1]
+            };
+            let to = ends[range.end - 1];
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&block[from..to]);
+            let mut rec = csv::ByteRecord::new();
+            let mut k = range.start;
             loop {
-                match rdr.read_record(&mut rec) {
+                let number = rows_before + k + 1;
+                match rdr.read_byte_record(&mut rec) {
                     Ok(false) => break,
                     Ok(true) => {
-                        n += 1;
+                        k += 1;
+                        if rec.len() != h.names.len() {
+                            d.push(Diagnostic::row(
+                                file,
+                                number,
+                                format!(
+                                    "malformed CSV: expected {} fields (the header's), found {}",
+                                    h.names.len(),
+                                    rec.len()
+                                ),
+                            ));
+                            continue;
+                        }
                         let row = CsvRow {
-                            n,
-                            header: &header,
+                            n: number,
+                            header: h,
                             rec: &rec,
                         };
-                        f(&row, diags);
+                        if let Some(t) = f(&row, &mut d) {
+                            out.push(t);
+                        }
                     }
                     Err(e) => {
-                        n += 1;
-                        diags.push(Diagnostic::row(&file, n, format!("malformed CSV: {e}")));
+                        k += 1;
+                        d.push(Diagnostic::row(file, number, format!("malformed CSV: {e}")));
                         if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                             break;
                         }
                     }
                 }
-                if diags.len() > 200 {
+                if d.len() > 200 {
                     break;
                 }
             }
-            Ok(header)
+            (out, d)
+        });
+        rows_before += n;
+        for (out, d) in results {
+            diags.extend(d);
+            sink(out, diags);
         }
-        TableFormat::Jsonl => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-            let mut keys: Vec<String> = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                let n = i + 1;
-                if line.trim().is_empty() {
+        buf.drain(..last);
+        if diags.len() > 200 {
+            break;
+        }
+    }
+    Ok(header.map(|h| h.names).unwrap_or_default())
+}
+
+fn jsonl_blocks<T: Send, F>(
+    path: &Path,
+    file: &str,
+    diags: &mut Diagnostics,
+    parts: usize,
+    f: &F,
+    sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+) -> Result<Vec<String>, InputError>
+where
+    F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
+{
+    use std::io::Read;
+    let mut fh = std::fs::File::open(path)
+        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut lines_before = 0usize;
+    let mut eof = false;
+    let mut chunk = vec![0u8; BLOCK_BYTES];
+    while !eof {
+        let got = fh
+            .read(&mut chunk)
+            .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
+        if got == 0 {
+            eof = true;
+            if !buf.is_empty() && buf.last() != Some(&b'\n') {
+                buf.push(b'\n');
+            }
+        } else {
+            buf.extend_from_slice(&chunk[..got]);
+            if buf.len() < BLOCK_BYTES {
+                continue;
+            }
+        }
+        let ends: Vec<usize> = memchr::memchr_iter(b'\n', &buf).map(|i| i + 1).collect();
+        let Some(&last) = ends.last() else {
+            continue;
+        };
+        let block = &buf[..last];
+        let n = ends.len();
+        let results = in_parts(n, parts, &|range| {
+            let mut out = Vec::new();
+            let mut seen: Vec<String> = Vec::new();
+            let mut d = Diagnostics::new();
+            for k in range {
+                let from = if k == 0 { 0 } else { ends[k - 1] };
+                let raw = &block[from..ends[k]];
+                let number = lines_before + k + 1;
+                let line = match std::str::from_utf8(raw) {
+                    Ok(l) => l.trim(),
+                    Err(_) => {
+                        d.push(Diagnostic::row(file, number, "not valid UTF-8 text"));
+                        continue;
+                    }
+                };
+                if line.is_empty() {
                     continue;
                 }
                 match serde_json::from_str::<serde_json::Value>(line) {
                     Ok(serde_json::Value::Object(obj)) => {
-                        let row = JsonRow { n, obj: &obj };
-                        for k in row.keys() {
-                            if !keys.contains(&k) {
-                                keys.push(k);
+                        let row = JsonRow {
+                            n: number,
+                            obj: &obj,
+                        };
+                        if seen.len() < 512 {
+                            for k in row.keys() {
+                                if !seen.contains(&k) {
+                                    seen.push(k);
+                                }
                             }
                         }
-                        f(&row, diags);
+                        if let Some(t) = f(&row, &mut d) {
+                            out.push(t);
+                        }
                     }
-                    Ok(_) => diags.push(Diagnostic::row(&file, n, "expected a JSON object")),
-                    Err(e) => diags.push(Diagnostic::row(
-                        &file,
-                        n,
+                    Ok(_) => d.push(Diagnostic::row(file, number, "expected a JSON object")),
+                    Err(e) => d.push(Diagnostic::row(
+                        file,
+                        number,
                         format!("invalid JSON at column {}: {e}", e.column()),
                     )),
                 }
-                if diags.len() > 200 {
+                if d.len() > 200 {
                     break;
                 }
             }
-            Ok(keys)
-        }
-        TableFormat::Parquet => {
-            use polars::prelude::*;
-            let fh = std::fs::File::open(path)
-                .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-            let df = ParquetReader::new(fh)
-                .finish()
-                .map_err(|e| InputError::file(path, format!("cannot read Parquet: {e}")))?;
-            // Materialise a slice at a time: bounded memory however long the file.
-            const SLICE: usize = 65_536;
-            let mut base = 0;
-            'slices: while base < df.height() {
-                let len = SLICE.min(df.height() - base);
-                let cols = materialise(&df.slice(base as i64, len));
-                for i in 0..len {
-                    let row = FrameRow {
-                        n: base + i + 1,
-                        base,
-                        cols: &cols,
-                    };
-                    f(&row, diags);
-                    if diags.len() > 200 {
-                        break 'slices;
-                    }
+            (out, d, seen)
+        });
+        lines_before += n;
+        for (out, d, seen) in results {
+            for k in seen {
+                if !keys.contains(&k) {
+                    keys.push(k);
                 }
-                base += len;
             }
-            Ok(df
-                .get_column_names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect())
+            diags.extend(d);
+            sink(out, diags);
+        }
+        buf.drain(..last);
+        if diags.len() > 200 {
+            break;
         }
     }
+    Ok(keys)
+}
+
+fn parquet_slices<T: Send, F>(
+    path: &Path,
+    aliases: &[&'static [&'static str]],
+    diags: &mut Diagnostics,
+    parts: usize,
+    f: &F,
+    sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+) -> Result<Vec<String>, InputError>
+where
+    F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
+{
+    use polars::prelude::*;
+    let open = || {
+        std::fs::File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))
+    };
+    let bad = |e: PolarsError| InputError::file(path, format!("cannot read Parquet: {e}"));
+    let total = ParquetReader::new(open()?).num_rows().map_err(bad)?;
+    let names: Vec<String> = ParquetReader::new(open()?)
+        .schema()
+        .map_err(bad)?
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    let header = Header::new(names.clone()).resolve(aliases);
+    // Read a slice at a time: bounded memory however long the file.
+    const SLICE: usize = 1 << 20;
+    let mut base = 0;
+    while base < total {
+        let len = SLICE.min(total - base);
+        let df = ParquetReader::new(open()?)
+            .with_slice(Some((base, len)))
+            .finish()
+            .map_err(bad)?;
+        let mut start = 0;
+        while start < df.height() {
+            let m = BATCH_ROWS.min(df.height() - start);
+            let cols = materialise(&df.slice(start as i64, m));
+            let first = base + start;
+            let results = in_parts(m, parts, &|range| {
+                let mut out = Vec::new();
+                let mut d = Diagnostics::new();
+                for i in range {
+                    let row = FrameRow {
+                        n: first + i + 1,
+                        base: first,
+                        header: &header,
+                        cols: &cols,
+                    };
+                    if let Some(t) = f(&row, &mut d) {
+                        out.push(t);
+                    }
+                    if d.len() > 200 {
+                        break;
+                    }
+                }
+                (out, d)
+            });
+            for (out, d) in results {
+                diags.extend(d);
+                sink(out, diags);
+            }
+            if diags.len() > 200 {
+                return Ok(names);
+            }
+            start += m;
+        }
+        base += len;
+    }
+    Ok(names)
 }
 
 /// Column names of a file with a header (CSV, Parquet); `None` for JSONL.
@@ -373,14 +790,12 @@ impl<'a> Fields<'a> {
     }
 
     /// First present key among `keys` (aliases), with its cell.
-    pub fn first<'r, 'k>(&self, row: &'r dyn Row, keys: &[&'k str]) -> (&'k str, Cell<'r>) {
-        for k in keys {
-            match row.get(k) {
-                Cell::Absent => continue,
-                c => return (k, c),
-            }
-        }
-        (keys[0], Cell::Absent)
+    pub fn first<'r>(
+        &self,
+        row: &'r dyn Row,
+        keys: &'static [&'static str],
+    ) -> (&'static str, Cell<'r>) {
+        row.first(keys)
     }
 
     /// Optional text (numbers are formatted; null and absent give `None`).
@@ -398,10 +813,45 @@ impl<'a> Fields<'a> {
     pub fn required_text(
         &self,
         row: &dyn Row,
-        keys: &[&str],
+        keys: &'static [&'static str],
         diags: &mut Diagnostics,
     ) -> Option<String> {
-        let (k, c) = self.first(row, keys);
+        self.required_str(row, keys, diags).map(Cow::into_owned)
+    }
+
+    /// Required text, borrowed from the row when it can be.
+    pub fn required_str<'r>(
+        &self,
+        row: &'r dyn Row,
+        keys: &'static [&'static str],
+        diags: &mut Diagnostics,
+    ) -> Option<Cow<'r, str>> {
+        match row.first(keys) {
+            (_, Cell::Text(s)) => Some(s),
+            (k, c) => self.require(row, keys, k, c, diags).map(Cow::Owned),
+        }
+    }
+
+    /// Required text of one named column (a name given in a config).
+    pub fn required_column(
+        &self,
+        row: &dyn Row,
+        key: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
+        self.require(row, &[key], key, row.get(key), diags)
+    }
+
+    /// The text of `cell` (found under `k`, the first present of `keys`), or a
+    /// diagnostic when it is absent or empty.
+    fn require(
+        &self,
+        row: &dyn Row,
+        keys: &[&str],
+        k: &str,
+        c: Cell<'_>,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
         match c {
             Cell::Absent => {
                 let alt = if keys.len() > 1 {
@@ -579,15 +1029,27 @@ mod tests {
         let mut diags = Diagnostics::new();
         let mut seen = 0usize;
         let mut bad = Vec::new();
-        for_each_row(&path, TableFormat::Parquet, &mut diags, &mut |row, _| {
-            let i = row.number() - 1;
-            let ok_x = matches!(row.get("x"), Cell::Num(x) if x == i as f64);
-            let ok_t = matches!(row.get("t"), Cell::Text(t) if t == format!("r{i}"));
-            if !(ok_x && ok_t) && bad.len() < 3 {
-                bad.push(i);
-            }
-            seen += 1;
-        })
+        map_rows(
+            &path,
+            TableFormat::Parquet,
+            &[],
+            &mut diags,
+            &|row: &dyn Row, _: &mut Diagnostics| {
+                let i = row.number() - 1;
+                let ok_x = matches!(row.get("x"), Cell::Num(x) if x == i as f64);
+                let ok_t = matches!(row.get("t"), Cell::Text(t) if t == format!("r{i}"));
+                Some((i, ok_x && ok_t))
+            },
+            &mut |rows: Vec<(usize, bool)>, _| {
+                for (i, ok) in rows {
+                    // In file order: row i is the i-th seen.
+                    if (!ok || i != seen) && bad.len() < 3 {
+                        bad.push(i);
+                    }
+                    seen += 1;
+                }
+            },
+        )
         .unwrap();
         assert_eq!(seen, n);
         assert!(bad.is_empty(), "rows with wrong values: {bad:?}");

@@ -9,7 +9,7 @@
 use super::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
 use super::config::WideOptions;
 use super::long::{ID, INPUT, input_text};
-use super::records::{Cell, Fields, TableFormat, for_each_row};
+use super::records::{Cell, Fields, Row, TableFormat, map_rows};
 use super::{Sample, Status};
 use crate::error::{Diagnostics, InputError, display_path};
 use std::path::Path;
@@ -87,13 +87,13 @@ pub fn read_wide(
     }
     let fields = Fields::new(&file);
     let mut pending: Vec<(RequestRow, Vec<ResponseRow>)> = Vec::new();
-    for_each_row(path, format, diags, &mut |row, d| {
+    let read_row = |row: &dyn Row, d: &mut Diagnostics| {
         let id = match &id_col {
             Some(c) => match fields.text(&row.get(c)) {
                 Some(v) => v,
                 None => {
-                    fields.required_text(row, &[c.as_str()], d);
-                    return;
+                    fields.required_column(row, c, d);
+                    return None;
                 }
             },
             None => format!("{tag}:{}", row.number()),
@@ -151,8 +151,8 @@ pub fn read_wide(
             let out_key = format!("{m}|output_tokens");
             let out_tok = fields.count(row, &out_key, &row.get(&out_key), d);
             resps.push(ResponseRow {
-                request_id: id.clone(),
-                model: m.clone(),
+                request_id: id.as_str().into(),
+                model: m.as_str().into(),
                 sample: Some(0),
                 recorded: Recorded::measured(
                     s,
@@ -164,7 +164,10 @@ pub fn read_wide(
                 ),
             });
         }
-        pending.push((req, resps));
+        Some((req, resps))
+    };
+    map_rows(path, format, &[], diags, &read_row, &mut |mut batch, _| {
+        pending.append(&mut batch)
     })?;
     for (req, resps) in pending {
         let origin = resps

@@ -29,6 +29,33 @@ pub fn bucket_100(salt: &str, key: &[u8]) -> u8 {
     (stable_hash(&buf) % 100) as u8
 }
 
+/// FNV-1a as a `Hasher`, for hash maps keyed by short strings (column names, request
+/// ids, model names) in loading loops: much cheaper than the default SipHash, and the
+/// keys come from the user's own files.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A `BuildHasher` of [`Fnv`].
+pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
 /// Hex SHA-256 of a file's contents.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;

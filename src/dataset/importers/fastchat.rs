@@ -192,8 +192,8 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 }
             }
             rows.push(ResponseRow {
-                request_id: q,
-                model: stem.clone(),
+                request_id: q.into(),
+                model: stem.as_str().into(),
                 sample: Some(0),
                 recorded: Recorded {
                     sample_data: Sample {
@@ -259,7 +259,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
 
     let (mut n_missing_labels, mut n_partly, mut n_multi) = (0usize, 0usize, 0usize);
     for mut r in rows {
-        let key = (r.request_id.clone(), r.model.clone());
+        let key = (r.request_id.to_string(), r.model.to_string());
         let s = scores.get(&key);
         let bad = unparseable.get(&key).copied().unwrap_or(0);
         r.recorded.sample_data.quality = match s {
