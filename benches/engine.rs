@@ -8,7 +8,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use routesim::policy::parse;
-use routesim::sim::{SimOptions, bind_all, run_bound};
+use routesim::sim::{SimOptions, Simulation};
 use routesim::synth::{SynthConfig, calibrate, generate};
 
 const STATELESS: &str = r#"
@@ -70,10 +70,12 @@ fn bench(c: &mut Criterion) {
     ] {
         let policies = vec![parse::parse(name, src, "bench").expect("bench policy parses")];
         let opts = SimOptions::default();
-        let bound = bind_all(&ds, &cal.prices, &policies, &opts).expect("binds");
+        // Binding (and arrivals) once, outside the measurement: the engine alone.
+        let sim = Simulation::new(&ds, &cal.prices, &policies, &opts)
+            .unwrap_or_else(|_| panic!("binds"));
         let run = || {
-            let t = run_bound(&ds, &bound, &policies, &opts).unwrap_or_else(|_| panic!("run"));
-            std::hint::black_box(t.rows.len())
+            let t = sim.run(&[0]).unwrap_or_else(|_| panic!("run"));
+            std::hint::black_box(t[0].rows.len())
         };
         g.bench_function(name, |b| {
             b.iter(|| if single { one.install(run) } else { run() })

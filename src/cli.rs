@@ -24,7 +24,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Generate a synthetic dataset with a realistic, documented shape.
     Synth(SynthArgs),
-    /// Re-render a report folder from its trace.parquet (no simulation).
+    /// Re-render a report folder from its trace folder (no simulation).
     Report(ReportArgs),
     /// Compare two report folders policy by policy.
     Compare(CompareArgs),
@@ -210,6 +210,12 @@ pub struct RunArgs {
     /// costs are shown as unknown, never $0.
     #[arg(long)]
     pub unpriced: bool,
+    /// Print the figures only; write no report folder.
+    #[arg(long)]
+    pub no_report: bool,
+    /// No progress on stderr (it is also off when stderr is not a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `routesim validate`.
@@ -273,6 +279,8 @@ impl RunArgs {
             command: std::env::args().skip(1).collect(),
             providers: self.providers,
             unpriced: self.unpriced,
+            no_report: self.no_report,
+            quiet: self.quiet,
         }
     }
 }

@@ -89,7 +89,8 @@ fn good_input_writes_the_report() {
     for f in [
         "summary.csv",
         "summary.json",
-        "trace.parquet",
+        "requests.parquet",
+        "trace/policy-000.parquet",
         "manifest.json",
     ] {
         assert!(c.path("out").join(f).is_file(), "{f}");

@@ -322,7 +322,7 @@ fn concurrency_limit_queues_fifo_in_virtual_time() {
     );
     let q: Vec<(f64, f64)> = rows(&t)
         .iter()
-        .map(|r| (r.queue_ms, r.latency_ms))
+        .map(|r| (f64::from(r.queue_ms), r.latency_ms))
         .collect();
     assert_eq!(
         q,

@@ -86,7 +86,12 @@ fn example_report_is_complete_deterministic_and_re_renderable() {
         );
         assert!(x == y, "{f} differs between two runs with the same seed");
     }
-    for f in ["index.html", "manifest.json", "trace.parquet"] {
+    for f in [
+        "index.html",
+        "manifest.json",
+        "requests.parquet",
+        "trace/policy-000.parquet",
+    ] {
         assert!(a.join(f).is_file(), "{f}");
     }
     // Charts: valid PNG and SVG at 1600×1000.
@@ -119,7 +124,7 @@ fn example_report_is_complete_deterministic_and_re_renderable() {
         "self-contained"
     );
     assert_eq!(html.matches("<svg").count(), 5);
-    // Re-rendering from trace.parquet reproduces the tables byte for byte.
+    // Re-rendering from the trace folder reproduces the tables byte for byte.
     let before = std::fs::read(a.join("summary.csv")).unwrap();
     let st = Command::new(env!("CARGO_BIN_EXE_routesim"))
         .arg("report")

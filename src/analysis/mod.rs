@@ -4,12 +4,12 @@
 //! Parquet with polars. Owns numbers only; rendering lives in `report` and `plot`.
 
 pub mod frame;
+pub mod policy;
 pub mod quality;
 pub mod stats;
 pub mod summary;
 pub mod table;
 pub mod tradeoff;
 
-pub use frame::trace_frame;
 pub use summary::{PolicySummary, SegmentSummary, SummaryOptions, segments, summarize};
-pub use table::RunTable;
+pub use table::{PolicyView, RunContext, RunTable};

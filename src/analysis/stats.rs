@@ -5,10 +5,15 @@
 use crate::util::rng::Rng;
 use crate::util::stats::quantile_sorted;
 
-/// Above this many values the bootstrap of a mean (or of a paired mean difference) is
-/// replaced by the normal approximation it converges to (mean ± z·sd/√n), and a p95
-/// difference is bootstrapped with at most 100 resamples, to keep large runs fast.
-pub const BOOTSTRAP_MAX_N: usize = 100_000;
+/// Above this many values the bootstrap of a mean (or of a paired mean difference, or
+/// of the quality estimator) is replaced by the normal approximation it converges to
+/// (the estimate ± z · its influence-function standard error): linear in n, so large
+/// runs stay fast. The tests check both agree across the switch.
+pub const BOOTSTRAP_MAX_N: usize = 10_000;
+
+/// A p95 difference over more pairs than this is bootstrapped from subsamples of this
+/// size, its spread scaled by √(m/n) (the m-out-of-n bootstrap, valid for quantiles).
+pub const QUANTILE_SUBSAMPLE: usize = 10_000;
 
 /// Two-sided normal quantile of a confidence level (1.96 for 0.95).
 pub fn z_of(level: f64) -> f64 {
@@ -156,15 +161,35 @@ pub fn paired_mean(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64
     }
 }
 
-/// Paired comparison of p95 latencies (fewer resamples above [`BOOTSTRAP_MAX_N`]).
+/// Paired comparison of p95 latencies: the paired bootstrap (at most 400 resamples), or
+/// above [`QUANTILE_SUBSAMPLE`] pairs the m-out-of-n bootstrap — resamples of m pairs,
+/// each difference's distance from the full-sample one scaled by √(m/n) — which costs
+/// O(resamples · m) whatever n.
 pub fn paired_p95(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64) -> Paired {
     let n = a.len().min(b.len());
-    let r = if n > BOOTSTRAP_MAX_N {
-        resamples.min(100)
-    } else {
-        resamples.min(400)
-    };
-    paired_bootstrap(a, b, &p95_diff, r, level, seed)
+    let r = resamples.min(400);
+    if n <= QUANTILE_SUBSAMPLE {
+        return paired_bootstrap(a, b, &p95_diff, r, level, seed);
+    }
+    let m = QUANTILE_SUBSAMPLE;
+    let mut ra = a[..n].to_vec();
+    let mut rb = b[..n].to_vec();
+    let delta = p95_diff(&mut ra, &mut rb);
+    let scale = (m as f64 / n as f64).sqrt();
+    let mut rng = Rng::new(seed);
+    let (mut sa, mut sb) = (vec![0.0; m], vec![0.0; m]);
+    let ds: Vec<f64> = (0..r)
+        .map(|_| {
+            for i in 0..m {
+                let j = rng.below(n as u64) as usize;
+                sa[i] = a[j];
+                sb[i] = b[j];
+            }
+            delta + scale * (p95_diff(&mut sa, &mut sb) - delta)
+        })
+        .filter(|d| !d.is_nan())
+        .collect();
+    paired_from_resamples(n, delta, ds, level)
 }
 
 /// Mean of a − b.
@@ -433,11 +458,29 @@ mod tests {
         let half = 1.959_964 * (0.21f64 + 0.24).sqrt() / (n as f64).sqrt();
         assert!(((normal.hi - normal.lo) / 2.0 - half).abs() < 0.03 * half);
         assert!(((boot.hi - boot.lo) / 2.0 - half).abs() < 0.15 * half);
-        assert!((normal.delta - boot.delta).abs() < 1e-4);
+        // The two means differ by one pair: at most (1 + 1) / n.
+        assert!((normal.delta - boot.delta).abs() <= 2.0 / n as f64);
         assert!(
             normal.p < 1e-10,
-            "a 0.1 difference on 100k pairs is significant"
+            "a 0.1 difference on 10k pairs is significant"
         );
+    }
+
+    #[test]
+    fn subsampled_p95_interval_agrees_with_the_full_bootstrap() {
+        // 40,000 pairs of lognormal-ish latencies, b about 10% faster: the m-out-of-n
+        // interval (m = 10,000, scaled by √(m/n) = 0.5) against the plain paired
+        // bootstrap of all 40,000 pairs.
+        let mut rng = Rng::new(5);
+        let n = 4 * QUANTILE_SUBSAMPLE;
+        let a: Vec<f64> = (0..n).map(|_| (rng.f64() * 2.0).exp() * 100.0).collect();
+        let b: Vec<f64> = a.iter().map(|x| x * (0.85 + 0.1 * rng.f64())).collect();
+        let full = paired_bootstrap(&a, &b, &p95_diff, 200, 0.95, 9);
+        let sub = paired_p95(&a, &b, 200, 0.95, 9);
+        assert_eq!(full.delta, sub.delta);
+        let (wf, ws) = (full.hi - full.lo, sub.hi - sub.lo);
+        assert!((wf - ws).abs() < 0.25 * wf, "full {wf} vs subsampled {ws}");
+        assert!(sub.lo < sub.delta && sub.delta < sub.hi);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!   policy's cost unknown — never a silent $0.
 
 use super::quality::{QObs, QualityAcc, quality_ci};
-use super::table::RunTable;
+use super::table::{PolicyView, RunContext, RunTable};
 use crate::sim::trace::{NONE16, TraceRow, flags};
 use crate::util::hash::stable_hash;
 use crate::util::stats::quantile_sorted;
@@ -151,7 +151,7 @@ impl Acc {
             self.latency.push(r.latency_ms);
         }
         if !r.ttft_ms.is_nan() {
-            self.ttft.push(r.ttft_ms);
+            self.ttft.push(r.ttft_ms as f64);
         }
         for (c, f) in self.flag_counts.iter_mut().zip(RATE_FLAGS) {
             *c += u64::from(r.has(f));
@@ -186,22 +186,26 @@ impl Acc {
     }
 }
 
-/// Summaries per policy, in the run's policy order.
+/// Summaries per policy of a run in memory, in the run's policy order.
 pub fn summarize(t: &RunTable, opts: &SummaryOptions) -> Vec<PolicySummary> {
-    (0..t.trace.policies.len())
+    (0..t.ctx.policies.len())
         .into_par_iter()
-        .map(|p| summarize_policy(t, p, opts))
+        .map(|p| summarize_policy(&t.ctx, t.view(p), opts).0)
         .collect()
 }
 
-/// Summary of policy `p`.
-pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> PolicySummary {
-    let trace = &t.trace;
-    let info = &trace.policies[p];
-    let rows = trace.policy_rows(p);
+/// Summary of one policy, and the latencies that entered its quantiles (sorted).
+pub fn summarize_policy(
+    ctx: &RunContext,
+    v: PolicyView,
+    opts: &SummaryOptions,
+) -> (PolicySummary, Vec<f64>) {
+    let info = &ctx.policies[v.p];
+    let rows = v.rows;
     let mut acc = Acc::default();
     // Answers by the model that gave them (a served model when the recording names one).
-    let mut mix = vec![0u64; trace.models.len() + trace.served_models.len()];
+    let n_models = ctx.models.len();
+    let mut mix = vec![0u64; n_models + ctx.served_models.len()];
     let mut hits = vec![0u64; info.rules.len() + 1];
     let mut obs = Vec::with_capacity(rows.len());
     for r in rows {
@@ -216,7 +220,7 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
         acc.add(r);
         obs.push(qobs(r));
         if r.served != NONE16 {
-            mix[trace.models.len() + r.served as usize] += 1;
+            mix[n_models + r.served as usize] += 1;
         } else if r.model != NONE16 {
             mix[r.model as usize] += 1;
         }
@@ -232,10 +236,10 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
     // A served model may also be a dataset model: one entry per name.
     let mut by_name: std::collections::HashMap<&str, u64> = Default::default();
     for (m, &n) in mix.iter().enumerate().filter(|(_, n)| **n > 0) {
-        let name = trace
+        let name = ctx
             .models
             .get(m)
-            .unwrap_or_else(|| &trace.served_models[m - trace.models.len()]);
+            .unwrap_or_else(|| &ctx.served_models[m - n_models]);
         *by_name.entry(name.as_str()).or_default() += n;
     }
     let mut model_mix: Vec<(String, f64)> = by_name
@@ -252,7 +256,7 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
         .map(|(n, h)| (n.to_string(), *h))
         .collect();
     let q = |v: &[f64], x: f64| quantile_sorted(v, x).unwrap_or(f64::NAN);
-    PolicySummary {
+    let summary = PolicySummary {
         policy: info.name.clone(),
         kind: info.kind.label().to_string(),
         requests: rows.len() as u64,
@@ -286,7 +290,8 @@ pub fn summarize_policy(t: &RunTable, p: usize, opts: &SummaryOptions) -> Policy
         attempts_mean: acc.rate(acc.calls),
         model_mix,
         rule_hits,
-    }
+    };
+    (summary, acc.latency)
 }
 
 /// One segment of one policy.
@@ -319,65 +324,67 @@ pub struct SegmentSummary {
 /// Value shown for requests without the segment key.
 pub const NO_VALUE: &str = "(none)";
 
-/// Summaries per (policy, value of `key`), e.g. `key = "meta.task"`: policies in run
-/// order, values sorted as text within a policy. `None` when the run has no such
-/// field.
+/// Summaries per (policy, value of `key`) of a run in memory, e.g. `key =
+/// "meta.task"`: policies in run order, values sorted as text within a policy. `None`
+/// when the run has no such field.
 pub fn segments(t: &RunTable, key: &str) -> Option<Vec<SegmentSummary>> {
+    let per_policy: Option<Vec<Vec<SegmentSummary>>> = (0..t.ctx.policies.len())
+        .into_par_iter()
+        .map(|p| segments_policy(&t.ctx, t.view(p), key))
+        .collect();
+    Some(per_policy?.into_iter().flatten().collect())
+}
+
+/// One policy's summaries per value of `key` (values sorted as text); `None` when
+/// the run has no such field.
+pub fn segments_policy(ctx: &RunContext, v: PolicyView, key: &str) -> Option<Vec<SegmentSummary>> {
     let name = key.strip_prefix("meta.").unwrap_or(key);
-    let col = t.meta.iter().find(|m| m.name == name)?;
+    let col = ctx.meta.iter().find(|m| m.name == name)?;
     // Values in text order ("(none)" among them), as codes.
-    let mut labels: Vec<(String, u32)> = col
+    let mut labels: Vec<(&str, u32)> = col
         .dict
         .iter()
         .enumerate()
-        .map(|(i, v)| (v.clone(), i as u32))
+        .map(|(i, v)| (v.as_str(), i as u32))
         .collect();
-    labels.push((NO_VALUE.to_string(), crate::dataset::MetaColumn::NONE));
+    labels.push((NO_VALUE, crate::dataset::MetaColumn::NONE));
     labels.sort();
-    let per_policy: Vec<Vec<SegmentSummary>> = (0..t.trace.policies.len())
-        .into_par_iter()
-        .map(|p| {
-            let mut accs: Vec<Acc> = (0..col.dict.len() + 1).map(|_| Acc::default()).collect();
-            for (r, row) in t.trace.policy_rows(p).iter().enumerate() {
-                if row.covered() {
-                    let c = col.codes[r];
-                    let slot = if c == crate::dataset::MetaColumn::NONE {
-                        col.dict.len()
-                    } else {
-                        c as usize
-                    };
-                    accs[slot].add(row);
-                }
-            }
-            let policy = &t.trace.policies[p].name;
-            labels
-                .iter()
-                .filter_map(|(value, code)| {
-                    let slot = if *code == crate::dataset::MetaColumn::NONE {
-                        col.dict.len()
-                    } else {
-                        *code as usize
-                    };
-                    let a = &mut accs[slot];
-                    (a.covered > 0).then(|| {
-                        a.finish();
-                        SegmentSummary {
-                            policy: policy.clone(),
-                            key: key.to_string(),
-                            value: value.clone(),
-                            covered: a.covered,
-                            success_rate: a.rate(a.ok),
-                            cost_total: a.cost,
-                            cost_per_1k: a.cost_per_1k(),
-                            quality_mean: a.quality.value(),
-                            quality_n: a.quality.n_valued(),
-                            latency_p50: a.lat(0.5),
-                            latency_p95: a.lat(0.95),
-                        }
-                    })
+    let slot_of = |code: u32| {
+        if code == crate::dataset::MetaColumn::NONE {
+            col.dict.len()
+        } else {
+            code as usize
+        }
+    };
+    let mut accs: Vec<Acc> = (0..col.dict.len() + 1).map(|_| Acc::default()).collect();
+    for (r, row) in v.rows.iter().enumerate() {
+        if row.covered() {
+            accs[slot_of(col.codes[r])].add(row);
+        }
+    }
+    let policy = &ctx.policies[v.p].name;
+    Some(
+        labels
+            .iter()
+            .filter_map(|(value, code)| {
+                let a = &mut accs[slot_of(*code)];
+                (a.covered > 0).then(|| {
+                    a.finish();
+                    SegmentSummary {
+                        policy: policy.clone(),
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        covered: a.covered,
+                        success_rate: a.rate(a.ok),
+                        cost_total: a.cost,
+                        cost_per_1k: a.cost_per_1k(),
+                        quality_mean: a.quality.value(),
+                        quality_n: a.quality.n_valued(),
+                        latency_p50: a.lat(0.5),
+                        latency_p95: a.lat(0.95),
+                    }
                 })
-                .collect()
-        })
-        .collect();
-    Some(per_policy.into_iter().flatten().collect())
+            })
+            .collect(),
+    )
 }

@@ -6,7 +6,7 @@ use super::stats::{
     Paired, aiq, holm, mcnemar, nondecreasing_hull, paired_mean, paired_p95, pareto_frontier,
 };
 use super::summary::rejected;
-use super::table::RunTable;
+use super::table::{PolicyView, RunContext};
 use crate::sim::trace::TraceRow;
 use crate::util::hash::stable_hash;
 
@@ -30,29 +30,17 @@ pub struct Tradeoff {
     pub left_out: Vec<(String, String)>,
 }
 
-/// Covered requests of policy `p`, as a bit set.
-fn covered_bits(t: &RunTable, p: usize) -> Vec<u64> {
-    let rows = t.trace.policy_rows(p);
-    let mut bits = vec![0u64; rows.len().div_ceil(64)];
-    for (i, r) in rows.iter().enumerate() {
-        if r.covered() {
-            bits[i >> 6] |= 1 << (i & 63);
-        }
-    }
-    bits
-}
-
 /// Compute the trade-off figures. Points are only comparable on the same requests:
 /// the trade-off keeps the policies that cover the reference set (every request when
 /// some policy covers them all, else the set of the policy covering most) and lists
 /// the others in `left_out`. The oracle is a hindsight bound, not something one can
 /// deploy: it is drawn for reference but kept out.
-pub fn tradeoff(t: &RunTable, summaries: &[PolicySummary]) -> Tradeoff {
-    let n = t.n_requests();
+pub fn tradeoff(ctx: &RunContext, summaries: &[PolicySummary], covered: &[&[u64]]) -> Tradeoff {
+    let n = ctx.n_requests();
     let candidates: Vec<usize> = (0..summaries.len())
-        .filter(|&p| !t.trace.policies[p].kind.is_oracle())
+        .filter(|&p| !ctx.policies[p].kind.is_oracle())
         .collect();
-    let bits: Vec<Vec<u64>> = candidates.iter().map(|&p| covered_bits(t, p)).collect();
+    let bits: Vec<&[u64]> = candidates.iter().map(|&p| covered[p]).collect();
     let reference = candidates
         .iter()
         .zip(&bits)
@@ -62,12 +50,12 @@ pub fn tradeoff(t: &RunTable, summaries: &[PolicySummary]) -> Tradeoff {
                 .cmp(&summaries[**b].covered)
                 .then(b.cmp(a))
         })
-        .map(|(_, b)| b.clone());
+        .map(|(_, b)| *b);
     let mut left_out = Vec::new();
     let mut kept: Vec<usize> = Vec::new();
     for (&p, b) in candidates.iter().zip(&bits) {
         let s = &summaries[p];
-        if Some(b) != reference.as_ref() {
+        if Some(*b) != reference {
             left_out.push((
                 s.policy.clone(),
                 format!("covers another set of requests ({} of {n})", s.covered),
@@ -86,7 +74,7 @@ pub fn tradeoff(t: &RunTable, summaries: &[PolicySummary]) -> Tradeoff {
         .collect();
     let singles: Vec<(f64, f64)> = kept
         .iter()
-        .filter(|&&p| t.trace.policies[p].kind.single_model().is_some())
+        .filter(|&&p| ctx.policies[p].kind.single_model().is_some())
         .map(|&p| (summaries[p].cost_per_1k, summaries[p].quality_mean))
         .collect();
     let frontier = pareto_frontier(&pts)
@@ -174,12 +162,12 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
-    /// Covered outcomes of policy `p`.
-    pub fn of_policy(t: &RunTable, p: usize) -> Outcomes {
+    /// Covered outcomes of a policy's rows.
+    pub fn of_policy(ctx: &RunContext, v: PolicyView) -> Outcomes {
         let mut o = Outcomes::default();
-        for (r, row) in t.trace.policy_rows(p).iter().enumerate() {
+        for (r, row) in v.rows.iter().enumerate() {
             if row.covered() {
-                o.ids.push(t.ids[r].clone());
+                o.ids.push(ctx.ids[r].clone());
                 o.obs.push(Obs::of(row));
             }
         }
@@ -278,64 +266,74 @@ pub fn paired_stats(a: &[Obs], b: &[Obs], resamples: usize, seed: u64) -> Paired
     }
 }
 
-/// Paired comparisons of every listed policy with `baseline` (pairs: requests both
-/// cover), Holm-corrected over the policies compared.
-pub fn compare_with(
-    t: &RunTable,
-    policies: &[usize],
-    baseline: usize,
+/// The baseline's outcome on every request (for pairing by request index).
+#[derive(Debug, Clone)]
+pub struct BaselineOutcomes {
+    /// Policy index.
+    pub p: usize,
+    /// Outcome per request (meaningful where covered).
+    pub obs: Vec<Obs>,
+    /// Whether it covered each request.
+    pub covered: Vec<bool>,
+}
+
+impl BaselineOutcomes {
+    /// The outcomes of the baseline's rows.
+    pub fn of(v: PolicyView) -> BaselineOutcomes {
+        BaselineOutcomes {
+            p: v.p,
+            obs: v.rows.iter().map(Obs::of).collect(),
+            covered: v.rows.iter().map(TraceRow::covered).collect(),
+        }
+    }
+}
+
+/// A policy compared with the baseline on the requests both cover (Holm's adjustment
+/// comes later, over every policy compared: [`holm_adjust`]).
+pub fn compare_policy(
+    ctx: &RunContext,
+    v: PolicyView,
+    base: &BaselineOutcomes,
     resamples: usize,
     seed: u64,
-) -> Vec<Comparison> {
-    use rayon::prelude::*;
-    let base = t.trace.policy_rows(baseline);
-    let base_name = &t.trace.policies[baseline].name;
-    let mut out: Vec<Comparison> = policies
-        .par_iter()
-        .filter(|&&p| p != baseline)
-        .map(|&p| {
-            let (a, b): (Vec<Obs>, Vec<Obs>) = t
-                .trace
-                .policy_rows(p)
-                .iter()
-                .zip(base)
-                .filter(|(x, y)| x.covered() && y.covered())
-                .map(|(x, y)| (Obs::of(x), Obs::of(y)))
-                .unzip();
-            let name = &t.trace.policies[p].name;
-            Comparison {
-                policy: name.clone(),
-                baseline: base_name.clone(),
-                stats: paired_stats(&a, &b, resamples, seed ^ stable_hash(name.as_bytes())),
-                p_quality_holm: f64::NAN,
-            }
-        })
-        .collect();
+) -> Comparison {
+    let (a, b): (Vec<Obs>, Vec<Obs>) = v
+        .rows
+        .iter()
+        .zip(base.obs.iter().zip(&base.covered))
+        .filter(|(x, (_, y_covered))| x.covered() && **y_covered)
+        .map(|(x, (y, _))| (Obs::of(x), *y))
+        .unzip();
+    let name = &ctx.policies[v.p].name;
+    Comparison {
+        policy: name.clone(),
+        baseline: ctx.policies[base.p].name.clone(),
+        stats: paired_stats(&a, &b, resamples, seed ^ stable_hash(name.as_bytes())),
+        p_quality_holm: f64::NAN,
+    }
+}
+
+/// Holm-adjust the quality p-values of comparisons made with one baseline.
+pub fn holm_adjust(out: &mut [Comparison]) {
     let adj = holm(&out.iter().map(|c| c.stats.p_quality).collect::<Vec<_>>());
     for (c, a) in out.iter_mut().zip(adj) {
         c.p_quality_holm = a;
     }
-    out
 }
 
-/// The default baseline: the single model with the best quality among those in the
-/// trade-off (same requests), else among all single models.
-pub fn default_baseline(
-    t: &RunTable,
-    summaries: &[PolicySummary],
-    trade: &Tradeoff,
-) -> Option<String> {
-    let singles = |same_set: bool| {
-        summaries
-            .iter()
-            .enumerate()
-            .filter(|(p, _)| t.trace.policies[*p].kind.single_model().is_some())
-            .filter(|(_, s)| s.quality_mean.is_finite())
-            .filter(move |(_, s)| !same_set || !trade.left_out.iter().any(|l| l.0 == s.policy))
-            .max_by(|a, b| a.1.quality_mean.total_cmp(&b.1.quality_mean))
-            .map(|(_, s)| s.policy.clone())
-    };
-    singles(true).or_else(|| singles(false))
+/// The default baseline among single-model baselines (`singles`: their indices and
+/// results): the best quality among those covering the most requests (same request
+/// set, so qualities compare), the first on ties.
+pub fn default_baseline(singles: &[(usize, &PolicySummary)]) -> Option<usize> {
+    let most = singles.iter().map(|(_, s)| s.covered).max()?;
+    singles
+        .iter()
+        .filter(|(_, s)| s.covered == most && s.quality_mean.is_finite())
+        .fold(None::<(usize, f64)>, |best, (p, s)| match best {
+            Some((_, q)) if q >= s.quality_mean => best,
+            _ => Some((*p, s.quality_mean)),
+        })
+        .map(|(p, _)| p)
 }
 
 #[cfg(test)]

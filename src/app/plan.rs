@@ -89,6 +89,10 @@ pub struct RunOptions {
     pub providers: Option<PathBuf>,
     /// Accept unknown costs for models without a price (quality-only benchmarks).
     pub unpriced: bool,
+    /// Print the figures only; write no report folder.
+    pub no_report: bool,
+    /// No progress on stderr.
+    pub quiet: bool,
 }
 
 impl Default for RunOptions {
@@ -114,6 +118,8 @@ impl Default for RunOptions {
             command: Vec::new(),
             providers: None,
             unpriced: false,
+            no_report: false,
+            quiet: false,
         }
     }
 }

@@ -2,13 +2,14 @@
 
 use super::plan::{MissingMode, RunPlan};
 use super::{find_root, policy_files, sanitize};
-use crate::analysis::RunTable;
+use crate::analysis::RunContext;
 use crate::dataset::{self, Dataset, LoadOptions};
 use crate::error::{Diagnostic, InputError};
 use crate::policy::gateway::{Scenario, parse_cli_scenario};
 use crate::policy::{self, Policy, baselines};
 use crate::pricing::{ModelPrice, PriceBook};
-use crate::report::{self, build::Analysis, build::ReportOptions, manifest::RunInfo};
+use crate::report::build::{Analysis, PolicySource, ReportOptions, analyze};
+use crate::report::{self, manifest::RunInfo};
 use crate::sim::{self, SimError, trace::Trace};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 /// `routesim run`.
 pub fn run(o: &super::RunOptions) -> Result<()> {
     let plan = RunPlan::resolve(o)?;
+    crate::util::progress::set_quiet(o.quiet);
     if let Some(n) = o.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -29,12 +31,59 @@ pub fn run(o: &super::RunOptions) -> Result<()> {
     let loaded = load_inputs(&plan)?;
     plan.check_inputs(&loaded)?;
     clock.lap("load dataset, pricing and policies");
-    let trace = simulate(&plan, &loaded)?;
-    clock.lap("simulate");
-    let (written, analysis) = write_report(&plan, &loaded, &trace)?;
-    clock.lap("analyse and write the report");
-    print_run(&loaded, &analysis, &written);
+    let sim = sim::Simulation::new(
+        &loaded.ds,
+        &loaded.prices,
+        &loaded.policies,
+        &sim::SimOptions {
+            record_attempts: false,
+            ..plan.sim_options()
+        },
+    )
+    .map_err(|e| simulation_error(&loaded.ds, e))?;
+    let ctx = RunContext::of_dataset(&loaded.ds, sim.policy_infos());
+    let ropts = report_options(&plan, &loaded, &ctx);
+    let source = Checked {
+        sim: &sim,
+        ds: &loaded.ds,
+    };
+    let (written, analysis) = if o.no_report {
+        (None, analyze(&ctx, &source, &ropts, None)?)
+    } else {
+        let (w, a) = write_report(&plan, &loaded, &ctx, &source, &ropts)?;
+        (Some(w), a)
+    };
+    clock.lap("simulate, analyse and write the report");
+    print_run(&loaded, &analysis, written.as_deref());
     Ok(())
+}
+
+/// The simulation as the report's source, with a missing cell under `--missing fail`
+/// turned into an input error naming the request and model.
+struct Checked<'a> {
+    sim: &'a sim::Simulation<'a>,
+    ds: &'a Dataset,
+}
+
+impl PolicySource for Checked<'_> {
+    fn load(&self, ps: &[usize]) -> Result<Vec<sim::PolicyTrace>> {
+        self.sim.run(ps).map_err(|e| simulation_error(self.ds, e))
+    }
+}
+
+/// A simulation error as `routesim run` reports it.
+fn simulation_error(ds: &Dataset, e: SimError) -> anyhow::Error {
+    match e {
+        SimError::Missing(m) => InputError::one(Diagnostic::file(
+            &ds.info.name,
+            format!(
+                "policy \"{}\" sent request \"{}\" to model \"{}\", which has no recorded response; use --missing skip or --missing impute",
+                m.policy, ds.requests.ids[m.request], ds.models[m.model as usize]
+            ),
+        ))
+        .into(),
+        other => report::build::sim_error(other),
+    }
 }
 
 /// Everything a run loads before simulating.
@@ -185,27 +234,15 @@ fn cli_scenarios(
     out
 }
 
-/// Simulate every policy; a missing cell under `--missing fail` is an input error
-/// naming the request and model.
+/// Simulate every policy with every row in memory (`--missing live` looks for the
+/// cells they lack).
 pub fn simulate(plan: &RunPlan, l: &Loaded) -> Result<Trace> {
-    let ds = &l.ds;
-    match sim::run(ds, &l.prices, &l.policies, &plan.sim_options()) {
-        Ok(t) => Ok(t),
-        Err(SimError::Input(e)) => Err(e.into()),
-        Err(SimError::Missing(m)) => Err(InputError::one(Diagnostic::file(
-            &ds.info.name,
-            format!(
-                "policy \"{}\" sent request \"{}\" to model \"{}\", which has no recorded response; use --missing skip or --missing impute",
-                m.policy, ds.requests.ids[m.request], ds.models[m.model as usize]
-            ),
-        ))
-        .into()),
-        Err(SimError::Internal(m)) => anyhow::bail!("internal error (please report): {m}"),
-    }
+    sim::run(&l.ds, &l.prices, &l.policies, &plan.sim_options())
+        .map_err(|e| simulation_error(&l.ds, e))
 }
 
 /// The report options of a run: what the analysis needs besides the rows.
-fn report_options(plan: &RunPlan, l: &Loaded, trace: &Trace) -> ReportOptions {
+fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> ReportOptions {
     let ds = &l.ds;
     ReportOptions {
         title: ds.info.name.clone(),
@@ -226,15 +263,21 @@ fn report_options(plan: &RunPlan, l: &Loaded, trace: &Trace) -> ReportOptions {
                     .collect::<Vec<_>>()
             })
             .collect(),
-        policies: trace.policies.clone(),
+        policies: ctx.policies.to_vec(),
         models: ds.models.clone(),
         notes: report::build::run_notes(&ds.info.warnings, &l.unpriced),
         n_requests: ds.n_requests(),
     }
 }
 
-/// Analyse the run and write its report folder.
-pub fn write_report(plan: &RunPlan, l: &Loaded, trace: &Trace) -> Result<(PathBuf, Analysis)> {
+/// Analyse the run (simulating its policies from `source`) and write its report folder.
+fn write_report(
+    plan: &RunPlan,
+    l: &Loaded,
+    ctx: &RunContext,
+    source: &dyn PolicySource,
+    ropts: &ReportOptions,
+) -> Result<(PathBuf, Analysis)> {
     let (ds, o) = (&l.ds, &plan.opts);
     let info = RunInfo {
         command: o.command.clone(),
@@ -259,12 +302,11 @@ pub fn write_report(plan: &RunPlan, l: &Loaded, trace: &Trace) -> Result<(PathBu
         };
         find_root("reports").join(name)
     });
-    let table = RunTable::of_run(trace, ds);
-    report::write(&out, &table, &report_options(plan, l, trace), &manifest)
+    report::write(&out, ctx, source, ropts, &manifest)
 }
 
 /// What `routesim run` prints: the notes, the table, the headline, where the report is.
-fn print_run(l: &Loaded, a: &Analysis, written: &std::path::Path) {
+fn print_run(l: &Loaded, a: &Analysis, written: Option<&std::path::Path>) {
     let ds = &l.ds;
     println!(
         "routesim: {} requests × {} policies ({} models) from {}",
@@ -284,9 +326,11 @@ fn print_run(l: &Loaded, a: &Analysis, written: &std::path::Path) {
             println!("{}", report::markdown::headline(a, c).replace("**", ""));
         }
     }
-    println!();
-    println!(
-        "report written to {} (open index.html, or paste report.md)",
-        written.display()
-    );
+    if let Some(w) = written {
+        println!();
+        println!(
+            "report written to {} (open index.html, or paste report.md)",
+            w.display()
+        );
+    }
 }

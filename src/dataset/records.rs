@@ -211,9 +211,171 @@ impl Row for CsvRow<'_> {
     }
 }
 
+/// A JSON line's fields, parsed without building a `serde_json::Value` tree for plain
+/// values: strings stay borrowed from the line when they have no escapes, numbers are
+/// numbers; only arrays (and objects other than `meta`/`score`) become `Value`s. The
+/// `meta` and `score` objects are flattened to `meta.<key>` fields.
 struct JsonRow<'a> {
     n: usize,
-    obj: &'a serde_json::Map<String, serde_json::Value>,
+    fields: Vec<(Cow<'a, str>, Light<'a>)>,
+}
+
+/// A JSON value as [`JsonRow`] keeps it.
+enum Light<'a> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(Cow<'a, str>),
+    Json(serde_json::Value),
+}
+
+impl<'a> JsonRow<'a> {
+    /// Parse one line (a JSON object).
+    fn parse(n: usize, line: &'a str) -> Result<JsonRow<'a>, String> {
+        let bad = |e: serde_json::Error| format!("invalid JSON at column {}: {e}", e.column());
+        let mut de = serde_json::Deserializer::from_str(line);
+        let fields = serde::Deserializer::deserialize_any(&mut de, TopVisitor).map_err(bad)?;
+        de.end().map_err(bad)?;
+        match fields {
+            Some(fields) => Ok(JsonRow { n, fields }),
+            None => Err("expected a JSON object".into()),
+        }
+    }
+}
+
+/// A top-level value: an object's fields, or `None` for anything else.
+struct TopVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Option<Vec<(Cow<'de, str>, Light<'de>)>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(16);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let nest = key == "meta" || key == "score";
+            match map.next_value_seed(LightSeed { nest })? {
+                Nested::Flat(v) => out.push((key, v)),
+                Nested::Object(inner) => {
+                    for (k, v) in inner {
+                        out.push((Cow::Owned(format!("{key}.{k}")), v));
+                    }
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A field value: a light value, or (for `meta`/`score`) an object's fields.
+enum Nested<'a> {
+    Flat(Light<'a>),
+    Object(Vec<(Cow<'a, str>, Light<'a>)>),
+}
+
+/// Reads one value; `nest` flattens an object one level.
+struct LightSeed {
+    nest: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for LightSeed {
+    type Value = Nested<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LightSeed {
+    type Value = Nested<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Null))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Null))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Bool(b)))
+    }
+    fn visit_i64<E>(self, x: i64) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Num(x as f64)))
+    }
+    fn visit_u64<E>(self, x: u64) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Num(x as f64)))
+    }
+    fn visit_f64<E>(self, x: f64) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Num(x)))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Str(Cow::Borrowed(s))))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Str(Cow::Owned(s.to_string()))))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Nested::Flat(Light::Str(Cow::Owned(s))))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v: serde_json::Value =
+            serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Nested::Flat(Light::Json(v)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        if !self.nest {
+            let v: serde_json::Value =
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            return Ok(Nested::Flat(Light::Json(v)));
+        }
+        let mut out = Vec::new();
+        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+            let v = match map.next_value_seed(LightSeed { nest: false })? {
+                Nested::Flat(v) => v,
+                Nested::Object(fields) => Light::Json(serde_json::Value::Object(
+                    fields
+                        .into_iter()
+                        .map(|(k, v)| (k.into_owned(), light_to_value(v)))
+                        .collect(),
+                )),
+            };
+            out.push((k, v));
+        }
+        Ok(Nested::Object(out))
+    }
+}
+
+fn light_to_value(v: Light<'_>) -> serde_json::Value {
+    match v {
+        Light::Null => serde_json::Value::Null,
+        Light::Bool(b) => b.into(),
+        Light::Num(x) => x.into(),
+        Light::Str(s) => s.into_owned().into(),
+        Light::Json(v) => v,
+    }
 }
 
 impl Row for JsonRow<'_> {
@@ -221,44 +383,20 @@ impl Row for JsonRow<'_> {
         self.n
     }
     fn get(&self, key: &str) -> Cell<'_> {
-        let v = match self.obj.get(key) {
-            Some(v) => v,
-            None => {
-                // `meta.task` may also be written as {"meta": {"task": …}}.
-                match key.split_once('.') {
-                    Some((head, tail)) => match self.obj.get(head).and_then(|o| o.get(tail)) {
-                        Some(v) => v,
-                        None => return Cell::Absent,
-                    },
-                    None => return Cell::Absent,
-                }
-            }
-        };
-        json_cell(v)
+        match self.fields.iter().find(|(k, _)| k == key) {
+            None => Cell::Absent,
+            Some((_, v)) => match v {
+                Light::Null => Cell::Null,
+                Light::Bool(b) => Cell::Bool(*b),
+                Light::Num(x) => Cell::Num(*x),
+                Light::Str(s) if s.is_empty() => Cell::Null,
+                Light::Str(s) => Cell::Text(Cow::Borrowed(s)),
+                Light::Json(v) => Cell::Json(v),
+            },
+        }
     }
     fn keys(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (k, v) in self.obj {
-            if let serde_json::Value::Object(inner) = v
-                && (k == "meta" || k == "score")
-            {
-                out.extend(inner.keys().map(|ik| format!("{k}.{ik}")));
-                continue;
-            }
-            out.push(k.clone());
-        }
-        out
-    }
-}
-
-fn json_cell(v: &serde_json::Value) -> Cell<'_> {
-    match v {
-        serde_json::Value::Null => Cell::Null,
-        serde_json::Value::Bool(b) => Cell::Bool(*b),
-        serde_json::Value::Number(n) => n.as_f64().map(Cell::Num).unwrap_or(Cell::Null),
-        serde_json::Value::String(s) if s.is_empty() => Cell::Null,
-        serde_json::Value::String(s) => Cell::Text(Cow::Borrowed(s)),
-        other => Cell::Json(other),
+        self.fields.iter().map(|(k, _)| k.to_string()).collect()
     }
 }
 
@@ -628,16 +766,12 @@ where
                 if line.is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<serde_json::Value>(line) {
-                    Ok(serde_json::Value::Object(obj)) => {
-                        let row = JsonRow {
-                            n: number,
-                            obj: &obj,
-                        };
+                match JsonRow::parse(number, line) {
+                    Ok(row) => {
                         if seen.len() < 512 {
-                            for k in row.keys() {
-                                if !seen.contains(&k) {
-                                    seen.push(k);
+                            for (k, _) in &row.fields {
+                                if !seen.iter().any(|s| s == k) {
+                                    seen.push(k.to_string());
                                 }
                             }
                         }
@@ -645,12 +779,7 @@ where
                             out.push(t);
                         }
                     }
-                    Ok(_) => d.push(Diagnostic::row(file, number, "expected a JSON object")),
-                    Err(e) => d.push(Diagnostic::row(
-                        file,
-                        number,
-                        format!("invalid JSON at column {}: {e}", e.column()),
-                    )),
+                    Err(e) => d.push(Diagnostic::row(file, number, e)),
                 }
                 if d.len() > 200 {
                     break;

@@ -1,17 +1,22 @@
 //! From a run's rows to everything a report shows: summaries, segments,
-//! trade-offs, paired comparisons and chart data. `routesim run` and
-//! `routesim report DIR` both go through [`analyze`], so a re-rendered report equals
-//! the original.
+//! trade-offs, paired comparisons and chart data, streaming policy by policy.
+//! `routesim run` and `routesim report DIR` both go through [`analyze`], so a
+//! re-rendered report equals the original.
 
-use crate::analysis::tradeoff::{Comparison, Tradeoff, compare_with, default_baseline, tradeoff};
-use crate::analysis::{
-    PolicySummary, RunTable, SegmentSummary, SummaryOptions, segments, summarize,
+use crate::analysis::frame::write_policy;
+use crate::analysis::policy::{AnalysisOptions, PolicyResult, analyze_policy};
+use crate::analysis::table::{PolicyView, RunContext};
+use crate::analysis::tradeoff::{
+    BaselineOutcomes, Comparison, Tradeoff, compare_policy, default_baseline, holm_adjust, tradeoff,
 };
+use crate::analysis::{PolicySummary, SegmentSummary, SummaryOptions};
 use crate::plot::cost_quality::{Kind, Point};
 use crate::plot::{ChartData, Curve};
 use crate::policy::{Baseline, PolicyKind};
+use crate::sim::PolicyTrace;
 use crate::sim::trace::PolicyInfo;
 use anyhow::Result;
+use rayon::prelude::*;
 
 /// What the analysis needs besides the rows (kept in `manifest.json`).
 #[derive(Debug, Clone, Default)]
@@ -89,36 +94,178 @@ fn chart_kind(k: &PolicyKind) -> Kind {
     }
 }
 
-/// Analyse a run.
-pub fn analyze(table: &RunTable, opts: &ReportOptions) -> Result<Analysis> {
+/// Where a report's policies come from, a few at a time: simulated on demand, or read
+/// back from a report folder.
+pub trait PolicySource: Sync {
+    /// The rows of policies `ps`, in that order.
+    fn load(&self, ps: &[usize]) -> Result<Vec<PolicyTrace>>;
+}
+
+impl PolicySource for crate::sim::Simulation<'_> {
+    fn load(&self, ps: &[usize]) -> Result<Vec<PolicyTrace>> {
+        self.run(ps).map_err(sim_error)
+    }
+}
+
+/// A simulation error as the run reports it.
+pub fn sim_error(e: crate::sim::SimError) -> anyhow::Error {
+    use crate::sim::SimError;
+    match e {
+        SimError::Input(e) => e.into(),
+        SimError::Missing(m) => anyhow::anyhow!(
+            "policy \"{}\" met request #{} without a response from model #{}",
+            m.policy,
+            m.request,
+            m.model
+        ),
+        SimError::Internal(m) => anyhow::anyhow!("internal error (please report): {m}"),
+    }
+}
+
+fn view(t: &PolicyTrace) -> PolicyView<'_> {
+    PolicyView {
+        p: t.p,
+        rows: &t.rows,
+        arrivals: &t.arrivals,
+    }
+}
+
+/// Analyse a run, streaming its policies from `src` a few at a time (as many as
+/// there are threads): each policy is summarised, segmented, compared with the
+/// baseline and written into the trace folder `trace` (when given) while its rows are
+/// in memory, then dropped. The baseline goes first: the one named, or — by default —
+/// the best single model, chosen once the single-model baselines are summarised.
+pub fn analyze(
+    ctx: &RunContext,
+    src: &dyn PolicySource,
+    opts: &ReportOptions,
+    trace: Option<&std::path::Path>,
+) -> Result<Analysis> {
     let clock = crate::util::timing::Timings::start(2);
-    let sopts = SummaryOptions {
-        bootstrap: opts.bootstrap,
-        seed: opts.seed,
+    let n_pol = ctx.policies.len();
+    let aopts = AnalysisOptions {
+        summary: SummaryOptions {
+            bootstrap: opts.bootstrap,
+            seed: opts.seed,
+        },
+        by: opts.by.clone(),
+        cost_curve: opts.has_timestamps,
     };
-    let summaries = summarize(table, &sopts);
-    clock.lap("summaries");
-    let mut segs = Vec::new();
-    for key in &opts.by {
-        match segments(table, key) {
-            Some(s) => segs.extend(s),
-            None => anyhow::bail!("no field \"{key}\" to segment by"),
-        }
-    }
-    let trade = tradeoff(table, &summaries);
-    let mut o = opts.clone();
-    if o.baseline.is_none() {
-        o.baseline = default_baseline(table, &summaries, &trade);
-    }
-    let users: Vec<usize> = (0..summaries.len())
-        .filter(|&p| !table.trace.policies[p].kind.is_baseline())
+    let resamples = opts.bootstrap.max(200);
+    let explicit = match &opts.baseline {
+        Some(b) => Some(
+            ctx.policy_index(b)
+                .ok_or_else(|| anyhow::anyhow!("no policy named \"{b}\" to compare with"))?,
+        ),
+        None => None,
+    };
+    let singles: Vec<usize> = (0..n_pol)
+        .filter(|&p| ctx.policies[p].kind.single_model().is_some())
         .collect();
-    let comparisons = match o.baseline.as_deref().and_then(|b| table.policy_index(b)) {
-        Some(b) => compare_with(table, &users, b, opts.bootstrap.max(200), opts.seed),
-        None => Vec::new(),
+    let first: Vec<usize> = match explicit {
+        Some(b) => vec![b],
+        None => singles.clone(),
     };
-    clock.lap("segments and comparisons");
-    let charts = chart_data(table, &summaries, &segs, &trade, &o);
+    let rest: Vec<usize> = (0..n_pol).filter(|p| !first.contains(p)).collect();
+    let mut results: Vec<Option<PolicyResult>> = (0..n_pol).map(|_| None).collect();
+    let mut comparisons: Vec<(usize, Comparison)> = Vec::new();
+    let mut base: Option<BaselineOutcomes> = None;
+    let group = rayon::current_num_threads().max(1);
+    // Seconds spent loading (simulating), analysing and writing, for ROUTESIM_TIMINGS.
+    let mut spent = [0.0f64; 2];
+    let progress = crate::util::progress::Progress::new("analyse", n_pol as u64);
+
+    let mut process = |ps: &[usize],
+                       base: &Option<BaselineOutcomes>,
+                       keep_base: Option<usize>,
+                       results: &mut Vec<Option<PolicyResult>>,
+                       comparisons: &mut Vec<(usize, Comparison)>|
+     -> Result<Option<BaselineOutcomes>> {
+        let mut kept = None;
+        for chunk in ps.chunks(group) {
+            let t0 = std::time::Instant::now();
+            let traces = src.load(chunk)?;
+            spent[0] += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
+            type Analysed = (usize, Option<PolicyResult>, Option<Comparison>);
+            let analysed: Vec<Analysed> = traces
+                .par_iter()
+                .map(|t| -> Result<Analysed> {
+                    let v = view(t);
+                    let compare = base
+                        .as_ref()
+                        .filter(|b| b.p != t.p && !ctx.policies[t.p].kind.is_baseline());
+                    if let Some(dir) = trace {
+                        write_policy(dir, v)?;
+                    }
+                    Ok((
+                        t.p,
+                        analyze_policy(ctx, v, &aopts),
+                        compare.map(|b| compare_policy(ctx, v, b, resamples, opts.seed)),
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            spent[1] += t0.elapsed().as_secs_f64();
+            for (p, r, c) in analysed {
+                results[p] = Some(r.ok_or_else(|| anyhow::anyhow!("no field to segment by"))?);
+                if let Some(c) = c {
+                    comparisons.push((p, c));
+                }
+            }
+            for t in &traces {
+                if keep_base == Some(t.p) {
+                    kept = Some(BaselineOutcomes::of(view(t)));
+                }
+            }
+            progress.inc(chunk.len() as u64);
+        }
+        Ok(kept)
+    };
+
+    let kept = process(&first, &None, explicit, &mut results, &mut comparisons)?;
+    let baseline = match explicit {
+        Some(b) => {
+            base = kept;
+            Some(b)
+        }
+        None => {
+            let cands: Vec<(usize, &PolicySummary)> = singles
+                .iter()
+                .filter_map(|&p| results[p].as_ref().map(|r| (p, &r.summary)))
+                .collect();
+            let chosen = default_baseline(&cands);
+            if let Some(b) = chosen {
+                // Its rows are gone: simulate (or read) them again, once.
+                let t = src.load(&[b])?;
+                base = t.first().map(|t| BaselineOutcomes::of(view(t)));
+            }
+            chosen
+        }
+    };
+    process(&rest, &base, None, &mut results, &mut comparisons)?;
+    progress.finish();
+    if std::env::var_os("ROUTESIM_TIMINGS").is_some() {
+        eprintln!(
+            "timing:     of which simulate {:.3} s, analyse and write the trace {:.3} s",
+            spent[0], spent[1]
+        );
+    }
+    clock.lap("summaries, segments and comparisons");
+
+    let results: Vec<PolicyResult> = results
+        .into_iter()
+        .map(|r| r.expect("every policy analysed"))
+        .collect();
+    comparisons.sort_by_key(|(p, _)| *p);
+    let mut comparisons: Vec<Comparison> = comparisons.into_iter().map(|(_, c)| c).collect();
+    holm_adjust(&mut comparisons);
+    let summaries: Vec<PolicySummary> = results.iter().map(|r| r.summary.clone()).collect();
+    let covered: Vec<&[u64]> = results.iter().map(|r| r.covered.as_slice()).collect();
+    let trade = tradeoff(ctx, &summaries, &covered);
+    let segs: Vec<SegmentSummary> = results.iter().flat_map(|r| r.segments.clone()).collect();
+    let mut o = opts.clone();
+    o.baseline = baseline.map(|b| ctx.policies[b].name.clone());
+    let charts = chart_data(ctx, &results, &segs, &trade, &o, baseline);
     Ok(Analysis {
         opts: o,
         summaries,
@@ -130,85 +277,60 @@ pub fn analyze(table: &RunTable, opts: &ReportOptions) -> Result<Analysis> {
 }
 
 fn chart_data(
-    t: &RunTable,
-    s: &[PolicySummary],
+    ctx: &RunContext,
+    results: &[PolicyResult],
     segs: &[SegmentSummary],
     trade: &Tradeoff,
     o: &ReportOptions,
+    baseline: Option<usize>,
 ) -> ChartData {
-    let policies = &t.trace.policies;
-    let points = s
+    let policies = &ctx.policies;
+    let points = results
         .iter()
-        .zip(policies)
-        .map(|(x, info)| Point {
-            label: match info.kind.single_model() {
-                Some(m) => crate::plot::short_model(m).to_string(),
-                None => x.policy.clone(),
-            },
-            kind: chart_kind(&info.kind),
-            cost: x.cost_per_1k,
-            quality: x.quality_mean,
-            lo: x.quality_lo,
-            hi: x.quality_hi,
-            left_out: trade.left_out.iter().any(|l| l.0 == x.policy),
+        .zip(policies.iter())
+        .map(|(r, info)| {
+            let x = &r.summary;
+            Point {
+                label: match info.kind.single_model() {
+                    Some(m) => crate::plot::short_model(m).to_string(),
+                    None => x.policy.clone(),
+                },
+                kind: chart_kind(&info.kind),
+                cost: x.cost_per_1k,
+                quality: x.quality_mean,
+                lo: x.quality_lo,
+                hi: x.quality_hi,
+                left_out: trade.left_out.iter().any(|l| l.0 == x.policy),
+            }
         })
         .collect();
     // Curves for user policies, plus the baseline for reference.
     let mut shown: Vec<usize> = (0..policies.len())
         .filter(|&p| !policies[p].kind.is_baseline())
         .collect();
-    if let Some(b) = o.baseline.as_deref().and_then(|b| t.policy_index(b))
+    if let Some(b) = baseline
         && !shown.contains(&b)
     {
         shown.push(b);
     }
-    let mut latencies = Vec::new();
-    let mut cost_time = Vec::new();
-    for &p in &shown {
-        let rows: Vec<&crate::sim::trace::TraceRow> = t
-            .trace
-            .policy_rows(p)
-            .iter()
-            .filter(|r| r.covered())
-            .collect();
-        let mut v: Vec<f64> = rows
-            .iter()
-            .filter(|r| !crate::analysis::summary::rejected(r))
-            .map(|r| r.latency_ms)
-            .collect();
-        v.sort_by(f64::total_cmp);
-        let baseline = policies[p].kind.is_baseline();
-        latencies.push(Curve {
-            name: policies[p].name.clone(),
-            baseline,
-            points: crate::plot::latency_cdf::cdf_points(&v),
-        });
-        // A policy with an unknown cost has no cost curve.
-        if o.has_timestamps && rows.iter().all(|r| r.cost_usd.is_finite()) {
-            let mut ev: Vec<(f64, f64)> = rows
-                .iter()
-                .map(|r| (r.arrival_ms / 3_600_000.0, r.cost_usd))
-                .collect();
-            ev.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let mut acc = 0.0;
-            cost_time.push(Curve {
-                name: policies[p].name.clone(),
-                baseline,
-                points: ev
-                    .into_iter()
-                    .map(|(h, c)| {
-                        acc += c;
-                        (h, acc)
-                    })
-                    .collect(),
-            });
-        }
-    }
-    let mix = s
+    let curve = |p: usize, points: Vec<(f64, f64)>| Curve {
+        name: policies[p].name.clone(),
+        baseline: policies[p].kind.is_baseline(),
+        points,
+    };
+    let latencies = shown
         .iter()
-        .zip(policies)
+        .map(|&p| curve(p, results[p].latency_curve.clone()))
+        .collect();
+    let cost_time = shown
+        .iter()
+        .filter_map(|&p| results[p].cost_curve.clone().map(|c| curve(p, c)))
+        .collect();
+    let mix = results
+        .iter()
+        .zip(policies.iter())
         .filter(|(_, info)| info.kind.single_model().is_none())
-        .map(|(x, _)| (x.policy.clone(), x.model_mix.clone()))
+        .map(|(r, _)| (r.summary.policy.clone(), r.summary.model_mix.clone()))
         .collect();
     let segments = o.by.first().map(|key| {
         let mut values: Vec<String> = segs
@@ -244,10 +366,10 @@ fn chart_data(
         hull: trade.hull.clone(),
         latencies,
         mix,
-        models: o
+        models: ctx
             .models
             .iter()
-            .chain(&t.trace.served_models)
+            .chain(ctx.served_models.iter())
             .cloned()
             .collect(),
         cost_time,

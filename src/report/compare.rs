@@ -1,7 +1,7 @@
 //! `routesim compare A B`: two report folders, policy by policy.
 //!
 //! Policies with the same name are paired request by request (same request ids) from
-//! the two `trace.parquet` files: every figure (cost, quality, Δs) is on the requests
+//! the two trace folders: every figure (cost, quality, Δs) is on the requests
 //! both runs covered. Δ quality and Δ cost per request get paired-bootstrap
 //! intervals, quality differences a p-value (McNemar for 0/1 quality, bootstrap
 //! otherwise), Holm-corrected over the policies compared.
@@ -37,16 +37,24 @@ pub struct Delta {
     pub d_p95: Paired,
 }
 
+/// Every policy's covered outcomes in a report folder, by name.
 fn load(dir: &Path) -> Result<HashMap<String, Outcomes>> {
-    let (table, _, _) = super::read_report(dir)?;
-    Ok((0..table.trace.policies.len())
-        .map(|p| {
-            (
-                table.trace.policies[p].name.clone(),
-                Outcomes::of_policy(&table, p),
-            )
-        })
-        .collect())
+    let r = super::open_report(dir)?;
+    let mut out = HashMap::new();
+    for p in 0..r.ctx.policies.len() {
+        let t = super::build::PolicySource::load(&r.source, &[p])?;
+        let t = &t[0];
+        let v = crate::analysis::table::PolicyView {
+            p,
+            rows: &t.rows,
+            arrivals: &t.arrivals,
+        };
+        out.insert(
+            r.ctx.policies[p].name.clone(),
+            Outcomes::of_policy(&r.ctx, v),
+        );
+    }
+    Ok(out)
 }
 
 /// Compare two report folders (policies present in both, by name).

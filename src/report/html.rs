@@ -137,7 +137,7 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
         }
         h.push_str("</ul>\n");
     }
-    h.push_str("<p class=\"note\">Files: summary.csv, summary.json, segments.csv, trace.parquet, manifest.json, report.md, charts/.</p>\n");
+    h.push_str("<p class=\"note\">Files: summary.csv, summary.json, segments.csv, trace/ (Parquet per policy), manifest.json, report.md, charts/.</p>\n");
     h.push_str("</body></html>\n");
     h
 }

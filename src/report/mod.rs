@@ -10,7 +10,8 @@ pub mod manifest;
 pub mod markdown;
 pub mod tables;
 
-use crate::analysis::RunTable;
+use crate::analysis::frame;
+use crate::analysis::table::RunContext;
 use crate::util::files::StagedDir;
 use anyhow::{Context, Result};
 use build::{Analysis, ReportOptions, analyze};
@@ -29,40 +30,136 @@ fn write_files(staged: &StagedDir, a: &Analysis) -> Result<()> {
     Ok(())
 }
 
-/// Write the report folder `dir` (replacing an existing one) for a run's rows.
-/// Returns its path and the analysis shown in it.
+/// Write the report folder `dir` (replacing an existing one) for a run whose policies
+/// come from `src`. Returns its path and the analysis shown in it.
 pub fn write(
     dir: &Path,
-    table: &RunTable,
+    ctx: &RunContext,
+    src: &dyn build::PolicySource,
     opts: &ReportOptions,
     manifest: &serde_json::Value,
 ) -> Result<(PathBuf, Analysis)> {
     let clock = crate::util::timing::Timings::start(1);
-    let analysis = analyze(table, opts)?;
-    clock.lap("analyse");
     let staged = StagedDir::new(dir)?;
+    let trace = staged.path(frame::TRACE_DIR);
+    std::fs::create_dir_all(&trace)?;
+    let analysis = analyze(ctx, src, opts, Some(&trace))?;
+    clock.lap("simulate, analyse and write the trace");
+    finish(staged, ctx, analysis, manifest, &clock)
+}
+
+/// Write everything but the trace (already in `staged`) and commit the folder.
+fn finish(
+    staged: StagedDir,
+    ctx: &RunContext,
+    analysis: Analysis,
+    manifest: &serde_json::Value,
+    clock: &crate::util::timing::Timings,
+) -> Result<(PathBuf, Analysis)> {
+    let mut requests = frame::requests_frame(&ctx.ids, &ctx.meta)?;
+    frame::write_parquet(&mut requests, &staged.path("requests.parquet"))?;
     write_files(&staged, &analysis)?;
     clock.lap("tables, charts and pages");
-    let mut frame = crate::analysis::frame::trace_frame(&table.trace, &table.ids, &table.meta)
-        .context("building the trace table")?;
-    crate::analysis::frame::write_parquet(&mut frame, &staged.path("trace.parquet"))?;
-    clock.lap("trace.parquet");
     let mut manifest = manifest.clone();
     manifest["report"] = manifest::report_options_json(&analysis.opts);
+    manifest["trace"] = frame::dictionaries(ctx);
     let mut m = serde_json::to_vec_pretty(&manifest)?;
     m.push(b'\n');
     staged.write("manifest.json", &m)?;
     Ok((staged.commit()?, analysis))
 }
 
-/// Re-render a report folder from its `trace.parquet` and `manifest.json`, optionally
+/// A report folder's policies, read back from its trace folder one file at a time.
+pub struct ReportSource {
+    trace: PathBuf,
+}
+
+impl build::PolicySource for ReportSource {
+    fn load(&self, ps: &[usize]) -> Result<Vec<crate::sim::PolicyTrace>> {
+        use rayon::prelude::*;
+        ps.par_iter()
+            .map(|&p| {
+                let (rows, arrivals) = frame::read_policy(&self.trace, p)
+                    .with_context(|| format!("reading {}", self.trace.display()))?;
+                Ok(crate::sim::PolicyTrace {
+                    p,
+                    rows,
+                    attempts: Vec::new(),
+                    arrivals: arrivals.into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A report folder, opened: its manifest, report options, the run's context and the
+/// source of its policies' rows.
+pub struct OpenedReport {
+    /// `manifest.json`.
+    pub manifest: serde_json::Value,
+    /// The report options it was written with.
+    pub opts: ReportOptions,
+    /// Names and request columns.
+    pub ctx: RunContext<'static>,
+    /// The rows, by policy.
+    pub source: ReportSource,
+}
+
+/// Open a report folder written by `routesim run`.
+pub fn open_report(dir: &Path) -> Result<OpenedReport> {
+    let trace = dir.join(frame::TRACE_DIR);
+    let mpath = dir.join("manifest.json");
+    let rpath = dir.join("requests.parquet");
+    if !trace.is_dir() || !mpath.is_file() || !rpath.is_file() {
+        return Err(crate::error::InputError::file(
+            dir,
+            "not a report folder: expected trace/, requests.parquet and manifest.json",
+        )
+        .into());
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&mpath)?).context("reading manifest.json")?;
+    let opts = manifest::report_options_from_json(&manifest["report"]);
+    let t = &manifest["trace"];
+    let strs = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (ids, meta) =
+        frame::read_requests(&rpath).with_context(|| format!("reading {}", rpath.display()))?;
+    let ctx = RunContext {
+        policies: std::borrow::Cow::Owned(opts.policies.clone()),
+        models: std::borrow::Cow::Owned(strs(&t["models"])),
+        served_models: std::borrow::Cow::Owned(strs(&t["served_models"])),
+        ids: std::borrow::Cow::Owned(ids),
+        meta: std::borrow::Cow::Owned(meta),
+    };
+    Ok(OpenedReport {
+        manifest,
+        opts,
+        ctx,
+        source: ReportSource { trace },
+    })
+}
+
+/// Re-render a report folder from its trace and `manifest.json`, optionally
 /// with other segment keys or another baseline. Nothing is simulated.
 pub fn rerender(
     dir: &Path,
     by: Option<Vec<String>>,
     baseline: Option<String>,
 ) -> Result<(PathBuf, Analysis)> {
-    let (table, manifest, mut opts) = read_report(dir)?;
+    let OpenedReport {
+        manifest,
+        mut opts,
+        ctx,
+        source,
+    } = open_report(dir)?;
     if let Some(b) = by {
         opts.by = b;
     }
@@ -71,7 +168,7 @@ pub fn rerender(
     }
     for key in &opts.by {
         let k = key.strip_prefix("meta.").unwrap_or(key);
-        if !table.meta.iter().any(|m| m.name == k) {
+        if !ctx.meta.iter().any(|m| m.name == k) {
             return Err(crate::error::InputError::file(
                 "--by",
                 format!("the report has no field \"{key}\""),
@@ -80,7 +177,7 @@ pub fn rerender(
         }
     }
     if let Some(b) = &opts.baseline
-        && table.policy_index(b).is_none()
+        && ctx.policy_index(b).is_none()
     {
         return Err(crate::error::InputError::file(
             "--baseline",
@@ -88,25 +185,16 @@ pub fn rerender(
         )
         .into());
     }
-    write(dir, &table, &opts, &manifest)
-}
-
-/// A report folder's rows, manifest and report options.
-pub fn read_report(dir: &Path) -> Result<(RunTable<'static>, serde_json::Value, ReportOptions)> {
-    let trace = dir.join("trace.parquet");
-    let mpath = dir.join("manifest.json");
-    if !trace.is_file() || !mpath.is_file() {
-        return Err(crate::error::InputError::file(
-            dir,
-            "not a report folder: expected trace.parquet and manifest.json",
-        )
-        .into());
+    let clock = crate::util::timing::Timings::start(1);
+    let staged = StagedDir::new(dir)?;
+    // The rows do not change: the trace is copied as it is.
+    let copy = staged.path(frame::TRACE_DIR);
+    std::fs::create_dir_all(&copy)?;
+    for e in std::fs::read_dir(&source.trace)? {
+        let e = e?;
+        std::fs::copy(e.path(), copy.join(e.file_name()))?;
     }
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&mpath)?).context("reading manifest.json")?;
-    let opts = manifest::report_options_from_json(&manifest["report"]);
-    let frame = crate::analysis::frame::read_parquet(&trace)?;
-    let table = crate::analysis::frame::read_table(&frame, &opts.policies, &opts.models)
-        .with_context(|| format!("reading {}", trace.display()))?;
-    Ok((table, manifest, opts))
+    let analysis = analyze(&ctx, &source, &opts, None)?;
+    clock.lap("analyse");
+    finish(staged, &ctx, analysis, &manifest, &clock)
 }

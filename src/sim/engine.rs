@@ -220,7 +220,6 @@ impl Flight {
             arrival,
             row: TraceRow {
                 rule,
-                arrival_ms: arrival,
                 input_tokens: env.ds.requests.input_tokens[r],
                 ..TraceRow::EMPTY
             },
@@ -312,7 +311,7 @@ impl Flight {
                     self.skipped_all = false;
                     if wait_ms > 0.0 {
                         self.row.flags |= flags::QUEUED;
-                        self.row.queue_ms += wait_ms;
+                        self.row.queue_ms += wait_ms as f32;
                     }
                     let start = t + wait_ms;
                     match self.outcome(env, b, m, start)? {
@@ -549,9 +548,9 @@ impl Flight {
             self.row.served = o.served;
             self.row.latency_ms = c.end - self.arrival;
             self.row.ttft_ms = if o.ttft_ms.is_nan() {
-                f64::NAN
+                f32::NAN
             } else {
-                c.start - self.arrival + o.ttft_ms
+                (c.start - self.arrival + o.ttft_ms) as f32
             };
             self.row.quality = o.quality;
             self.row.input_tokens = o.input_tokens;

@@ -44,6 +44,8 @@ pub struct SimOptions {
     pub speedup: f64,
     /// Requests per chunk for stateless policies.
     pub chunk: usize,
+    /// Keep every attempt (tests, `explain`); reports need only the rows.
+    pub record_attempts: bool,
 }
 
 impl Default for SimOptions {
@@ -54,6 +56,7 @@ impl Default for SimOptions {
             arrival: Arrival::Recorded,
             speedup: 1.0,
             chunk: 4096,
+            record_attempts: true,
         }
     }
 }
@@ -112,80 +115,149 @@ pub fn bind_all(
     }
 }
 
-/// Simulate every request under every policy.
+/// Simulate every request under every policy (every row in memory: tests, small runs,
+/// `--missing live`; reports stream policies through [`Simulation`] instead).
 pub fn run(
     ds: &Dataset,
     prices: &[ModelPrice],
     policies: &[Policy],
     opts: &SimOptions,
 ) -> Result<Trace, SimError> {
-    let bounds = bind_all(ds, prices, policies, opts).map_err(SimError::Input)?;
-    run_bound(ds, &bounds, policies, opts)
-}
-
-/// Every request of every policy was either simulated to a final state or left
-/// uncovered (its model had no recorded answer) — never both, never neither.
-fn check_every_request_finished(
-    rows: &[TraceRow],
-    n: usize,
-    bounds: &[Bound],
-) -> Result<(), SimError> {
-    for (p, b) in bounds.iter().enumerate() {
-        let rows = &rows[p * n..(p + 1) * n];
-        let unfinished = rows
-            .iter()
-            .filter(|r| r.covered() == (r.status == crate::dataset::Status::MISSING))
-            .count();
-        if unfinished > 0 {
-            return Err(SimError::Internal(format!(
-                "policy \"{}\": {unfinished} of {n} requests were neither simulated nor left uncovered",
-                b.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Simulate already-bound policies.
-pub fn run_bound(
-    ds: &Dataset,
-    bounds: &[Bound],
-    policies: &[Policy],
-    opts: &SimOptions,
-) -> Result<Trace, SimError> {
+    let sim = Simulation::new(ds, prices, policies, opts)?;
+    let all: Vec<usize> = (0..policies.len()).collect();
+    let traces = sim.run(&all)?;
     let n = ds.n_requests();
-    let imputed = if opts.missing == Missing::Impute {
-        imputed_samples(ds)
-    } else {
-        Vec::new()
-    };
-    let env = Env {
-        ds,
-        missing: opts.missing,
-        imputed: &imputed,
+    let mut rows = Vec::with_capacity(n * policies.len());
+    let mut attempts = Vec::new();
+    let mut arrivals = Vec::with_capacity(policies.len());
+    for t in traces {
+        rows.extend_from_slice(&t.rows);
+        attempts.extend(t.attempts);
+        arrivals.push(t.arrivals);
+    }
+    Ok(Trace {
+        policies: sim.policy_infos(),
+        models: ds.models.clone(),
+        served_models: ds.served_models.clone(),
+        n_requests: n,
+        rows,
+        attempts,
+        arrivals,
         seed: opts.seed,
-    };
-    let base_arrivals = arrivals(ds, &opts.arrival, opts.speedup, opts.seed);
-    let mut rows = vec![TraceRow::EMPTY; n * bounds.len()];
-    let chunk = opts.chunk.max(1);
-    let per_policy: Vec<Result<Vec<Vec<Attempt>>, MissingCell>> = rows
-        .par_chunks_mut(n.max(1))
-        .zip(bounds.par_iter())
-        .enumerate()
-        .map(|(p, (prow, b))| {
-            let arr: std::borrow::Cow<[f64]> = if b.traffic_factor != 1.0 {
-                base_arrivals
-                    .iter()
-                    .map(|t| t / b.traffic_factor)
-                    .collect::<Vec<f64>>()
-                    .into()
+    })
+}
+
+/// One policy's simulated rows (one per request), its attempts (when recorded) and
+/// the requests' arrival times on its clock.
+#[derive(Debug, Clone)]
+pub struct PolicyTrace {
+    /// Policy index.
+    pub p: usize,
+    /// One row per request.
+    pub rows: Vec<TraceRow>,
+    /// Attempts, ordered by request then sequence (empty unless recorded).
+    pub attempts: Vec<Attempt>,
+    /// Arrival of each request, ms after the first arrival (this policy's clock: a
+    /// `traffic` what-if compresses it).
+    pub arrivals: std::sync::Arc<[f64]>,
+}
+
+/// A run ready to simulate: policies bound to the dataset, arrivals computed. Policies
+/// are simulated on demand, a few at a time, so a report can stream them (bounded
+/// memory whatever the number of policies).
+pub struct Simulation<'a> {
+    ds: &'a Dataset,
+    policies: &'a [Policy],
+    bounds: Vec<Bound>,
+    imputed: Vec<Option<crate::dataset::Sample>>,
+    arrivals: std::sync::Arc<[f64]>,
+    opts: SimOptions,
+}
+
+impl<'a> Simulation<'a> {
+    /// Bind every policy (every problem of every policy reported together).
+    pub fn new(
+        ds: &'a Dataset,
+        prices: &[ModelPrice],
+        policies: &'a [Policy],
+        opts: &SimOptions,
+    ) -> Result<Simulation<'a>, SimError> {
+        let bounds = bind_all(ds, prices, policies, opts).map_err(SimError::Input)?;
+        Ok(Simulation {
+            ds,
+            policies,
+            bounds,
+            imputed: if opts.missing == Missing::Impute {
+                imputed_samples(ds)
             } else {
-                (&base_arrivals[..]).into()
-            };
-            if b.stateful {
-                return vtime::run_policy(&env, b, p, &arr, prow).map(|a| vec![a]);
-            }
-            prow.par_chunks_mut(chunk)
+                Vec::new()
+            },
+            arrivals: arrivals(ds, &opts.arrival, opts.speedup, opts.seed).into(),
+            opts: opts.clone(),
+        })
+    }
+
+    /// Number of policies.
+    pub fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// Whether there are no policies.
+    pub fn is_empty(&self) -> bool {
+        self.bounds.is_empty()
+    }
+
+    /// What the report needs to know about each policy.
+    pub fn policy_infos(&self) -> Vec<PolicyInfo> {
+        self.policies
+            .iter()
+            .zip(&self.bounds)
+            .map(|(p, b)| PolicyInfo {
+                name: p.name.clone(),
+                kind: p.kind.clone(),
+                description: p.description.clone(),
+                rules: p.rules.iter().map(|r| r.name.clone()).collect(),
+                file: p.file.clone(),
+                stateful: b.stateful,
+            })
+            .collect()
+    }
+
+    /// The bound policy `p`.
+    pub fn bound(&self, p: usize) -> &Bound {
+        &self.bounds[p]
+    }
+
+    /// Simulate policies `ps` (in parallel), in the order given.
+    pub fn run(&self, ps: &[usize]) -> Result<Vec<PolicyTrace>, SimError> {
+        ps.par_iter().map(|&p| self.run_one(p)).collect()
+    }
+
+    fn run_one(&self, p: usize) -> Result<PolicyTrace, SimError> {
+        let (ds, b) = (self.ds, &self.bounds[p]);
+        let n = ds.n_requests();
+        let env = Env {
+            ds,
+            missing: self.opts.missing,
+            imputed: &self.imputed,
+            seed: self.opts.seed,
+        };
+        let arr: std::sync::Arc<[f64]> = if b.traffic_factor != 1.0 {
+            self.arrivals
+                .iter()
+                .map(|t| t / b.traffic_factor)
+                .collect::<Vec<f64>>()
+                .into()
+        } else {
+            self.arrivals.clone()
+        };
+        let mut rows = vec![TraceRow::EMPTY; n];
+        let mut attempts = if b.stateful {
+            vtime::run_policy(&env, b, p, &arr, &mut rows).map_err(SimError::Missing)?
+        } else {
+            let chunk = self.opts.chunk.max(1);
+            let parts: Result<Vec<Vec<Attempt>>, MissingCell> = rows
+                .par_chunks_mut(chunk)
                 .enumerate()
                 .map(|(ci, rows_chunk)| {
                     let mut attempts = Vec::with_capacity(rows_chunk.len() + rows_chunk.len() / 4);
@@ -201,38 +273,40 @@ pub fn run_bound(
                     )?;
                     Ok(attempts)
                 })
-                .collect()
+                .collect();
+            let parts = parts.map_err(SimError::Missing)?;
+            let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for a in parts {
+                all.extend(a);
+            }
+            all
+        };
+        check_every_request_finished(&rows, b)?;
+        if !self.opts.record_attempts {
+            attempts = Vec::new();
+        }
+        Ok(PolicyTrace {
+            p,
+            rows,
+            attempts,
+            arrivals: arr,
         })
-        .collect();
-    // Concatenate every chunk's attempts once, in (policy, request) order.
-    let mut parts = Vec::with_capacity(per_policy.len());
-    for p in per_policy {
-        parts.push(p.map_err(SimError::Missing)?);
     }
-    check_every_request_finished(&rows, n, bounds)?;
-    let total: usize = parts.iter().flatten().map(|a| a.len()).sum();
-    let mut attempts = Vec::with_capacity(total);
-    for chunk in parts.into_iter().flatten() {
-        attempts.extend(chunk);
+}
+
+/// Every request of a policy was either simulated to a final state or left uncovered
+/// (its model had no recorded answer) — never both, never neither.
+fn check_every_request_finished(rows: &[TraceRow], b: &Bound) -> Result<(), SimError> {
+    let unfinished = rows
+        .iter()
+        .filter(|r| r.covered() == (r.status == crate::dataset::Status::MISSING))
+        .count();
+    if unfinished > 0 {
+        return Err(SimError::Internal(format!(
+            "policy \"{}\": {unfinished} of {} requests were neither simulated nor left uncovered",
+            b.name,
+            rows.len()
+        )));
     }
-    Ok(Trace {
-        policies: policies
-            .iter()
-            .zip(bounds)
-            .map(|(p, b)| PolicyInfo {
-                name: p.name.clone(),
-                kind: p.kind.clone(),
-                description: p.description.clone(),
-                rules: p.rules.iter().map(|r| r.name.clone()).collect(),
-                file: p.file.clone(),
-                stateful: b.stateful,
-            })
-            .collect(),
-        models: ds.models.clone(),
-        served_models: ds.served_models.clone(),
-        n_requests: n,
-        rows,
-        attempts,
-        seed: opts.seed,
-    })
+    Ok(())
 }

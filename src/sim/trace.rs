@@ -89,7 +89,7 @@ pub struct TraceRow {
     /// End-to-end latency (queueing, attempts and back-off waits), ms.
     pub latency_ms: f64,
     /// Time to first token of the final answer, from arrival, ms (NaN if unknown).
-    pub ttft_ms: f64,
+    pub ttft_ms: f32,
     /// Quality of the final answer (NaN when unlabelled; failure_quality on failure).
     pub quality: f64,
     /// Prompt tokens of the final attempt.
@@ -97,9 +97,7 @@ pub struct TraceRow {
     /// Completion tokens of the final attempt.
     pub output_tokens: u32,
     /// Time spent waiting in gateway queues, ms.
-    pub queue_ms: f64,
-    /// Virtual arrival time, ms since the first arrival.
-    pub arrival_ms: f64,
+    pub queue_ms: f32,
 }
 
 impl TraceRow {
@@ -113,12 +111,11 @@ impl TraceRow {
         flags: 0,
         cost_usd: 0.0,
         latency_ms: 0.0,
-        ttft_ms: f64::NAN,
+        ttft_ms: f32::NAN,
         quality: f64::NAN,
         input_tokens: 0,
         output_tokens: 0,
         queue_ms: 0.0,
-        arrival_ms: 0.0,
     };
 
     /// Whether the request was simulated (not uncovered).
@@ -187,6 +184,8 @@ pub struct Trace {
     pub rows: Vec<TraceRow>,
     /// Attempts, ordered by row then sequence.
     pub attempts: Vec<Attempt>,
+    /// Arrival of each request per policy, ms after the first arrival.
+    pub arrivals: Vec<std::sync::Arc<[f64]>>,
     /// Seed used.
     pub seed: u64,
 }
@@ -195,6 +194,11 @@ impl Trace {
     /// Rows of one policy.
     pub fn policy_rows(&self, p: usize) -> &[TraceRow] {
         &self.rows[p * self.n_requests..(p + 1) * self.n_requests]
+    }
+
+    /// Arrival of request `r` under policy `p`, ms after the first arrival.
+    pub fn arrival(&self, p: usize, r: usize) -> f64 {
+        self.arrivals[p][r]
     }
 
     /// Index of a policy by name.

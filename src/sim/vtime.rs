@@ -558,7 +558,7 @@ impl<'a, 'r> EventSim<'a, 'r> {
             f.row.model = e.model;
             f.row.served = e.served;
             f.row.latency_ms = cfg.hit_latency_ms;
-            f.row.ttft_ms = cfg.hit_latency_ms;
+            f.row.ttft_ms = cfg.hit_latency_ms as f32;
             f.row.quality = e.quality;
             f.row.output_tokens = e.output_tokens;
             self.rows[r] = f.row;
@@ -654,7 +654,7 @@ impl<'a, 'r> EventSim<'a, 'r> {
         let (env, b, si) = (self.env, self.b, slot_idx as usize);
         let slot = &mut self.slots[si];
         if slot.flight.row.flags & flags::QUEUED != 0 && slot.park_t < t0 {
-            slot.flight.row.queue_ms += t0 - slot.park_t;
+            slot.flight.row.queue_ms += (t0 - slot.park_t) as f32;
             slot.park_t = t0;
         }
         let woken_by = slot.woken_by.take();
