@@ -3,7 +3,7 @@
 
 use routesim::provider::mock::{MockConfig, MockServer};
 use routesim::provider::recorder::{RecordOptions, record};
-use routesim::provider::store::{Record, STORE_FILE, read};
+use routesim::dataset::recorded::store::{Record, STORE_FILE, read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -478,7 +478,7 @@ fn run_missing_live_records_then_replays() {
 /// two calls) is judged by the next run without calling the model again.
 #[test]
 fn llm_judge_scores_answers_prices_its_calls_and_resumes() {
-    use routesim::provider::store::{JUDGED_FILE, JudgeRecord, read_as};
+    use routesim::dataset::recorded::store::{JUDGED_FILE, JudgeRecord, read_as};
     let server = MockServer::start(0, MockConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let prompts = ["good #rate-8", "poor #rate-3", "vague"];

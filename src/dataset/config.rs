@@ -57,7 +57,7 @@ pub struct DatasetConfig {
     /// FastChat folder (relative to the dataset folder), when layout is fastchat.
     pub fastchat_dir: Option<PathBuf>,
     /// Quality scorer for recorded answers.
-    pub scorer: Option<crate::provider::scorer::Scorer>,
+    pub scorer: Option<super::recorded::scorer::Scorer>,
 }
 
 const KEYS: &[&str] = &[
@@ -155,7 +155,7 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
             .unwrap_or_default();
     }
     let scorer =
-        get(root, "scorer").and_then(|v| crate::provider::scorer::parse_scorer(&mut doc, v));
+        get(root, "scorer").and_then(|v| super::recorded::scorer::parse_scorer(&mut doc, v));
     let files = match layout {
         Layout::Wide => wide_files,
         _ => responses,

@@ -164,7 +164,7 @@ fn read_store(
     b: &mut DatasetBuilder,
     diags: &mut Diagnostics,
 ) -> Result<(), InputError> {
-    use crate::provider::store::{JUDGED_FILE, JudgeRecord, STORE_FILE, read_as};
+    use super::recorded::store::{JUDGED_FILE, JudgeRecord, STORE_FILE, read_as};
     let store = dir.join(STORE_FILE);
     if store.is_file() {
         let implicit = b.implicit_requests;
@@ -259,7 +259,7 @@ fn table_files(dir: &Path) -> Vec<PathBuf> {
                 .filter(|p| p.is_file() && TableFormat::from_path(p).is_some())
                 .filter(|p| {
                     p.file_name()
-                        .is_some_and(|n| n != crate::provider::store::STORE_FILE)
+                        .is_some_and(|n| n != super::recorded::store::STORE_FILE)
                 })
                 .collect()
         })

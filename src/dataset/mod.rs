@@ -10,6 +10,7 @@ pub mod build;
 pub mod config;
 pub mod importers;
 pub mod load;
+pub mod recorded;
 pub mod long;
 pub mod records;
 pub mod status;

@@ -4,8 +4,9 @@
 //! - [`config`]: `providers.toml` (OpenAI-compatible endpoints and Anthropic).
 //! - [`client`]: one HTTP call (JSON or streaming), usage, TTFT, errors, `retry-after`.
 //! - [`recorder`]: `routesim record` — concurrency, rate limits, retries, spend cap.
-//! - [`store`]: the append-only `recorded.jsonl` that dataset readers include.
-//! - [`scorer`]: quality of recorded answers (exact, contains, regex, numeric, JSON, judge).
+//!
+//! What a recording adds to a dataset — the store and the scorers — belongs to the
+//! dataset ([`crate::dataset::recorded`]); this module only writes it.
 //! - [`mock`]: a loopback mock provider for tests, benchmarks and demos.
 //!
 //! Keys are read from the environment when a call is made, sent in headers only, and
@@ -15,5 +16,3 @@ pub mod client;
 pub mod config;
 pub mod mock;
 pub mod recorder;
-pub mod scorer;
-pub mod store;

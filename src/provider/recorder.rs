@@ -15,8 +15,8 @@
 
 use super::client::{CallOutcome, call_once, http_client};
 use super::config::{self, Provider, Providers};
-use super::scorer::{Judge, Scorer};
-use super::store::{CellKey, JUDGED_FILE, JudgeRecord, Record, STORE_FILE, Store};
+use crate::dataset::recorded::scorer::{Judge, Scorer};
+use crate::dataset::recorded::store::{CellKey, JUDGED_FILE, JudgeRecord, Record, STORE_FILE, Store};
 use crate::dataset::{self, Dataset, LoadOptions, Status, tokens::estimate_tokens};
 use crate::error::{Diagnostic, InputError};
 use crate::pricing::{ModelPrice, PriceBook, Usage};
