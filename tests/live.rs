@@ -1,9 +1,9 @@
 //! Live mode against a real HTTP server started on 127.0.0.1 inside each test (the
 //! mock provider): failure handling, streaming, crash safety, spend cap, secrets.
 
+use routesim::dataset::recorded::store::{Record, STORE_FILE, read};
 use routesim::provider::mock::{MockConfig, MockServer};
 use routesim::provider::recorder::{RecordOptions, record};
-use routesim::dataset::recorded::store::{Record, STORE_FILE, read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

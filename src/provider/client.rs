@@ -45,6 +45,23 @@ pub struct CallOutcome {
     pub server_us: Option<u64>,
 }
 
+impl CallOutcome {
+    /// A call that ended without an answer: `status`, an error text, nothing else.
+    pub fn failed(status: Status, error: String) -> CallOutcome {
+        CallOutcome {
+            status,
+            output: None,
+            usage: Usage::default(),
+            latency_ms: 0.0,
+            ttft_ms: None,
+            retry_after_ms: None,
+            error: Some(error),
+            retryable: false,
+            server_us: None,
+        }
+    }
+}
+
 /// Replace every occurrence of the key in `s`.
 pub fn redact(s: &str, key: Option<&str>) -> String {
     match key {
