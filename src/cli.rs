@@ -64,6 +64,11 @@ pub struct RecordArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Skip the preflight (one cheap call per provider and model before recording,
+    /// which stops the run on a refused key, an unknown model or an unreachable
+    /// endpoint).
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 /// `routesim mock-server`.
@@ -91,6 +96,7 @@ impl RecordArgs {
             limit: self.limit.map(|n| n as usize),
             cells: None,
             quiet: self.quiet,
+            no_preflight: self.no_preflight,
         }
     }
 }

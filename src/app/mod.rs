@@ -84,7 +84,10 @@ fn record_missing_live(plan: &RunPlan) -> Result<()> {
         let mut models: Vec<String> = cells.iter().map(|c| c.1.clone()).collect();
         models.sort();
         models.dedup();
-        println!(
+        // A closed stdout (`| head`) must not stop the recording.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout(),
             "--missing live, round {round}: recording {} missing cells of {} models",
             cells.len(),
             models.len()
@@ -101,6 +104,7 @@ fn record_missing_live(plan: &RunPlan) -> Result<()> {
             ..Default::default()
         })?;
         print_record_report(&r, None);
+        stopped_error(&r)?;
     }
     Ok(())
 }
@@ -241,7 +245,9 @@ pub fn compare(a: &Path, b: &Path, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// `routesim record`: fill missing cells from live providers.
+/// `routesim record`: fill missing cells from live providers. A run stopped by a
+/// call without an answer prints what it did, then fails (exit 2) naming the
+/// provider, model and error.
 pub fn record(o: &crate::provider::recorder::RecordOptions) -> Result<()> {
     if o.models.is_empty() {
         return Err(InputError::one(Diagnostic::file(
@@ -252,12 +258,46 @@ pub fn record(o: &crate::provider::recorder::RecordOptions) -> Result<()> {
     }
     let r = crate::provider::recorder::record(o)?;
     print_record_report(&r, o.max_spend);
-    Ok(())
+    stopped_error(&r)
 }
 
+/// The error of a run that stopped early, if it did.
+fn stopped_error(r: &crate::provider::recorder::RecordReport) -> Result<()> {
+    match &r.stopped {
+        None => Ok(()),
+        Some(s) => {
+            let missing = r.planned.saturating_sub(r.recorded);
+            anyhow::bail!(
+                "recording stopped: {s}\nthe failed call stored nothing; every answer received is stored ({} this run); run the same command again to record the {missing} cells still missing",
+                r.recorded
+            )
+        }
+    }
+}
+
+/// Print what a recording did. Written whole and a closed stdout ignored (`| head`),
+/// so a run that stopped still exits 2.
 fn print_record_report(r: &crate::provider::recorder::RecordReport, cap: Option<f64>) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if !r.preflight.is_empty() {
+        let checked: Vec<String> = r
+            .preflight
+            .iter()
+            .map(|c| {
+                let served = c
+                    .served
+                    .as_ref()
+                    .map(|s| format!(", served by {s}"))
+                    .unwrap_or_default();
+                format!("{} {}{served} ({:.0} ms)", c.model, c.status, c.latency_ms)
+            })
+            .collect();
+        let _ = writeln!(out, "preflight: {}", checked.join("; "));
+    }
     let statuses: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!(
+    let _ = writeln!(
+        out,
         "recorded {} of {} planned cells ({} already recorded) in {:.1} s: {:.0} calls/s; statuses: {}",
         r.recorded,
         r.planned,
@@ -270,28 +310,54 @@ fn print_record_report(r: &crate::provider::recorder::RecordReport, cap: Option<
             statuses.join(", ")
         }
     );
-    println!(
-        "spend: ${:.6}{}{}",
-        r.spend_usd,
-        if r.judged > 0 {
-            format!(
-                " (judge ${:.6} for {} verdicts)",
-                r.judge_spend_usd, r.judged
-            )
-        } else {
-            String::new()
-        },
-        cap.map(|c| format!(" (cap ${c})")).unwrap_or_default()
-    );
+    let mut parts = Vec::new();
+    if r.judged > 0 {
+        parts.push(format!(
+            "judge ${:.6} for {} verdicts",
+            r.judge_spend_usd, r.judged
+        ));
+    }
+    if r.preflight_spend_usd > 0.0 {
+        parts.push(format!("preflight ${:.6}", r.preflight_spend_usd));
+    }
+    if let Some(c) = cap {
+        parts.push(format!("cap ${c}"));
+    }
+    let detail = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    };
+    let _ = writeln!(out, "spend: ${:.6}{detail}", r.spend_usd);
     if r.skipped_by_cap > 0 {
-        println!(
+        let _ = writeln!(
+            out,
             "stopped before the spend cap: {} cells not recorded",
             r.skipped_by_cap
         );
     }
-    if let Some((p50, p99)) = r.overhead_ms {
-        println!("client overhead (latency minus server time): p50 {p50:.2} ms, p99 {p99:.2} ms");
+    if r.recorded > 0 && !r.concurrency.is_empty() {
+        let c: Vec<String> = r
+            .concurrency
+            .iter()
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "note: calls in flight per provider: {} (stored with each cell: a gateway queues calls, so recorded latency depends on it)",
+            c.join(", ")
+        );
     }
+    for n in &r.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    if let Some((p50, p99)) = r.overhead_ms {
+        let _ = writeln!(
+            out,
+            "client overhead (latency minus server time): p50 {p50:.2} ms, p99 {p99:.2} ms"
+        );
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
 }
 
 /// `routesim mock-server`.
@@ -300,7 +366,7 @@ pub fn mock_server(port: u16, latency_ms: u64) -> Result<()> {
         port,
         crate::provider::mock::MockConfig {
             latency_ms,
-            stall_after: None,
+            ..Default::default()
         },
     )?;
     Ok(())

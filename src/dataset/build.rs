@@ -288,6 +288,13 @@ impl DatasetBuilder {
         }
     }
 
+    /// The `input_tokens` a request gives itself (its own row), if any.
+    pub fn given_input_tokens(&self, id: &str) -> Option<u32> {
+        self.req_index
+            .get(id)
+            .and_then(|&i| self.requests[i as usize].input_tokens)
+    }
+
     /// Register a model name (responses register their models automatically).
     pub fn add_model(&mut self, name: &str) -> ModelId {
         let last = self.last_model as usize;

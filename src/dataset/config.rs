@@ -160,8 +160,8 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
         Layout::Wide => wide_files,
         _ => responses,
     };
-    if layout == Layout::Long && files.is_empty() {
-        doc.err(0..0, "no data: expected `responses = [\"responses.csv\"]` (long layout) or `files = [...]` with format = \"wide\"");
+    if layout == Layout::Long && files.is_empty() && requests.is_none() {
+        doc.err(0..0, "no data: expected `requests = \"requests.jsonl\"` (prompts, for `routesim record` to answer), `responses = [\"responses.csv\"]` (long layout) or `files = [...]` with format = \"wide\"");
     }
     if layout == Layout::FastChat && fastchat_dir.is_none() {
         doc.err(

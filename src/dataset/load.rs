@@ -25,8 +25,19 @@ fn hash_source(p: &Path) -> Result<SourceFile, InputError> {
     })
 }
 
-/// Load a dataset from `path`, collecting every problem found.
+/// Load a dataset from `path`, collecting every problem found. A dataset without any
+/// response is an error (nothing to simulate).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
+    load_with(path, opts, false)
+}
+
+/// Load a dataset that may hold prompts only (a requests file and no responses yet),
+/// for `routesim record` to fill.
+pub fn load_prompts(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
+    load_with(path, opts, true)
+}
+
+fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Dataset, InputError> {
     let mut diags = Diagnostics::new();
     if !path.exists() {
         return Err(InputError::file(path, "no such file or folder"));
@@ -100,8 +111,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
                     "not a dataset: expected dataset.toml, a FastChat folder (question.jsonl + model_answer/), or .csv/.jsonl/.parquet files",
                 ));
             }
-            b = DatasetBuilder::new(true);
+            // A `requests.*` file holds the prompts (possibly the only file: a
+            // prompts-only dataset for `routesim record`).
+            let (requests, files): (Vec<PathBuf>, Vec<PathBuf>) =
+                files.into_iter().partition(|f| is_requests_file(f));
+            b = DatasetBuilder::new(requests.is_empty());
             b.info.name = dir_name(path);
+            for f in &requests {
+                long::read_requests(f, &mut b, &mut diags)?;
+                b.sources.push(hash_source(f)?);
+            }
             let many = files.len() > 1;
             for f in &files {
                 let stem = file_stem(f);
@@ -144,10 +163,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
             "the dataset has no requests",
         ));
     }
-    if ds.n_models() == 0 && diags.is_empty() {
+    if ds.n_models() == 0 && diags.is_empty() && !prompts_only {
         diags.push(crate::error::Diagnostic::file(
             display_path(path),
-            "the dataset has no responses",
+            "the dataset has no responses yet (a prompts-only dataset): record some with `routesim record -d DATASET --models … --providers providers.toml`",
         ));
     }
     diags.finish(())?;
@@ -164,7 +183,9 @@ fn read_store(
     b: &mut DatasetBuilder,
     diags: &mut Diagnostics,
 ) -> Result<(), InputError> {
+    use super::recorded::notes::store_lines;
     use super::recorded::store::{JUDGED_FILE, JudgeRecord, STORE_FILE, read_as};
+    use super::recorded::{concurrency_note, short_text_note};
     let store = dir.join(STORE_FILE);
     if store.is_file() {
         let implicit = b.implicit_requests;
@@ -172,6 +193,20 @@ fn read_store(
         long::read_responses(&store, b, diags)?;
         b.implicit_requests = implicit;
         b.sources.push(hash_source(&store)?);
+        let file = display_path(&store);
+        let text = std::fs::read_to_string(&store)
+            .map_err(|e| InputError::file(&store, format!("cannot read: {e}")))?;
+        let lines = store_lines(&text);
+        b.info.warnings.extend(concurrency_note(&file, &lines));
+        let sent_vs_given = lines
+            .iter()
+            .filter(|l| l.status == "ok")
+            .filter_map(|l| Some((l.input_tokens?, b.given_input_tokens(&l.request_id)?)));
+        if let Some(n) = short_text_note(sent_vs_given) {
+            b.info.warnings.push(format!(
+                "{file}: {n}: live cells are priced and timed for the text sent, so they look cheaper and faster than cells measured on the whole context"
+            ));
+        }
     }
     let judged = dir.join(JUDGED_FILE);
     if judged.is_file() {
@@ -266,6 +301,36 @@ fn table_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// A file named `requests.*` without a model column: one row per request.
+fn is_requests_file(p: &Path) -> bool {
+    if file_stem(p) != "requests" {
+        return false;
+    }
+    fn has_model<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
+        keys.any(|k| ["model", "model_id", "model_name"].contains(&k))
+    }
+    match TableFormat::from_path(p) {
+        Some(TableFormat::Jsonl) => {
+            use std::io::BufRead;
+            let first = std::fs::File::open(p).ok().and_then(|f| {
+                std::io::BufReader::new(f)
+                    .lines()
+                    .map_while(|l| l.ok())
+                    .find(|l| !l.trim().is_empty())
+            });
+            match first.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) {
+                Some(serde_json::Value::Object(o)) => !has_model(o.keys().map(|k| k.as_str())),
+                _ => false,
+            }
+        }
+        Some(fmt) => match header(p, fmt) {
+            Ok(Some(cols)) => !has_model(cols.iter().map(|c| c.as_str())),
+            _ => false,
+        },
+        None => false,
+    }
 }
 
 /// A table is long when it has both a request id and a model column (JSONL and

@@ -3,7 +3,8 @@
 //!
 //! Column names (aliases in parentheses) are listed in the README. Request-level
 //! columns (`input`, `ts`, `reference`, `meta.*`) may sit in the responses file; the
-//! first row of a request supplies them. Unknown columns are ignored with a warning.
+//! first row of a request supplies them. Unknown columns are ignored with a warning;
+//! the bookkeeping columns of `routesim record`'s store are known and skipped quietly.
 
 use super::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
 use super::records::{Cell, Fields, Row, TableFormat, describe, map_rows};
@@ -137,7 +138,13 @@ pub fn read_responses(
             }
         },
     )?;
-    warn_ignored(b, &file, &cols, RESPONSE_COLUMNS);
+    // The store's bookkeeping columns (`routesim record`) are known too.
+    let known: Vec<&[&str]> = RESPONSE_COLUMNS
+        .iter()
+        .copied()
+        .chain([super::recorded::store::BOOKKEEPING_COLUMNS])
+        .collect();
+    warn_ignored(b, &file, &cols, &known);
     Ok(())
 }
 

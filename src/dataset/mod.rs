@@ -20,7 +20,7 @@ pub mod tokens;
 pub mod wide;
 
 pub use build::DatasetBuilder;
-pub use load::{LoadOptions, load};
+pub use load::{LoadOptions, load, load_prompts};
 pub use status::{Status, StatusClass};
 pub use text::TextColumn;
 

@@ -1,6 +1,14 @@
 //! One HTTP call to a provider (OpenAI chat completions or Anthropic messages), with
-//! or without streaming; parsing usage, time to first token, errors and `retry-after`.
-//! Keys go into request headers only and are redacted from every message kept.
+//! or without streaming; parsing usage, time to first token, errors, `retry-after`,
+//! the model that answered and the cost a gateway reports. Keys go into request
+//! headers only and are redacted from every message kept.
+//!
+//! A call ends in one of two ways. Either the provider *answered* — a success, or an
+//! error it chose to return (429, 5xx, context length, content filter, malformed
+//! JSON, a timeout once the response had started) — and the outcome is a recording.
+//! Or there was no answer to record ([`Fault`]): the endpoint could not be reached
+//! (refused or reset connection, DNS, TLS, no byte before the timeout), the key was
+//! refused, or the model is unknown. Faults are never stored.
 
 use super::config::{Kind, Provider};
 use crate::dataset::Status;
@@ -22,11 +30,62 @@ pub struct Usage {
     pub reasoning_tokens: Option<u32>,
 }
 
+/// A call that produced nothing to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No answer from the endpoint: connection refused or reset, DNS or TLS failure,
+    /// no byte before the client's timeout, or the connection broke mid-response.
+    Unreachable,
+    /// The key was refused (401/403, or a gateway's own wording for it).
+    Auth,
+    /// The model or the endpoint is unknown (404, or a gateway's "invalid model").
+    UnknownModel,
+}
+
+impl Fault {
+    /// What the user should check.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Fault::Unreachable => "is the base URL right and the server up?",
+            Fault::Auth => "check the key in the provider's api_key_env",
+            Fault::UnknownModel => {
+                "check the model id in providers.toml (and that base_url ends in /v1 for OpenAI-compatible servers)"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Fault::Unreachable => "unreachable",
+            Fault::Auth => "key refused",
+            Fault::UnknownModel => "unknown model",
+        })
+    }
+}
+
+/// What a response says about the model that answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The body's `model` (a dated snapshot, the deployment, or after a LiteLLM
+    /// fallback the served deployment's model).
+    pub model: Option<String>,
+    /// LiteLLM's `x-litellm-model-group`: the model group that answered.
+    pub group: Option<String>,
+    /// LiteLLM's `x-litellm-model-name`: the deployment's `provider/model`.
+    pub deployment: Option<String>,
+    /// LiteLLM's `x-litellm-attempted-fallbacks`.
+    pub fallbacks: Option<u32>,
+}
+
 /// What one call returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallOutcome {
     /// `ok`, an HTTP status, `timeout` or `error`.
     pub status: Status,
+    /// Why there is nothing to record, when there is not.
+    pub fault: Option<Fault>,
     /// Answer text.
     pub output: Option<String>,
     /// Usage block.
@@ -43,6 +102,13 @@ pub struct CallOutcome {
     pub retryable: bool,
     /// Server-reported service time (mock provider only), µs.
     pub server_us: Option<u64>,
+    /// The model that answered, as the response names it.
+    pub served: Served,
+    /// Cost reported by the gateway (`x-litellm-response-cost`, or `usage.cost` as
+    /// OpenRouter and LiteLLM's stream send it), USD.
+    pub reported_cost_usd: Option<f64>,
+    /// The response's id (`chatcmpl-…`, `msg_…`).
+    pub response_id: Option<String>,
 }
 
 impl CallOutcome {
@@ -50,6 +116,7 @@ impl CallOutcome {
     pub fn failed(status: Status, error: String) -> CallOutcome {
         CallOutcome {
             status,
+            fault: None,
             output: None,
             usage: Usage::default(),
             latency_ms: 0.0,
@@ -58,6 +125,18 @@ impl CallOutcome {
             error: Some(error),
             retryable: false,
             server_us: None,
+            served: Served::default(),
+            reported_cost_usd: None,
+            response_id: None,
+        }
+    }
+
+    /// A call with nothing to record.
+    pub fn fault(fault: Fault, error: String) -> CallOutcome {
+        CallOutcome {
+            fault: Some(fault),
+            retryable: true,
+            ..CallOutcome::failed(Status::ERROR, error)
         }
     }
 }
@@ -174,6 +253,99 @@ pub fn anthropic_usage(u: &serde_json::Value) -> Usage {
     }
 }
 
+fn elapsed_ms(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// An error and its causes, one sentence (reqwest's own text names only the URL).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether an error answer means there is nothing to record: the key was refused or
+/// the model is unknown. 401/403 and 404 by their codes; a 400 by the wording that
+/// gateways use for the same (a LiteLLM proxy without a database answers a wrong key
+/// with 400 `no_db_connection`, an unknown model with 400 "Invalid model name";
+/// OpenRouter says "is not a valid model ID").
+pub fn classify_http(code: u16, body: &str) -> Option<Fault> {
+    match code {
+        401 | 403 => return Some(Fault::Auth),
+        404 => return Some(Fault::UnknownModel),
+        400 | 422 => {}
+        _ => return None,
+    }
+    let b = body.to_ascii_lowercase();
+    const AUTH: &[&str] = &[
+        "no_db_connection",
+        "authentication error",
+        "authentication_error",
+        "invalid_api_key",
+        "incorrect api key",
+        "invalid api key",
+        "invalid proxy server token",
+        "unauthorized",
+    ];
+    const MODEL: &[&str] = &[
+        "invalid model name",
+        "model_not_found",
+        "not a valid model",
+        "unknown model",
+        "model not found",
+        "no such model",
+    ];
+    if AUTH.iter().any(|w| b.contains(w)) {
+        Some(Fault::Auth)
+    } else if MODEL.iter().any(|w| b.contains(w))
+        || (b.contains("model") && b.contains("does not exist"))
+    {
+        Some(Fault::UnknownModel)
+    } else {
+        None
+    }
+}
+
+/// What the response headers say: LiteLLM's served group, deployment, fallbacks and
+/// cost, the mock's service time.
+fn header_facts(h: &reqwest::header::HeaderMap) -> (Served, Option<f64>, Option<u64>) {
+    let text = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let served = Served {
+        model: None,
+        group: text("x-litellm-model-group"),
+        deployment: text("x-litellm-model-name"),
+        fallbacks: text("x-litellm-attempted-fallbacks").and_then(|v| v.parse().ok()),
+    };
+    let cost = text("x-litellm-response-cost")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|c| c.is_finite() && *c >= 0.0);
+    let server_us = text("x-mock-service-us").and_then(|v| v.parse().ok());
+    (served, cost, server_us)
+}
+
+/// A cost in a `usage` object (OpenRouter, LiteLLM streams), USD.
+fn usage_cost(u: &serde_json::Value) -> Option<f64> {
+    u.get("cost")
+        .and_then(|c| c.as_f64())
+        .filter(|c| c.is_finite() && *c >= 0.0)
+}
+
+fn text_at(v: &serde_json::Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(String::from)
+}
+
 /// Make one call.
 pub async fn call_once(
     client: &reqwest::Client,
@@ -203,38 +375,38 @@ pub async fn call_once(
         req = req.header(h.as_str(), v.as_str());
     }
     let t0 = Instant::now();
-    let fail = |status: Status, msg: String, retryable: bool, t0: Instant| CallOutcome {
-        status,
-        output: None,
-        usage: Usage::default(),
-        latency_ms: t0.elapsed().as_secs_f64() * 1000.0,
-        ttft_ms: None,
-        retry_after_ms: None,
-        error: Some(short(&redact(&msg, key))),
-        retryable,
-        server_us: None,
-    };
     let resp = match req.send().await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => return fail(Status::TIMEOUT, "timed out".into(), true, t0),
-        Err(e) => return fail(Status::ERROR, format!("request failed: {e}"), true, t0),
+        Err(e) => {
+            let why = if e.is_timeout() {
+                format!(
+                    "{url}: no response within timeout_ms = {} (raise it, or stream, for slow models)",
+                    p.timeout_ms
+                )
+            } else {
+                error_chain(&e)
+            };
+            let mut o = CallOutcome::fault(Fault::Unreachable, short(&redact(&why, key)));
+            o.latency_ms = elapsed_ms(t0);
+            return o;
+        }
     };
     let code = resp.status().as_u16();
     let ra = retry_after(resp.headers());
-    let server_us = resp
-        .headers()
-        .get("x-mock-service-us")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let (served, header_cost, server_us) = header_facts(resp.headers());
     if !(200..300).contains(&code) {
         let body = resp.text().await.unwrap_or_default();
-        let mut o = fail(
-            Status(code),
-            format!("HTTP {code}: {body}"),
-            code == 429 || code >= 500,
-            t0,
-        );
+        let msg = short(&redact(&format!("HTTP {code}: {body}"), key));
+        let mut o = match classify_http(code, &body) {
+            Some(f) => CallOutcome::fault(f, format!("{url}: {msg}")),
+            None => CallOutcome {
+                retryable: code == 429 || code >= 500,
+                ..CallOutcome::failed(Status(code), msg)
+            },
+        };
+        o.latency_ms = elapsed_ms(t0);
         o.retry_after_ms = ra;
+        o.server_us = server_us;
         return o;
     }
     let mut out = if p.stream {
@@ -246,45 +418,47 @@ pub async fn call_once(
         out.error = Some(short(&redact(e, key)));
     }
     out.server_us = server_us;
+    out.served = Served {
+        model: out.served.model.take(),
+        ..served
+    };
+    out.reported_cost_usd = header_cost.or(out.reported_cost_usd);
     out
 }
 
 async fn read_json(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOutcome {
     let bytes = match resp.bytes().await {
         Ok(b) => b,
-        Err(e) => {
-            let timeout = e.is_timeout();
+        Err(e) if e.is_timeout() => {
+            // The response had started: the model was too slow to finish.
             return CallOutcome {
-                status: if timeout {
-                    Status::TIMEOUT
-                } else {
-                    Status::ERROR
-                },
-                output: None,
-                usage: Usage::default(),
-                latency_ms: t0.elapsed().as_secs_f64() * 1000.0,
-                ttft_ms: None,
-                retry_after_ms: None,
-                error: Some(format!("reading the response failed: {e}")),
+                latency_ms: elapsed_ms(t0),
                 retryable: true,
-                server_us: None,
+                ..CallOutcome::failed(Status::TIMEOUT, "timed out reading the response".into())
             };
         }
+        Err(e) => {
+            let mut o = CallOutcome::fault(
+                Fault::Unreachable,
+                format!(
+                    "the connection broke while reading the response: {}",
+                    error_chain(&e)
+                ),
+            );
+            o.latency_ms = elapsed_ms(t0);
+            return o;
+        }
     };
-    let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = elapsed_ms(t0);
     let v: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => {
             return CallOutcome {
-                status: Status::ERROR,
-                output: None,
-                usage: Usage::default(),
                 latency_ms,
-                ttft_ms: None,
-                retry_after_ms: None,
-                error: Some(format!("malformed JSON in a 200 response: {e}")),
-                retryable: false,
-                server_us: None,
+                ..CallOutcome::failed(
+                    Status::ERROR,
+                    format!("malformed JSON in a 200 response: {e}"),
+                )
             };
         }
     };
@@ -310,11 +484,14 @@ async fn read_json(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOutc
         output,
         usage,
         latency_ms,
-        ttft_ms: None,
-        retry_after_ms: None,
         error: None,
-        retryable: false,
-        server_us: None,
+        served: Served {
+            model: text_at(&v["model"]),
+            ..Served::default()
+        },
+        reported_cost_usd: usage_cost(&v["usage"]),
+        response_id: text_at(&v["id"]),
+        ..CallOutcome::failed(Status::OK, String::new())
     }
 }
 
@@ -324,14 +501,19 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
     let mut text = String::new();
     let mut ttft = None;
     let mut usage = Usage::default();
+    let mut cost = None;
+    let mut model = None;
+    let mut id = None;
     let mut error = None;
     let mut timeout = false;
+    let mut broken = false;
     'outer: while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
                 timeout = e.is_timeout();
-                error = Some(format!("stream interrupted: {e}"));
+                broken = !timeout;
+                error = Some(format!("stream interrupted: {}", error_chain(&e)));
                 break;
             }
         };
@@ -353,8 +535,11 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
                 };
                 let delta = match kind {
                     Kind::OpenAi => {
+                        model = model.or_else(|| text_at(&v["model"]));
+                        id = id.or_else(|| text_at(&v["id"]));
                         if v["usage"].is_object() {
                             usage = openai_usage(&v["usage"]);
+                            cost = usage_cost(&v["usage"]).or(cost);
                         }
                         v["choices"][0]["delta"]["content"]
                             .as_str()
@@ -362,7 +547,10 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
                     }
                     Kind::Anthropic => match v["type"].as_str() {
                         Some("message_start") => {
-                            let u = anthropic_usage(&v["message"]["usage"]);
+                            let m = &v["message"];
+                            model = text_at(&m["model"]);
+                            id = text_at(&m["id"]);
+                            let u = anthropic_usage(&m["usage"]);
                             usage.input_tokens = u.input_tokens;
                             usage.cached_tokens = u.cached_tokens;
                             usage.cache_write_tokens = u.cache_write_tokens;
@@ -383,14 +571,20 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
                     && !d.is_empty()
                 {
                     if ttft.is_none() {
-                        ttft = Some(t0.elapsed().as_secs_f64() * 1000.0);
+                        ttft = Some(elapsed_ms(t0));
                     }
                     text.push_str(&d);
                 }
             }
         }
     }
-    let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = elapsed_ms(t0);
+    if broken {
+        // A cut stream is not an answer, however much of it arrived.
+        let mut o = CallOutcome::fault(Fault::Unreachable, error.unwrap_or_default());
+        o.latency_ms = latency_ms;
+        return o;
+    }
     let failed = error.is_some() && text.is_empty();
     CallOutcome {
         status: if timeout {
@@ -400,6 +594,7 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
         } else {
             Status::OK
         },
+        fault: None,
         output: (!text.is_empty()).then_some(text),
         usage,
         latency_ms,
@@ -408,6 +603,12 @@ async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOu
         retryable: timeout || failed,
         error,
         server_us: None,
+        served: Served {
+            model,
+            ..Served::default()
+        },
+        reported_cost_usd: cost,
+        response_id: id,
     }
 }
 
@@ -469,6 +670,78 @@ mod tests {
             HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
         assert_eq!(retry_after(&h), Some(0.0), "a date in the past: no wait");
+    }
+
+    #[test]
+    fn key_and_model_errors_are_faults_other_errors_are_answers() {
+        assert_eq!(classify_http(401, ""), Some(Fault::Auth));
+        assert_eq!(classify_http(403, "forbidden"), Some(Fault::Auth));
+        assert_eq!(classify_http(404, ""), Some(Fault::UnknownModel));
+        // A LiteLLM proxy without a database, verbatim: a wrong key, an unknown group.
+        assert_eq!(
+            classify_http(
+                400,
+                r#"{"error":{"message":"No connected db.","type":"no_db_connection","param":null,"code":"400"}}"#
+            ),
+            Some(Fault::Auth)
+        );
+        assert_eq!(
+            classify_http(
+                400,
+                r#"{"error":{"message":"400: {'error': '/chat/completions: Invalid model name passed in model=no-such. Call `/v1/models` to view available models for your key.'}","type":"None","param":"None","code":"400"}}"#
+            ),
+            Some(Fault::UnknownModel)
+        );
+        assert_eq!(
+            classify_http(
+                400,
+                r#"{"error":{"message":"foo/bar is not a valid model ID","code":400}}"#
+            ),
+            Some(Fault::UnknownModel)
+        );
+        // Provider answers: recorded.
+        for (code, body) in [
+            (
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 128000 tokens","code":"context_length_exceeded"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"content_filter_policy","code":"content_filter"}}"#,
+            ),
+            (429, "rate limited"),
+            (500, "Internal Server Error"),
+            (503, ""),
+        ] {
+            assert_eq!(classify_http(code, body), None, "{code} {body}");
+        }
+    }
+
+    #[test]
+    fn litellm_headers_give_the_served_group_and_the_cost() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        // The headers of a fallback429 answer of LiteLLM 1.108.7 (research notes).
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-litellm-model-name", "openai/gpt-4o-mini"),
+            ("x-litellm-model-group", "mock-ok"),
+            ("x-litellm-attempted-fallbacks", "1"),
+            ("x-litellm-response-cost", "1.35e-05"),
+            ("x-litellm-response-cost-original", "1.35e-05"),
+        ] {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+        let (served, cost, us) = header_facts(&h);
+        assert_eq!(served.group.as_deref(), Some("mock-ok"));
+        assert_eq!(served.deployment.as_deref(), Some("openai/gpt-4o-mini"));
+        assert_eq!(served.fallbacks, Some(1));
+        assert_eq!((cost, us), (Some(1.35e-5), None));
+        // A streamed answer has no cost header; the usage chunk carries it.
+        assert_eq!(header_facts(&HeaderMap::new()).1, None);
+        assert_eq!(
+            usage_cost(&serde_json::json!({"prompt_tokens": 14, "cost": 6.299999999999999e-6})),
+            Some(6.299999999999999e-6)
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@
 //! stream = true                   # measure time to first token
 //! max_tokens = 1024
 //! max_tokens_param = "max_tokens" # "max_completion_tokens" for OpenAI reasoning models (o1, o3…)
-//! retries = 3                     # on 429, 5xx, timeouts and dropped connections
+//! retries = 3                     # on 429, 5xx and timeouts (the answer is then recorded)
+//! outage_retry_s = 60             # calls without an answer (refused or reset connections,
+//!                                 # DNS, TLS, no byte before timeout_ms) are retried this long,
+//!                                 # then the run stops; they are never recorded
 //! ```
 
 use crate::error::InputError;
@@ -67,6 +70,9 @@ pub struct Provider {
     pub retries: u32,
     /// Initial back-off, ms (doubles per retry; `retry-after` wins when longer).
     pub backoff_ms: u64,
+    /// How long a call that gets no answer (unreachable endpoint, dropped
+    /// connection, no byte before the timeout) is retried before the run stops, s.
+    pub outage_retry_s: f64,
 }
 
 impl Provider {
@@ -121,6 +127,7 @@ const KEYS: &[&str] = &[
     "max_tokens_param",
     "retries",
     "backoff_ms",
+    "outage_retry_s",
 ];
 
 /// Read a providers file.
@@ -223,6 +230,9 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
             .clamp(1, u32::MAX as u64) as u32;
         let retries = num(&mut doc, "retries").unwrap_or(3).min(10) as u32;
         let backoff_ms = num(&mut doc, "backoff_ms").unwrap_or(500);
+        let outage_retry_s = get(t, "outage_retry_s")
+            .and_then(|v| doc.non_negative(v, "outage_retry_s"))
+            .unwrap_or(60.0);
         let stream = get(t, "stream")
             .and_then(|v| doc.boolean(v, "stream"))
             .unwrap_or(false);
@@ -256,6 +266,7 @@ pub fn parse(file: &str, text: &str) -> Result<Providers, InputError> {
             max_tokens_param,
             retries,
             backoff_ms,
+            outage_retry_s,
         });
     }
     doc.finish(out)

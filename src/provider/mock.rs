@@ -5,10 +5,19 @@
 //! Markers in the prompt choose a behaviour, counted per distinct prompt:
 //! `#429-once` (429 with `retry-after: 1` on the first call), `#500-once`,
 //! `#500-always`, `#slow` (answers after 2 s), `#malformed` (200 with broken JSON),
-//! `#drop-once` (closes the connection without answering on the first call), `#401`
-//! (401 whose body echoes the Authorization header, as some proxies do). Otherwise it
+//! `#drop-once` (closes the connection without answering on the first call),
+//! `#reset-once` (resets the connection — TCP RST — on the first call), `#401` (401
+//! whose body echoes the Authorization header, as some proxies do), `#fallback` (the
+//! body names `cheap-1` as the model that answered, as a router that fell back would),
+//! `#cost` (the usage block carries OpenRouter's `cost`: $0.000123). Otherwise it
 //! answers `echo: <prompt>` with a usage block: prompt tokens = words in the prompt,
 //! completion tokens = 5.
+//!
+//! A model id containing `unknown` gets OpenAI's 404 `model_not_found`. With
+//! [`MockConfig::api_key`] set, a call without that key gets 401. With
+//! [`MockConfig::outage`], the server goes down after a number of requests — the
+//! listening socket closes (new connections are refused) and open connections are
+//! reset — and comes back on the same port after a while.
 //!
 //! A model id containing `judge` acts as an LLM judge: it answers `Rating: [[N]]` when
 //! the prompt contains `#rate-N`, and an unparseable "I cannot rate this answer."
@@ -29,6 +38,20 @@ pub struct MockConfig {
     pub latency_ms: u64,
     /// Answer this many requests, then hang every further one (crash tests).
     pub stall_after: Option<usize>,
+    /// The only key accepted (`Authorization: Bearer …` or `x-api-key`); others get 401.
+    pub api_key: Option<String>,
+    /// Go down once, as a crashed gateway does.
+    pub outage: Option<Outage>,
+}
+
+/// A gateway crash: after `after` requests the server refuses connections and resets
+/// open ones for `down_ms`, then listens again on the same port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    /// Requests received before it goes down (the next one is reset).
+    pub after: usize,
+    /// How long it stays down, ms.
+    pub down_ms: u64,
 }
 
 /// A running mock server.
@@ -53,12 +76,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let completed = Arc::new(AtomicUsize::new(0));
         let received = Arc::new(AtomicUsize::new(0));
-        let state = Arc::new(State {
-            cfg,
-            completed: completed.clone(),
-            received: received.clone(),
-            seen: Mutex::new(HashMap::new()),
-        });
+        let state = Arc::new(State::new(cfg, completed.clone(), received.clone()));
         rt.spawn(serve(listener, state));
         Ok(MockServer {
             addr,
@@ -79,20 +97,63 @@ struct State {
     completed: Arc<AtomicUsize>,
     received: Arc<AtomicUsize>,
     seen: Mutex<HashMap<String, usize>>,
+    /// Incremented when the server goes down: connections of an older epoch are reset.
+    epoch: AtomicUsize,
+    /// Wakes the accept loop to close the listener.
+    crash: tokio::sync::Notify,
 }
 
-/// Serve until the runtime stops.
-async fn serve(listener: TcpListener, state: Arc<State>) {
-    loop {
-        let Ok((sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = sock.set_nodelay(true);
-        let st = state.clone();
-        tokio::spawn(async move {
-            let _ = connection(sock, st).await;
-        });
+impl State {
+    fn new(cfg: MockConfig, completed: Arc<AtomicUsize>, received: Arc<AtomicUsize>) -> State {
+        State {
+            cfg,
+            completed,
+            received,
+            seen: Mutex::new(HashMap::new()),
+            epoch: AtomicUsize::new(0),
+            crash: tokio::sync::Notify::new(),
+        }
     }
+}
+
+/// Serve until the runtime stops; during an outage, close the listener (refusing
+/// connections) and listen again on the same address afterwards.
+async fn serve(mut listener: TcpListener, state: Arc<State>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((sock, _)) = accepted else {
+                    continue;
+                };
+                let _ = sock.set_nodelay(true);
+                let st = state.clone();
+                let epoch = st.epoch.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let _ = connection(sock, st, epoch).await;
+                });
+            }
+            _ = state.crash.notified() => {
+                let Ok(addr) = listener.local_addr() else {
+                    return;
+                };
+                drop(listener);
+                let down = state.cfg.outage.map(|o| o.down_ms).unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(down)).await;
+                listener = loop {
+                    match TcpListener::bind(addr).await {
+                        Ok(l) => break l,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Close a connection with a TCP reset (RST) rather than an orderly FIN.
+fn reset(sock: TcpStream) {
+    let _ = sock.set_zero_linger();
+    drop(sock);
 }
 
 /// Run a mock server in the foreground (for `routesim mock-server`).
@@ -107,12 +168,11 @@ pub fn run_forever(port: u16, cfg: MockConfig) -> std::io::Result<()> {
             listener.local_addr()?,
             listener.local_addr()?
         );
-        let state = Arc::new(State {
+        let state = Arc::new(State::new(
             cfg,
-            completed: Arc::new(AtomicUsize::new(0)),
-            received: Arc::new(AtomicUsize::new(0)),
-            seen: Mutex::new(HashMap::new()),
-        });
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        ));
         serve(listener, state).await;
         Ok(())
     })
@@ -122,7 +182,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> {
+async fn connection(mut sock: TcpStream, st: Arc<State>, epoch: usize) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
         // Read one request (headers + content-length body).
@@ -157,6 +217,17 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         let body: Vec<u8> = buf[head_end..head_end + len].to_vec();
         buf.drain(..head_end + len);
         let index = st.received.fetch_add(1, Ordering::SeqCst);
+        if let Some(o) = st.cfg.outage
+            && index == o.after
+        {
+            st.epoch.fetch_add(1, Ordering::SeqCst);
+            st.crash.notify_one();
+        }
+        if st.epoch.load(Ordering::SeqCst) != epoch {
+            // The server crashed since this connection was opened.
+            reset(sock);
+            return Ok(());
+        }
         if let Some(n) = st.cfg.stall_after
             && index >= n
         {
@@ -200,16 +271,39 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
         if st.cfg.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(st.cfg.latency_ms)).await;
         }
+        if st.epoch.load(Ordering::SeqCst) != epoch {
+            reset(sock);
+            return Ok(());
+        }
         let t0 = std::time::Instant::now();
         if prompt.contains("#drop-once") && nth == 1 {
             return Ok(()); // close without answering
         }
+        if prompt.contains("#reset-once") && nth == 1 {
+            reset(sock);
+            return Ok(());
+        }
+        let model = req["model"].as_str().unwrap_or("").to_string();
+        let key_ok = match &st.cfg.api_key {
+            None => true,
+            Some(k) => auth == format!("Bearer {k}") || auth == *k,
+        };
         if prompt.contains("#slow") {
             tokio::time::sleep(Duration::from_millis(2000)).await;
         }
-        let (status, extra, body): (u16, String, Vec<u8>) = if prompt.contains("#429-once")
-            && nth == 1
-        {
+        let (status, extra, body): (u16, String, Vec<u8>) = if !key_ok {
+            (
+                401,
+                String::new(),
+                br#"{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"#.to_vec(),
+            )
+        } else if model.contains("unknown") {
+            (
+                404,
+                String::new(),
+                format!(r#"{{"error":{{"message":"The model `{model}` does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}}}"#).into_bytes(),
+            )
+        } else if prompt.contains("#429-once") && nth == 1 {
             (
                 429,
                 "retry-after: 1\r\n".into(),
@@ -264,16 +358,30 @@ async fn connection(mut sock: TcpStream, st: Arc<State>) -> std::io::Result<()> 
                 "usage": {"input_tokens": words(&prompt), "output_tokens": 5, "cache_read_input_tokens": 0}
             })).unwrap_or_default())
         } else {
-            (200, String::new(), serde_json::to_vec(&serde_json::json!({
-                "id": "chatcmpl-mock", "object": "chat.completion", "model": req["model"],
+            let served = if prompt.contains("#fallback") {
+                serde_json::json!("cheap-1")
+            } else {
+                req["model"].clone()
+            };
+            let mut body = serde_json::json!({
+                "id": format!("chatcmpl-mock-{index}"), "object": "chat.completion", "model": served,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": words(&prompt), "completion_tokens": 5, "total_tokens": words(&prompt) + 5,
                           "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
-            })).unwrap_or_default())
+            });
+            if prompt.contains("#cost") {
+                body["usage"]["cost"] = serde_json::json!(0.000123);
+            }
+            (
+                200,
+                String::new(),
+                serde_json::to_vec(&body).unwrap_or_default(),
+            )
         };
         let reason = match status {
             200 => "OK",
             401 => "Unauthorized",
+            404 => "Not Found",
             429 => "Too Many Requests",
             _ => "Internal Server Error",
         };

@@ -7,6 +7,7 @@
 //!
 //! What a recording adds to a dataset — the store and the scorers — belongs to the
 //! dataset ([`crate::dataset::recorded`]); this module only writes it.
+//! - [`served`]: which model answered (a gateway's fallback or the one asked for).
 //! - [`mock`]: a loopback mock provider for tests, benchmarks and demos.
 //!
 //! Keys are read from the environment when a call is made, sent in headers only, and
@@ -16,3 +17,4 @@ pub mod client;
 pub mod config;
 pub mod mock;
 pub mod recorder;
+pub mod served;

@@ -59,18 +59,52 @@ pub struct Record {
     /// Quality from the dataset's scorer (absent: unlabelled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
-    /// Cost from the usage and the PriceBook, USD.
+    /// Cost, USD: what the gateway reported, else the usage at list price (see
+    /// `cost_source`); 0 for a failure the gateway did not bill.
     pub cost_usd: f64,
+    /// Where `cost_usd` comes from: `gateway` (reported by it), `price` (the model's
+    /// list price), `served price` (the list price of the model that answered in its
+    /// place), `asked price` (that model has no price: the one asked for was used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_source: Option<String>,
+    /// The model that answered when it is not the one asked for (a gateway fallback,
+    /// a router's pick): its dataset name when providers.toml maps it, else the name
+    /// the response gave. Absent when the model asked for answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model: Option<String>,
+    /// The model id the response reported (LiteLLM's `x-litellm-model-name`, else the
+    /// body's `model`), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_id: Option<String>,
+    /// The response's id (`chatcmpl-…`): the key into the gateway's own logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
     /// Provider name.
     pub provider: String,
-    /// Calls made (retries included).
+    /// Calls made for this cell (retries included).
     pub attempts: u32,
+    /// Calls in flight the recording allowed to this provider: a gateway queues
+    /// calls, so the recorded latency depends on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
     /// Error text (redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// When it was recorded (UTC).
     pub recorded_at: String,
 }
+
+/// Columns of [`Record`] that the long reader does not turn into a response field:
+/// bookkeeping of the recording (known, so never reported as ignored columns).
+pub const BOOKKEEPING_COLUMNS: &[&str] = &[
+    "cost_source",
+    "served_id",
+    "response_id",
+    "attempts",
+    "concurrency",
+    "error",
+    "recorded_at",
+];
 
 /// File name of the store inside a dataset folder.
 pub const STORE_FILE: &str = "recorded.jsonl";
@@ -177,6 +211,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Store<T> {
     /// Open (or create) a store of `T`: repair a torn last line, return its records.
     pub fn open_with(path: &Path) -> std::io::Result<(Store<T>, Vec<T>)> {
         let records: Vec<T> = read_as(path)?;
+        Ok((Store::append(path)?, records))
+    }
+
+    /// Open (or create) a store of `T` for appending, without reading its records:
+    /// a torn last line (a write cut by a crash) is cut off first.
+    pub fn append(path: &Path) -> std::io::Result<Store<T>> {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .read(true)
@@ -200,14 +240,11 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Store<T> {
         f.seek(std::io::SeekFrom::End(0))?;
         let (tx, rx) = mpsc::channel::<T>();
         let thread = std::thread::spawn(move || writer(f, rx));
-        Ok((
-            Store {
-                tx: Some(tx),
-                thread: Some(thread),
-                path: path.to_path_buf(),
-            },
-            records,
-        ))
+        Ok(Store {
+            tx: Some(tx),
+            thread: Some(thread),
+            path: path.to_path_buf(),
+        })
     }
 
     /// A handle for appending records from any thread.
@@ -295,8 +332,13 @@ mod tests {
             retry_after_ms: None,
             quality: None,
             cost_usd: 0.0,
+            cost_source: None,
+            served_model: None,
+            served_id: None,
+            response_id: None,
             provider: "p".into(),
             attempts: 1,
+            concurrency: None,
             error: None,
             recorded_at: "t".into(),
         }

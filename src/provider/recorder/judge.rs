@@ -3,7 +3,7 @@
 //! The answer is stored before the judge is called (a crash between the two loses no
 //! paid answer); the verdict goes to `judged.jsonl`.
 
-use super::cost::billed;
+use super::cost::{Answerer, billed};
 use super::lane::Lane;
 use crate::dataset::recorded::scorer::Judge;
 use crate::dataset::recorded::store::JudgeRecord;
@@ -73,7 +73,7 @@ impl JudgeSetup {
             status: out.status.to_string(),
             quality: if ok { self.judge.parse(&verdict) } else { None },
             verdict: ok.then(|| verdict.chars().take(2000).collect()),
-            cost_usd: billed(out, prompt, &verdict, &self.price).cost_usd,
+            cost_usd: billed(out, prompt, &verdict, &self.price, Answerer::Asked).cost_usd,
             recorded_at: at,
         }
     }

@@ -1,10 +1,22 @@
 //! A provider's lane: its concurrency permits, rate limits (token buckets for rpm and
 //! tpm) and the retry loop of one call.
+//!
+//! Two kinds of failure are retried differently. An error *answer* (429, 5xx, a
+//! timeout once the response had started) is retried `retries` times with
+//! exponential back-off (or the server's `retry-after`), and the last one is the
+//! outcome. A call with *nothing to record* ([`Fault`]) is retried with back-off too:
+//! an unreachable endpoint for as long as the `patience` (the provider's
+//! `outage_retry_s`), a refused key or an unknown model `retries` times; if it
+//! persists the fault is returned, never as an outcome to store.
 
-use crate::provider::client::{CallOutcome, call_once};
+use crate::provider::client::{CallOutcome, Fault, call_once};
 use crate::provider::config::Provider;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The longest wait between two tries of an unreachable endpoint.
+const MAX_OUTAGE_WAIT_MS: f64 = 2_000.0;
 
 /// A token bucket refilled continuously at `per_minute`.
 struct Bucket {
@@ -71,14 +83,16 @@ impl Lane {
     }
 
     /// One call through the lane: wait for a concurrency permit and the rate limits
-    /// (`tokens` against tpm), then call with retries. Returns the outcome and the
-    /// number of calls made.
+    /// (`tokens` against tpm), then call with retries (see the module
+    /// documentation). Once `stop` is set, a faulting call gives up at once. Returns
+    /// the outcome and the number of calls made.
     pub async fn call(
         &self,
         client: &reqwest::Client,
         model_id: &str,
         prompt: &str,
         tokens: u32,
+        stop: &AtomicBool,
     ) -> (CallOutcome, u32) {
         let _permit = self.permits.acquire().await.ok();
         if let Some(b) = &self.rpm {
@@ -87,29 +101,65 @@ impl Lane {
         if let Some(b) = &self.tpm {
             take(b, tokens as f64).await;
         }
-        self.call_with_retries(client, model_id, prompt).await
+        let patience = Duration::from_secs_f64(self.provider.outage_retry_s);
+        let key = self.key.as_deref();
+        call_with_retries(
+            client,
+            &self.provider,
+            key,
+            model_id,
+            prompt,
+            patience,
+            stop,
+        )
+        .await
     }
+}
 
-    /// Call with retries; returns the last outcome and the number of calls.
-    async fn call_with_retries(
-        &self,
-        client: &reqwest::Client,
-        model_id: &str,
-        prompt: &str,
-    ) -> (CallOutcome, u32) {
-        let p = &self.provider;
-        let mut calls = 0;
-        loop {
-            calls += 1;
-            let out = call_once(client, p, model_id, prompt, self.key.as_deref()).await;
-            if out.status.is_ok() || !out.retryable || calls > p.retries {
-                return (out, calls);
+/// Call with retries; returns the last outcome and the number of calls.
+pub(super) async fn call_with_retries(
+    client: &reqwest::Client,
+    p: &Provider,
+    key: Option<&str>,
+    model_id: &str,
+    prompt: &str,
+    patience: Duration,
+    stop: &AtomicBool,
+) -> (CallOutcome, u32) {
+    let mut calls = 0u32;
+    let (mut answer_retries, mut fault_retries) = (0u32, 0u32);
+    let mut first_fault: Option<Instant> = None;
+    loop {
+        calls += 1;
+        let out = call_once(client, p, model_id, prompt, key).await;
+        let wait_ms = match out.fault {
+            None => {
+                if out.status.is_ok() || !out.retryable || answer_retries >= p.retries {
+                    return (out, calls);
+                }
+                answer_retries += 1;
+                let backoff = p.backoff_ms as f64 * 2f64.powi(answer_retries as i32 - 1);
+                backoff
+                    .max(out.retry_after_ms.unwrap_or(0.0))
+                    .min(120_000.0)
             }
-            let mut wait = p.backoff_ms as f64 * 2f64.powi(calls as i32 - 1);
-            if let Some(ra) = out.retry_after_ms {
-                wait = wait.max(ra);
+            Some(fault) => {
+                fault_retries += 1;
+                let since = first_fault.get_or_insert_with(Instant::now).elapsed();
+                let persists = match fault {
+                    Fault::Unreachable => fault_retries > p.retries && since >= patience,
+                    Fault::Auth | Fault::UnknownModel => fault_retries > p.retries,
+                };
+                if persists || stop.load(Ordering::SeqCst) {
+                    return (out, calls);
+                }
+                let backoff = p.backoff_ms as f64 * 2f64.powi(fault_retries as i32 - 1);
+                let left = patience.saturating_sub(since).as_secs_f64() * 1000.0;
+                backoff
+                    .min(MAX_OUTAGE_WAIT_MS)
+                    .min(left.max(p.backoff_ms as f64))
             }
-            tokio::time::sleep(Duration::from_secs_f64(wait.min(120_000.0) / 1000.0)).await;
-        }
+        };
+        tokio::time::sleep(Duration::from_secs_f64(wait_ms / 1000.0)).await;
     }
 }

@@ -1,5 +1,5 @@
 //! The spend ledger of a recording run: what is reserved for calls in flight, what
-//! answers and judge verdicts have cost, and the cap.
+//! answers, judge verdicts and preflight calls have cost, and the cap.
 //!
 //! A call may start only when everything spent plus everything reserved plus the
 //! call's own worst case stays within the cap, so the run stops *before* the cap
@@ -17,6 +17,8 @@ pub struct SpendLedger {
     pub answers: f64,
     /// Cost of the LLM judge's calls.
     pub judge: f64,
+    /// Cost of the preflight calls (one per provider and model).
+    pub preflight: f64,
 }
 
 impl SpendLedger {
@@ -28,9 +30,9 @@ impl SpendLedger {
         }
     }
 
-    /// Everything spent so far (answers and judge).
+    /// Everything spent so far (answers, judge and preflight).
     pub fn spent(&self) -> f64 {
-        self.answers + self.judge
+        self.answers + self.judge + self.preflight
     }
 
     /// Reserve a call's worst case; `false` (nothing reserved) when starting it could
@@ -81,6 +83,18 @@ mod tests {
         assert!((l.answers - 0.20).abs() < 1e-12 && (l.judge - 0.04).abs() < 1e-12);
         // 0.24 + 0.30 = 0.54 ≤ 1.00.
         assert!(l.try_reserve(0.3));
+    }
+
+    #[test]
+    fn the_preflight_counts_against_the_cap() {
+        // Cap $0.10; the preflight cost $0.02: a call with a $0.09 worst case would
+        // reach 0.11 and may not start, one of $0.08 reaches exactly 0.10 and may.
+        let mut l = SpendLedger::new(Some(0.1));
+        l.preflight = 0.02;
+        assert!(!l.try_reserve(0.09));
+        assert!(l.try_reserve(0.08));
+        l.settle(0.08, 0.01, 0.0);
+        assert!((l.spent() - 0.03).abs() < 1e-12);
     }
 
     #[test]
