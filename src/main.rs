@@ -7,6 +7,8 @@ use cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `routesim … | head`: a closed pipe ends the output quietly (exit 0).
+    routesim::util::pipe::exit_quietly_on_broken_pipe();
     // A bad command line is invalid input (exit 1), like a bad file; help and
     // version print and exit 0.
     let args = match Cli::try_parse() {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if routesim::util::pipe::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(input) = e.downcast_ref::<routesim::error::InputError>() {
                 eprintln!("error: invalid input\n{input}");

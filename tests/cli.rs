@@ -363,3 +363,137 @@ fn validate_reports_binding_errors_with_a_dataset() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// Issue 14: `routesim … | head` ends quietly with exit 0 for every command that
+/// prints — the reader of stdout is gone before the first line (a pipe whose read end
+/// is closed before the process starts), so every write fails with EPIPE.
+#[test]
+fn broken_pipes_end_quietly_for_every_command() {
+    let c = Case::new();
+    let closed_stdout = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let run_quiet = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_routesim"))
+            .args(args)
+            .stdout(closed_stdout())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    };
+    let p = |s: &Path| s.as_os_str().to_owned();
+    let synth = c.path("synth");
+    run_quiet(&[
+        "synth".as_ref(),
+        "--requests".as_ref(),
+        "30".as_ref(),
+        "--models".as_ref(),
+        "2".as_ref(),
+        "-o".as_ref(),
+        &p(&synth),
+    ]);
+    assert!(
+        synth.join("requests.jsonl").is_file(),
+        "synth wrote its files"
+    );
+    run_quiet(&[
+        "validate".as_ref(),
+        &p(&c.path("policy.toml")),
+        "-d".as_ref(),
+        &p(c.dir.path()),
+    ]);
+    let report = c.path("out");
+    run_quiet(&[
+        "run".as_ref(),
+        "-d".as_ref(),
+        &p(c.dir.path()),
+        "-p".as_ref(),
+        &p(&c.path("policy.toml")),
+        "-o".as_ref(),
+        &p(&report),
+        "--bootstrap".as_ref(),
+        "20".as_ref(),
+    ]);
+    assert!(report.join("report.md").is_file(), "the report was written");
+    run_quiet(&["report".as_ref(), &p(&report)]);
+    run_quiet(&["compare".as_ref(), &p(&report), &p(&report)]);
+    run_quiet(&["--help".as_ref()]);
+    // record: a loopback mock provider answers.
+    let server = routesim::provider::mock::MockServer::start(0, Default::default()).unwrap();
+    let rec = c.path("rec");
+    std::fs::create_dir(&rec).unwrap();
+    std::fs::write(rec.join("requests.csv"), "id,input\nq1,hello\n").unwrap();
+    std::fs::write(
+        rec.join("pricing.toml"),
+        "[models.\"m\"]\ninput_per_mtok = 1\noutput_per_mtok = 1\n",
+    )
+    .unwrap();
+    let providers = c.path("providers.toml");
+    std::fs::write(
+        &providers,
+        format!(
+            "[[provider]]\nname = \"mock\"\nbase_url = \"{}\"\nmodels = {{ m = \"echo\" }}\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    run_quiet(&[
+        "record".as_ref(),
+        "-d".as_ref(),
+        &p(&rec),
+        "--models".as_ref(),
+        "m".as_ref(),
+        "--providers".as_ref(),
+        &p(&providers),
+        "--pricing".as_ref(),
+        &p(&rec.join("pricing.toml")),
+    ]);
+    assert_eq!(
+        routesim::dataset::recorded::store::read(&rec.join("recorded.jsonl"))
+            .unwrap()
+            .len(),
+        1,
+        "record stored its answer"
+    );
+    // A recording that stops still fails (exit 2) when its report cannot be printed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(
+        &providers,
+        format!(
+            "[[provider]]\nname = \"dead\"\nbase_url = \"http://{dead}/v1\"\nmodels = {{ m2 = \"echo\" }}\nretries = 0\noutage_retry_s = 0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        rec.join("pricing.toml"),
+        "[models.\"m2\"]\ninput_per_mtok = 1\noutput_per_mtok = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_routesim"))
+        .args(["record", "--no-preflight", "--models", "m2", "-d"])
+        .arg(&rec)
+        .arg("--providers")
+        .arg(&providers)
+        .arg("--pricing")
+        .arg(rec.join("pricing.toml"))
+        .stdout(closed_stdout())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("recording stopped: provider \"dead\""),
+        "{err}"
+    );
+}
