@@ -522,11 +522,27 @@ fn prompts_only_datasets_are_recorded_and_run_without_a_price_file() {
         let sum: f64 = recs.iter().map(|r| r.cost_usd).sum();
         assert!((sum - 36e-6).abs() < 1e-15, "{sum}");
         std::fs::remove_file(&pricing).unwrap();
-        // `run` without --pricing: recorded costs need no price; no quality labels.
+        // `run` without --pricing: recorded costs need no price; answers without a
+        // scorer are "no labels" in the table, the headline and the chart.
         let report = d.join("report");
+        let policy = d.join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!("name = \"echo\"\n[default]\nroute = \"{MODEL}\"\n"),
+        )
+        .unwrap();
         let run = Command::new(env!("CARGO_BIN_EXE_routesim"))
-            .args(["run", "--bootstrap", "20", "-d"])
+            .args([
+                "run",
+                "--bootstrap",
+                "20",
+                "--baseline",
+                "always:mock/echo",
+                "-d",
+            ])
             .arg(d)
+            .arg("-p")
+            .arg(&policy)
             .arg("-o")
             .arg(&report)
             .output()
@@ -552,10 +568,20 @@ fn prompts_only_datasets_are_recorded_and_run_without_a_price_file() {
             "{stdout}"
         );
         assert!(!stdout.contains("ignored columns"), "{stdout}");
+        assert!(
+            stdout.contains("echo vs always:mock/echo: cost +0.0%"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("quality not compared (no quality labels)"),
+            "{stdout}"
+        );
         let md = std::fs::read_to_string(report.join("report.md")).unwrap();
         assert!(md.contains(
             "a gateway queues calls, so their latency depends on the recording concurrency"
         ));
+        let chart = std::fs::read_to_string(report.join("charts/cost_quality.svg")).unwrap();
+        assert!(chart.contains("no priced, labelled policies to plot"));
     }
 }
 

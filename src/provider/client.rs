@@ -677,7 +677,8 @@ mod tests {
         assert_eq!(classify_http(401, ""), Some(Fault::Auth));
         assert_eq!(classify_http(403, "forbidden"), Some(Fault::Auth));
         assert_eq!(classify_http(404, ""), Some(Fault::UnknownModel));
-        // A LiteLLM proxy without a database, verbatim: a wrong key, an unknown group.
+        // A LiteLLM 1.108.7 proxy without a database, verbatim: a wrong key, an unknown
+        // model group.
         assert_eq!(
             classify_http(
                 400,
@@ -688,7 +689,7 @@ mod tests {
         assert_eq!(
             classify_http(
                 400,
-                r#"{"error":{"message":"400: {'error': '/chat/completions: Invalid model name passed in model=no-such. Call `/v1/models` to view available models for your key.'}","type":"None","param":"None","code":"400"}}"#
+                r#"{"error":{"message":"/chat/completions: Invalid model name passed in model=no-such-model. Call `/v1/models` to view available models for your key.","type":"invalid_request_error","param":null,"code":"400","provider_specific_fields":{"error":"/chat/completions: Invalid model name passed in model=no-such-model. Call `/v1/models` to view available models for your key."}}}"#
             ),
             Some(Fault::UnknownModel)
         );
