@@ -772,6 +772,32 @@ fn streaming_measures_time_to_first_token_for_both_apis() {
     }
 }
 
+/// A stream cut after its first event is no answer, however much arrived: retried,
+/// and the complete answer stored. A stream that started and then outlasts
+/// `timeout_ms` is the model being too slow: a stored timeout.
+#[test]
+fn cut_streams_are_retried_and_stalled_streams_are_stored_timeouts() {
+    let server = MockServer::start(0, MockConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = ["cut me #cut-stream-once", "stall #stall-stream"];
+    dataset(dir.path(), &prompts);
+    let p = providers(
+        dir.path(),
+        &server.base_url(),
+        "stream = true\ntimeout_ms = 500\nretries = 1\n",
+    );
+    let report = record(&opts(dir.path(), p)).unwrap();
+    assert_eq!(report.stopped, None);
+    let r = by_prompt(dir.path(), &prompts);
+    assert_eq!((r[0].status.as_str(), r[0].attempts), ("ok", 2));
+    assert_eq!(
+        r[0].output.as_deref(),
+        Some("echo: cut me #cut-stream-once")
+    );
+    assert_eq!((r[1].status.as_str(), r[1].attempts), ("timeout", 2));
+    assert!(r[1].ttft_ms.is_some(), "the stream had started");
+}
+
 #[test]
 fn sigkill_mid_run_loses_nothing_completed_and_resume_never_duplicates() {
     let n = 40;

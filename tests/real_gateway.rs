@@ -85,6 +85,18 @@ impl Drop for Proxy {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The prompt of request `r031`: "Question 31: …".
+fn question(request_id: &str) -> String {
+    format!("Question {}:", request_id[1..].parse::<usize>().unwrap())
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -285,6 +297,25 @@ fn records_through_a_real_litellm_proxy_that_crashes_mid_run() {
         "{}",
         show(&out)
     );
+    // No key at all: LiteLLM answers 500 in plain text, which is no model's answer.
+    let nokey = work.path().join("providers-nokey.toml");
+    let text = std::fs::read_to_string(&patient).unwrap();
+    std::fs::write(
+        &nokey,
+        text.replace(&format!("api_key_env = \"{KEY_ENV}\"\n"), ""),
+    )
+    .unwrap();
+    let out = record(&key, &ds, &nokey, &pricing, "litellm/mock-ok", 1)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("HTTP 500: Internal Server Error — not a JSON error")
+            && String::from_utf8_lossy(&out.stderr).contains("set api_key_env"),
+        "{}",
+        show(&out)
+    );
     assert!(!store.exists(), "nothing recorded by the preflight");
     outputs.push(out);
 
@@ -299,6 +330,7 @@ fn records_through_a_real_litellm_proxy_that_crashes_mid_run() {
         .unwrap();
     wait_for_lines(&store, cells / 4, &mut child);
     proxy.kill();
+    let mut kills_ms = vec![now_ms()];
     let killed_at = lines(&store);
     std::thread::sleep(Duration::from_millis(1000));
     let restart_ms = proxy.start();
@@ -321,6 +353,7 @@ fn records_through_a_real_litellm_proxy_that_crashes_mid_run() {
         .unwrap();
     wait_for_lines(&store, cells + cells / 4, &mut child);
     proxy.kill();
+    kills_ms.push(now_ms());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -416,14 +449,39 @@ fn records_through_a_real_litellm_proxy_that_crashes_mid_run() {
         let id = v["id"].as_str().unwrap().to_string();
         assert!(by_id.insert(id, v).is_none(), "one log line per answer");
     }
-    // Tokens and costs equal to the proxy's log, answer by answer.
+    // Tokens and costs equal to the proxy's log, answer by answer. The proxy writes
+    // its line after the reply: an answer delivered just before a SIGKILL may have
+    // none. Those must have been recorded within 5 s before a crash, and are compared
+    // with the logged answer to the same prompt and model (the other sample).
     let mut ids = HashSet::new();
+    let mut unlogged = 0;
+    let logged_twin = |r: &Value| {
+        recs.iter()
+            .filter(|o| o["request_id"] == r["request_id"] && o["model"] == r["model"])
+            .find_map(|o| by_id.get(o["response_id"].as_str().unwrap_or("")).copied())
+    };
     for r in recs.iter().filter(|r| s(r, "status") == "ok") {
         let id = s(r, "response_id");
         assert!(ids.insert(id.clone()), "an answer stored twice: {id}");
-        let line = by_id
-            .get(&id)
-            .unwrap_or_else(|| panic!("no proxy log line for {r}"));
+        let line = match by_id.get(&id) {
+            Some(line) => *line,
+            None => {
+                unlogged += 1;
+                let at = routesim::dataset::time::parse_ts_ms(&s(r, "recorded_at")).unwrap();
+                assert!(
+                    kills_ms.iter().any(|k| (k - 5000..=*k).contains(&at)),
+                    "no proxy log line for {r}, recorded at {at}, crashes at {kills_ms:?}"
+                );
+                logged_twin(r)
+                    .unwrap_or_else(|| panic!("no proxy log line for {r} nor its other sample"))
+            }
+        };
+        assert!(
+            line["messages"]
+                .to_string()
+                .contains(&question(&s(r, "request_id"))),
+            "{r}"
+        );
         assert_eq!(r["input_tokens"], line["prompt_tokens"], "{r}");
         assert_eq!(r["output_tokens"], line["completion_tokens"], "{r}");
         assert_eq!(
@@ -478,7 +536,8 @@ fn records_through_a_real_litellm_proxy_that_crashes_mid_run() {
         .iter()
         .filter(|r| s(r, "model") == "litellm/flaky-429" && r["sample"] == 0)
         .map(|r| {
-            by_id[&s(r, "response_id")]["response_cost"]
+            let line = by_id.get(&s(r, "response_id")).copied();
+            line.or_else(|| logged_twin(r)).unwrap()["response_cost"]
                 .as_f64()
                 .unwrap()
         })
@@ -509,7 +568,8 @@ fn records_through_a_real_litellm_proxy_that_crashes_mid_run() {
          a {restart_ms} ms restart); crash 2 stopped the run after {stored_b} more cells, \
          the re-run recorded {rec_c} cells in {secs_c:.1} s ({:.0} cells/s at concurrency 16); \
          proxy log: {} lines, {} successes, {logged_not_stored} answered but not stored \
-         (cut by the crashes); proxy start-up {startup_ms} ms",
+         (cut by the crashes), {unlogged} stored answers it had not logged when killed; \
+         proxy start-up {startup_ms} ms",
         2 * cells,
         MODELS.len(),
         rec_c as f64 / secs_c.max(1e-9),

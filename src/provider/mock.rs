@@ -6,7 +6,9 @@
 //! `#429-once` (429 with `retry-after: 1` on the first call), `#500-once`,
 //! `#500-always`, `#slow` (answers after 2 s), `#malformed` (200 with broken JSON),
 //! `#drop-once` (closes the connection without answering on the first call),
-//! `#reset-once` (resets the connection — TCP RST — on the first call), `#401` (401
+//! `#reset-once` (resets the connection — TCP RST — on the first call),
+//! `#cut-stream-once` (a stream reset after its first event, on the first call),
+//! `#stall-stream` (a stream that pauses 2 s after its first event), `#401` (401
 //! whose body echoes the Authorization header, as some proxies do), `#fallback` (the
 //! body names `cheap-1` as the model that answered, as a router that fell back would),
 //! `#cost` (the usage block carries OpenRouter's `cost`: $0.000123). Otherwise it
@@ -341,6 +343,14 @@ async fn connection(mut sock: TcpStream, st: Arc<State>, epoch: usize) -> std::i
             for (i, ev) in sse.iter().enumerate() {
                 if i == 1 {
                     tokio::time::sleep(Duration::from_millis(5)).await;
+                    if prompt.contains("#cut-stream-once") && nth == 1 {
+                        sock.flush().await?;
+                        reset(sock);
+                        return Ok(());
+                    }
+                    if prompt.contains("#stall-stream") {
+                        tokio::time::sleep(Duration::from_millis(2000)).await;
+                    }
                 }
                 sock.write_all(format!("{:x}\r\n", ev.len()).as_bytes())
                     .await?;
