@@ -367,6 +367,17 @@ fn preflight_stops_bad_keys_unknown_models_and_dead_endpoints_before_recording()
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    let plain = {
+        use std::io::Write;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        addr
+    };
     let dir = tempfile::tempdir().unwrap();
     dataset(dir.path(), &["hello", "world"]);
     let p = dir.path().join("providers.toml");
@@ -386,12 +397,14 @@ fn preflight_stops_bad_keys_unknown_models_and_dead_endpoints_before_recording()
                 "mock/dead",
                 "echo-1",
             ),
+            // TLS to a server that answers in plain text: the handshake fails.
+            provider("tls", &format!("https://{plain}/v1"), "mock/tls", "echo-1"),
         ]
         .concat(),
     )
     .unwrap();
     let mut pricing = std::fs::read_to_string(dir.path().join("pricing.toml")).unwrap();
-    for m in ["mock/typo", "mock/dead"] {
+    for m in ["mock/typo", "mock/dead", "mock/tls"] {
         pricing.push_str(&format!(
             "[models.\"{m}\"]\ninput_per_mtok = 1\noutput_per_mtok = 1\n"
         ));
@@ -410,7 +423,7 @@ fn preflight_stops_bad_keys_unknown_models_and_dead_endpoints_before_recording()
             .output()
             .unwrap()
     };
-    let out = run(&key, "mock/echo,mock/typo,mock/dead", &[]);
+    let out = run(&key, "mock/echo,mock/typo,mock/dead,mock/tls", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     for want in [
@@ -419,6 +432,8 @@ fn preflight_stops_bad_keys_unknown_models_and_dead_endpoints_before_recording()
         "unknown model: ",
         "model_not_found",
         "provider \"dead\", model \"mock/dead\"",
+        "provider \"tls\", model \"mock/tls\" (\"echo-1\" at https://127.0.0.1:",
+        "received corrupt message of type InvalidContentType",
         "unreachable: ",
         "Connection refused",
         "is the base URL right and the server up?",
