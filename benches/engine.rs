@@ -71,8 +71,8 @@ fn bench(c: &mut Criterion) {
         let policies = vec![parse::parse(name, src, "bench").expect("bench policy parses")];
         let opts = SimOptions::default();
         // Binding (and arrivals) once, outside the measurement: the engine alone.
-        let sim = Simulation::new(&ds, &cal.prices, &policies, &opts)
-            .unwrap_or_else(|_| panic!("binds"));
+        let sim =
+            Simulation::new(&ds, &cal.prices, &policies, &opts).unwrap_or_else(|_| panic!("binds"));
         let run = || {
             let t = sim.run(&[0]).unwrap_or_else(|_| panic!("run"));
             std::hint::black_box(t[0].rows.len())

@@ -194,3 +194,162 @@ proptest! {
         }
     }
 }
+
+/// Field values a responses file may hold: plain ones (the CSV reader's fast path) and
+/// every kind it must hand to the generic reader (signs, spaces, decimals, words,
+/// overflow, quotes, commas, newlines).
+const COUNTS: &[&str] = &[
+    "12",
+    "0",
+    "",
+    "0012",
+    " 12",
+    "+12",
+    "12.0",
+    "1e2",
+    "-0",
+    "-3",
+    "abc",
+    "4294967296",
+    "999999999",
+    "1234567890",
+];
+const NUMBERS: &[&str] = &[
+    "1.5",
+    "0",
+    "",
+    "1e3",
+    " 2.5",
+    "inf",
+    "NaN",
+    "-1",
+    "0.5.1",
+    "+3",
+    "12345678.125",
+];
+const QUALITIES: &[&str] = &["0.7", "1", "0", "", "true", "FALSE", "1.2", " 0.5", "x"];
+const STATUSES: &[&str] = &[
+    "ok", "", "OK", " ok", "200", "429", "error", "bogus", "timeout",
+];
+const TEXTS: &[&str] = &[
+    "",
+    "plain",
+    "with, comma",
+    "with \"quotes\"",
+    "two\nlines",
+    "tab\there",
+    "ünïcödé",
+];
+const MODELS: &[&str] = &["a", "b", "model, with comma"];
+
+fn pick<'a>(v: &'a [&'a str], k: u32) -> &'a str {
+    v[k as usize % v.len()]
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// The loaded dataset with everything that depends on the file's name or format
+/// left out.
+fn comparable(r: Result<Dataset, routesim::error::InputError>, file: &str) -> String {
+    match r {
+        Ok(ds) => format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            ds.requests,
+            ds.models,
+            ds.cells,
+            ds.extra_offsets,
+            ds.extra,
+            ds.outputs,
+            ds.served_models,
+            ds.info.warnings
+        )
+        .replace(file, "FILE"),
+        Err(e) => e.to_string().replace(file, "FILE"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// A responses file reads the same as CSV (where plain values take the fast path)
+    /// and as JSONL (the generic path): same cells, samples, outputs, warnings, and the
+    /// same errors with the same rows and columns — with LF or CRLF line ends, with
+    /// or without a requests file.
+    #[test]
+    fn csv_fast_path_reads_like_the_generic_reader(
+        rows in proptest::collection::vec(proptest::collection::vec(0u32..1000, 12), 1..40),
+        crlf in any::<bool>(),
+        declared in any::<bool>(),
+        clean in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let cols = [
+            "request_id", "model", "sample", "status", "input_tokens", "output_tokens",
+            "cached_tokens", "latency_ms", "ttft_ms", "quality", "cost_usd", "output",
+            "served_model",
+        ];
+        let mut csv_rows: Vec<Vec<String>> = Vec::new();
+        for r in &rows {
+            // Half the files have plain values only (they load, and their cells are
+            // compared); the others have a tricky value in about one row in six.
+            let plain = clean || r[11] % 6 != 0;
+            let f = |v: &[&str], k: u32| if plain { v[k as usize % 2].to_string() } else { pick(v, k).to_string() };
+            csv_rows.push(vec![
+                format!("r{}", r[0] % 12),
+                pick(MODELS, r[1]).to_string(),
+                if r[2] % 4 == 0 { if plain { (r[2] % 3).to_string() } else { pick(COUNTS, r[2] / 4).to_string() } } else { String::new() },
+                f(STATUSES, r[3]),
+                f(COUNTS, r[4]),
+                f(COUNTS, r[5]),
+                if r[6] % 5 == 0 { if plain { "0".to_string() } else { pick(COUNTS, r[6]).to_string() } } else { String::new() },
+                f(NUMBERS, r[7]),
+                f(NUMBERS, r[8]),
+                f(QUALITIES, r[9]),
+                if r[10] % 3 == 0 { f(NUMBERS, r[10]) } else { String::new() },
+                pick(TEXTS, r[11]).to_string(),
+                if r[10] % 7 == 0 { "served-x".to_string() } else { String::new() },
+            ]);
+        }
+        let mut w = csv::WriterBuilder::new()
+            .terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') })
+            .from_writer(Vec::new());
+        w.write_record(cols).unwrap();
+        for r in &csv_rows {
+            w.write_record(r).unwrap();
+        }
+        let csv_bytes = w.into_inner().unwrap();
+        let mut jsonl = String::new();
+        for r in &csv_rows {
+            let fields: Vec<String> = cols
+                .iter()
+                .zip(r)
+                .map(|(c, v)| format!("{}:{}", json_str(c), json_str(v)))
+                .collect();
+            jsonl.push_str(&format!("{{{}}}\n", fields.join(",")));
+        }
+        let load = |name: &str, bytes: &[u8]| {
+            let sub = dir.path().join(name.replace('.', "_"));
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::write(sub.join(name), bytes).unwrap();
+            let path = if declared {
+                let reqs: String = (0..12).map(|i| format!("{{\"id\":\"r{i}\",\"input\":\"q{i}\"}}\n")).collect();
+                std::fs::write(sub.join("requests.jsonl"), reqs).unwrap();
+                std::fs::write(
+                    sub.join("dataset.toml"),
+                    format!("name = \"t\"\nrequests = \"requests.jsonl\"\nresponses = [\"{name}\"]\n"),
+                )
+                .unwrap();
+                sub.clone()
+            } else {
+                sub.join(name)
+            };
+            let r = routesim::dataset::load::load(&path, &Default::default());
+            comparable(r, &sub.join(name).display().to_string())
+        };
+        let a = load("responses.csv", &csv_bytes);
+        let b = load("responses.jsonl", jsonl.as_bytes());
+        prop_assert_eq!(a, b);
+    }
+}

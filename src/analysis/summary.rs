@@ -169,8 +169,8 @@ impl Acc {
 
     /// Sort the latency samples; quantiles read them.
     fn finish(&mut self) {
-        self.latency.sort_by(f64::total_cmp);
-        self.ttft.sort_by(f64::total_cmp);
+        self.latency.sort_unstable_by(f64::total_cmp);
+        self.ttft.sort_unstable_by(f64::total_cmp);
     }
 
     fn lat(&self, q: f64) -> f64 {

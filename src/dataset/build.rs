@@ -13,7 +13,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetaValue {
     /// Text.
-    Str(String),
+    Str(super::records::MetaKey),
     /// Number.
     Num(f64),
 }
@@ -34,7 +34,7 @@ pub struct RequestRow {
     /// Reference answer.
     pub reference: Option<String>,
     /// Metadata, by key.
-    pub meta: Vec<(String, MetaValue)>,
+    pub meta: Vec<(super::records::MetaKey, MetaValue)>,
 }
 
 /// A response as read, before packing.
@@ -46,6 +46,9 @@ pub struct ResponseRow {
     pub model: std::sync::Arc<str>,
     /// Explicit sample number (0-based), or `None` for order of appearance.
     pub sample: Option<u32>,
+    /// The request's index when the reader already looked it up (in the index lent
+    /// by [`DatasetBuilder::take_request_index`]); `None`: look it up by id.
+    pub index: Option<u32>,
     /// What was recorded, and where.
     pub recorded: Recorded,
 }
@@ -311,6 +314,21 @@ impl DatasetBuilder {
         id
     }
 
+    /// Lend the index of declared requests (id → position) to readers that look rows
+    /// up in parallel; give it back with [`DatasetBuilder::restore_request_index`]
+    /// before adding requests.
+    pub fn take_request_index(&mut self) -> HashMap<String, u32, crate::util::hash::FnvBuild> {
+        std::mem::take(&mut self.req_index)
+    }
+
+    /// Return the index lent by [`DatasetBuilder::take_request_index`].
+    pub fn restore_request_index(
+        &mut self,
+        index: HashMap<String, u32, crate::util::hash::FnvBuild>,
+    ) {
+        self.req_index = index;
+    }
+
     /// Add a response. With implicit requests, `request` supplies the request-level
     /// fields the first time an id is seen.
     pub fn add_response(
@@ -321,9 +339,15 @@ impl DatasetBuilder {
     ) {
         // Responses usually come grouped by request: try the previous one first.
         let last = self.last_req as usize;
-        let cached = (last < self.requests.len() && *self.requests[last].id == *resp.request_id)
+        let cached = (resp.index.is_none()
+            && last < self.requests.len()
+            && *self.requests[last].id == *resp.request_id)
             .then_some(self.last_req);
-        let req = match cached.or_else(|| self.req_index.get(&*resp.request_id).copied()) {
+        let req = match resp
+            .index
+            .or(cached)
+            .or_else(|| self.req_index.get(&*resp.request_id).copied())
+        {
             Some(i) => i,
             None if self.implicit_requests => {
                 let row = request.unwrap_or_else(|| RequestRow {
@@ -425,6 +449,7 @@ impl DatasetBuilder {
 
     /// Pack everything into a [`Dataset`]; duplicate responses are diagnostics.
     pub fn build(mut self, diags: &mut Diagnostics) -> Dataset {
+        let clock = crate::util::timing::Timings::start(3);
         let n_req = self.requests.len();
         let n_models = self.models.len();
 
@@ -443,12 +468,13 @@ impl DatasetBuilder {
         let any_reference = self.requests.iter().any(|r| r.reference.is_some());
         let mut reference = any_reference.then(TextColumn::new);
         let mut meta_keys: Vec<String> = Vec::new();
-        let mut meta_pos: HashMap<String, usize> = HashMap::new();
+        let mut meta_pos: HashMap<super::records::MetaKey, usize, crate::util::hash::FnvBuild> =
+            HashMap::default();
         for r in &self.requests {
             for (k, _) in &r.meta {
                 if !meta_pos.contains_key(k) {
                     meta_pos.insert(k.clone(), meta_keys.len());
-                    meta_keys.push(k.clone());
+                    meta_keys.push(k.to_string());
                 }
             }
         }
@@ -461,7 +487,9 @@ impl DatasetBuilder {
                 nums: vec![f64::NAN; n_req],
             })
             .collect();
-        let mut dict_index: Vec<HashMap<String, u32>> = vec![HashMap::new(); meta.len()];
+        let mut dict_index: Vec<
+            HashMap<super::records::MetaKey, u32, crate::util::hash::FnvBuild>,
+        > = vec![HashMap::default(); meta.len()];
 
         // Input tokens from responses, for requests without recorded or estimable ones.
         let mut resp_input_tokens = std::mem::take(&mut self.resp_input_tokens);
@@ -497,18 +525,22 @@ impl DatasetBuilder {
                 let col = meta_pos[k];
                 let s = match v {
                     MetaValue::Str(s) => s.clone(),
-                    MetaValue::Num(x) => fmt_num(*x),
+                    MetaValue::Num(x) => fmt_num(*x).into(),
                 };
                 let num = match v {
                     MetaValue::Num(x) => *x,
                     MetaValue::Str(s) => s.trim().parse::<f64>().unwrap_or(f64::NAN),
                 };
                 let di = &mut dict_index[col];
-                let next = di.len() as u32;
-                let code = *di.entry(s.clone()).or_insert(next);
-                if code == next {
-                    meta[col].dict.push(s);
-                }
+                let code = match di.get(&s) {
+                    Some(&c) => c,
+                    None => {
+                        let c = di.len() as u32;
+                        meta[col].dict.push(s.to_string());
+                        di.insert(s, c);
+                        c
+                    }
+                };
                 meta[col].codes[i] = code;
                 meta[col].nums[i] = if num.is_finite() { num } else { f64::NAN };
             }
@@ -526,6 +558,7 @@ impl DatasetBuilder {
             ));
         }
 
+        clock.lap("requests");
         // Responses: the placed first samples, then the others merged cell by cell
         // (explicit sample numbers first, in order, then the rest in order of appearance).
         let mut placed = self.placed.take().unwrap_or_default();
@@ -626,6 +659,7 @@ impl DatasetBuilder {
         }
         drop(origin_row);
         drop(origin_file);
+        clock.lap("merge");
 
         // Fill in what was not recorded: tokens from text, modelled latency.
         let judged = std::mem::take(&mut self.judged);
@@ -719,6 +753,7 @@ impl DatasetBuilder {
             col
         });
 
+        clock.lap("finish");
         let mut info = self.info;
         if info.name.is_empty() {
             info.name = "dataset".into();
@@ -790,6 +825,7 @@ mod tests {
             request_id: req.into(),
             model: model.into(),
             sample,
+            index: None,
             recorded: Recorded {
                 sample_data: Sample {
                     latency_ms: 100.0,

@@ -116,28 +116,51 @@ pub fn read_responses(
         return Ok(());
     }
     let implicit = b.implicit_requests;
+    // CSV: the common simple values parsed straight from the field bytes.
+    let fast = match format {
+        TableFormat::Csv => {
+            super::records::header(path, format)?.map(|names| FastColumns::of(&names))
+        }
+        _ => None,
+    };
+    // Declared requests are looked up by the reading threads (the index is only read
+    // while the file is read); implicit ones are added in file order by the builder.
+    let index = (!implicit).then(|| b.take_request_index());
     let cols = map_rows(
         path,
         format,
         RESPONSE_COLUMNS,
         diags,
         &|row: &dyn Row, d: &mut Diagnostics| {
-            let id = fields.required_str(row, ID, d);
-            let model = fields.required_str(row, MODEL, d);
-            let (Some(id), Some(model)) = (id, model) else {
-                return None;
+            let (id, model) = match fast.as_ref().and_then(|c| c.names(row)) {
+                Some((id, model)) => (intern::id(id), intern::model(model)),
+                None => {
+                    let id = fields.required_str(row, ID, d);
+                    let model = fields.required_str(row, MODEL, d);
+                    let (Some(id), Some(model)) = (id, model) else {
+                        return None;
+                    };
+                    (intern::id(&id), intern::model(&model))
+                }
             };
-            let (id, model) = (intern::id(&id), intern::model(&model));
-            let resp = response_fields(&fields, row, id.clone(), model, d);
+            let at = index.as_ref().and_then(|ix| intern::position(&id, ix));
+            let resp = fast
+                .as_ref()
+                .and_then(|c| c.response(&fields, row, &id, &model))
+                .unwrap_or_else(|| response_fields(&fields, row, id.clone(), model, d));
             let req = implicit.then(|| Box::new(request_fields(&fields, row, id.to_string(), d)));
-            Some((resp, req))
+            Some((ResponseRow { index: at, ..resp }, req))
         },
         &mut |batch, d| {
             for (resp, req) in batch {
                 b.add_response(resp, req.map(|r| *r), d);
             }
         },
-    )?;
+    );
+    if let Some(ix) = index {
+        b.restore_request_index(ix);
+    }
+    let cols = cols?;
     // The store's bookkeeping columns (`routesim record`) are known too.
     let known: Vec<&[&str]> = RESPONSE_COLUMNS
         .iter()
@@ -263,9 +286,9 @@ pub(crate) fn request_fields(
         match cell {
             Cell::Absent | Cell::Null => {}
             Cell::Num(x) => r.meta.push((name, MetaValue::Num(x))),
-            Cell::Bool(b) => r.meta.push((name, MetaValue::Str(b.to_string()))),
-            Cell::Text(s) => r.meta.push((name, MetaValue::Str(s.into_owned()))),
-            Cell::Json(v) => r.meta.push((name, MetaValue::Str(v.to_string()))),
+            Cell::Bool(b) => r.meta.push((name, MetaValue::Str(b.to_string().into()))),
+            Cell::Text(s) => r.meta.push((name, MetaValue::Str(s.as_ref().into()))),
+            Cell::Json(v) => r.meta.push((name, MetaValue::Str(v.to_string().into()))),
         }
     }
     r
@@ -394,6 +417,7 @@ fn response_fields(
         request_id,
         model,
         sample,
+        index: None,
         recorded: Recorded {
             served_model,
             ..Recorded::measured(
@@ -405,6 +429,167 @@ fn response_fields(
                 (fields.shared_file.clone(), row.number()),
             )
         },
+    }
+}
+
+/// Positions of a CSV responses file's columns (the first alias present, as
+/// [`Row::first`] finds it), for reading the common simple values straight from the
+/// field bytes. Any value that is not plainly valid (a sign, spaces, a decimal token
+/// count, text where a number goes, a status other than `ok`, …) sends the whole row
+/// down the generic path, which reads it the same way or reports it: both paths give
+/// the same rows and diagnostics.
+struct FastColumns {
+    id: Option<usize>,
+    model: Option<usize>,
+    sample: Option<usize>,
+    status: Option<usize>,
+    output: Option<usize>,
+    in_tok: Option<usize>,
+    out_tok: Option<usize>,
+    cached: Option<usize>,
+    cache_write: Option<usize>,
+    reasoning: Option<usize>,
+    latency: Option<usize>,
+    ttft: Option<usize>,
+    retry_after: Option<usize>,
+    quality: Option<usize>,
+    cost: Option<usize>,
+    served: Option<usize>,
+}
+
+/// A plain field: `Some(None)` when empty, `Some(Some(x))` when plainly valid, `None`
+/// when the generic path must read it.
+type Plain<T> = Option<Option<T>>;
+
+impl FastColumns {
+    fn of(names: &[String]) -> FastColumns {
+        let pos = |aliases: &[&str]| {
+            aliases
+                .iter()
+                .find_map(|a| names.iter().position(|n| n == a))
+        };
+        FastColumns {
+            id: pos(ID),
+            model: pos(MODEL),
+            sample: pos(SAMPLE),
+            status: pos(STATUS),
+            output: pos(OUTPUT),
+            in_tok: pos(IN_TOK),
+            out_tok: pos(OUT_TOK),
+            cached: pos(CACHED),
+            cache_write: pos(CACHE_WRITE),
+            reasoning: pos(REASONING),
+            latency: pos(LATENCY),
+            ttft: pos(TTFT),
+            retry_after: pos(RETRY_AFTER),
+            quality: pos(QUALITY),
+            cost: pos(COST),
+            served: pos(SERVED),
+        }
+    }
+
+    fn raw(row: &dyn Row, col: Option<usize>) -> Option<&[u8]> {
+        match col {
+            None => Some(b""),
+            Some(i) => row.raw(i),
+        }
+    }
+
+    fn text(row: &dyn Row, col: Option<usize>) -> Plain<&str> {
+        let b = Self::raw(row, col)?;
+        if b.is_empty() {
+            return Some(None);
+        }
+        std::str::from_utf8(b).ok().map(Some)
+    }
+
+    fn count(row: &dyn Row, col: Option<usize>) -> Plain<u32> {
+        let b = Self::raw(row, col)?;
+        if b.is_empty() {
+            return Some(None);
+        }
+        if b.len() > 9 {
+            return None;
+        }
+        let mut v = 0u32;
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + d as u32;
+        }
+        Some(Some(v))
+    }
+
+    fn number(row: &dyn Row, col: Option<usize>, max: f64) -> Plain<f64> {
+        let b = Self::raw(row, col)?;
+        if b.is_empty() {
+            return Some(None);
+        }
+        let x: f64 = std::str::from_utf8(b).ok()?.parse().ok()?;
+        (x.is_finite() && x >= 0.0 && x <= max).then_some(Some(x))
+    }
+
+    /// The request id and model, when both are plain non-empty text.
+    fn names<'r>(&self, row: &'r dyn Row) -> Option<(&'r str, &'r str)> {
+        let id = Self::text(row, Some(self.id?))??;
+        let model = Self::text(row, Some(self.model?))??;
+        Some((id, model))
+    }
+
+    /// The response of a row whose every field is plainly valid.
+    fn response(
+        &self,
+        fields: &Fields<'_>,
+        row: &dyn Row,
+        id: &std::sync::Arc<str>,
+        model: &std::sync::Arc<str>,
+    ) -> Option<ResponseRow> {
+        let status = match Self::raw(row, self.status)? {
+            b"" | b"ok" => Status::OK,
+            _ => return None,
+        };
+        let in_tok = Self::count(row, self.in_tok)?;
+        let cached = Self::count(row, self.cached)?.unwrap_or(0);
+        let cache_write = Self::count(row, self.cache_write)?.unwrap_or(0);
+        if cached as u64 + cache_write as u64 > in_tok.unwrap_or(u32::MAX) as u64 {
+            return None;
+        }
+        let s = Sample {
+            status,
+            cached_tokens: cached,
+            cache_write_tokens: cache_write,
+            reasoning_tokens: Self::count(row, self.reasoning)?.unwrap_or(0),
+            ttft_ms: Self::number(row, self.ttft, f64::MAX)?.map_or(f32::NAN, |x| x as f32),
+            retry_after_ms: Self::number(row, self.retry_after, f64::MAX)?
+                .map_or(f32::NAN, |x| x as f32),
+            quality: Self::number(row, self.quality, 1.0)?.unwrap_or(f64::NAN),
+            cost_usd: Self::number(row, self.cost, f64::MAX)?.unwrap_or(f64::NAN),
+            ..Sample::MISSING
+        };
+        let sample = Self::count(row, self.sample)?;
+        let out_tok = Self::count(row, self.out_tok)?;
+        let latency = Self::number(row, self.latency, f64::MAX)?;
+        let output = Self::text(row, self.output)?.map(str::to_string);
+        let served_model = Self::text(row, self.served)?.map(str::to_string);
+        Some(ResponseRow {
+            request_id: id.clone(),
+            model: model.clone(),
+            sample,
+            index: None,
+            recorded: Recorded {
+                served_model,
+                ..Recorded::measured(
+                    s,
+                    in_tok,
+                    out_tok,
+                    latency,
+                    output,
+                    (fields.shared_file.clone(), row.number()),
+                )
+            },
+        })
     }
 }
 
@@ -436,6 +621,7 @@ mod intern {
     thread_local! {
         static LAST_ID: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
         static MODELS: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+        static LAST_POS: RefCell<Option<(Arc<str>, u32)>> = const { RefCell::new(None) };
     }
 
     /// A request id.
@@ -446,6 +632,22 @@ mod intern {
                 let a: Arc<str> = s.into();
                 *last = Some(a.clone());
                 a
+            }
+        })
+    }
+
+    /// The position of request `id` in the requests file (`index`), remembered for
+    /// the rows of the same request that follow.
+    pub fn position(
+        id: &Arc<str>,
+        index: &std::collections::HashMap<String, u32, crate::util::hash::FnvBuild>,
+    ) -> Option<u32> {
+        LAST_POS.with_borrow_mut(|last| match last {
+            Some((a, p)) if Arc::ptr_eq(a, id) || **a == **id => Some(*p),
+            _ => {
+                let p = index.get(&**id).copied();
+                *last = p.map(|p| (id.clone(), p));
+                p
             }
         })
     }

@@ -22,6 +22,10 @@ pub enum Cell<'a> {
     Json(&'a serde_json::Value),
 }
 
+/// A metadata key or short value: stored inline up to 24 bytes (no allocation for
+/// the usual `task`, `tenant`, `plan` keys and values).
+pub type MetaKey = compact_str::CompactString;
+
 /// A row of a table file.
 pub trait Row {
     /// 1-based data row (CSV/Parquet) or line number (JSONL).
@@ -30,6 +34,12 @@ pub trait Row {
     fn get(&self, key: &str) -> Cell<'_>;
     /// Column names present in this row.
     fn keys(&self) -> Vec<String>;
+    /// The raw bytes of the field at column position `i` of a CSV row (empty for an
+    /// empty field); `None` for other formats. Lets a reader parse the common simple
+    /// values (plain integers, numbers) without the generic [`Cell`] path.
+    fn raw(&self, _i: usize) -> Option<&[u8]> {
+        None
+    }
     /// The first of `aliases` present in this row, with its cell (`aliases[0]` and
     /// [`Cell::Absent`] when none is).
     fn first(&self, aliases: &'static [&'static str]) -> (&'static str, Cell<'_>) {
@@ -43,11 +53,11 @@ pub trait Row {
     }
 
     /// The `meta.<key>` fields present in this row: (key without the prefix, value).
-    fn meta_cells(&self) -> Vec<(String, Cell<'_>)> {
+    fn meta_cells(&self) -> Vec<(MetaKey, Cell<'_>)> {
         self.keys()
             .into_iter()
             .filter_map(|k| {
-                let name = k.strip_prefix("meta.")?.to_string();
+                let name = MetaKey::from(k.strip_prefix("meta.")?);
                 let c = self.get(&k);
                 Some((name, c))
             })
@@ -64,7 +74,7 @@ pub struct Header {
     pub names: Vec<String>,
     index: std::collections::HashMap<String, usize, crate::util::hash::FnvBuild>,
     /// `meta.*` columns: (position, key without the prefix).
-    meta: Vec<(usize, String)>,
+    meta: Vec<(usize, MetaKey)>,
     /// Alias lists resolved once: (address of the list, the alias found and its
     /// position), sorted by address.
     resolved: Vec<(usize, Option<(&'static str, usize)>)>,
@@ -81,7 +91,7 @@ impl Header {
         let meta = names
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| n.strip_prefix("meta.").map(|k| (i, k.to_string())))
+            .filter_map(|(i, n)| n.strip_prefix("meta.").map(|k| (i, MetaKey::from(k))))
             .collect();
         Header {
             names,
@@ -164,15 +174,25 @@ fn first_by_name<'r>(
     (aliases[0], Cell::Absent)
 }
 
+/// A CSV record: its fields are `data[start..end]` for each `(start, end)` of
+/// `bounds` (a plain line split at commas, or a quoted record unescaped by csv-core).
 struct CsvRow<'a> {
     n: usize,
     header: &'a Header,
-    rec: &'a csv::ByteRecord,
+    data: &'a [u8],
+    bounds: &'a [(u32, u32)],
 }
 
 impl CsvRow<'_> {
+    #[inline]
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        self.bounds
+            .get(i)
+            .map(|&(a, b)| &self.data[a as usize..b as usize])
+    }
+
     fn at(&self, i: usize) -> Cell<'_> {
-        match self.rec.get(i) {
+        match self.field(i) {
             None | Some(b"") => Cell::Null,
             Some(b) => match std::str::from_utf8(b) {
                 Ok(s) => Cell::Text(Cow::Borrowed(s)),
@@ -202,7 +222,10 @@ impl Row for CsvRow<'_> {
     fn keys(&self) -> Vec<String> {
         self.header.names.to_vec()
     }
-    fn meta_cells(&self) -> Vec<(String, Cell<'_>)> {
+    fn raw(&self, i: usize) -> Option<&[u8]> {
+        self.field(i)
+    }
+    fn meta_cells(&self) -> Vec<(MetaKey, Cell<'_>)> {
         self.header
             .meta
             .iter()
@@ -398,6 +421,15 @@ impl Row for JsonRow<'_> {
     fn keys(&self) -> Vec<String> {
         self.fields.iter().map(|(k, _)| k.to_string()).collect()
     }
+    fn meta_cells(&self) -> Vec<(MetaKey, Cell<'_>)> {
+        self.fields
+            .iter()
+            .filter_map(|(k, _)| {
+                let name = k.strip_prefix("meta.")?;
+                Some((MetaKey::from(name), self.get(k)))
+            })
+            .collect()
+    }
 }
 
 /// A Parquet column materialised once (reading cell by cell through polars is slow).
@@ -491,7 +523,7 @@ impl Row for FrameRow<'_> {
     fn keys(&self) -> Vec<String> {
         self.header.names.to_vec()
     }
-    fn meta_cells(&self) -> Vec<(String, Cell<'_>)> {
+    fn meta_cells(&self) -> Vec<(MetaKey, Cell<'_>)> {
         self.header
             .meta
             .iter()
@@ -568,6 +600,94 @@ fn csv_record_ends(buf: &[u8]) -> Vec<usize> {
     ends
 }
 
+/// Receives one record: its bytes and each field's `(start, end)` in them.
+type RecordSink<'a> = dyn FnMut(&[u8], &[(u32, u32)]) + 'a;
+
+/// Splits one CSV record (its bytes up to and including the `\n`) into fields: a line
+/// without quotes or carriage returns inside is split at commas directly; any other is
+/// read by csv-core (quotes, doubled quotes, `\r` terminators), as the csv crate would.
+struct RecordSplitter {
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    bounds: Vec<(u32, u32)>,
+}
+
+impl RecordSplitter {
+    fn new() -> RecordSplitter {
+        RecordSplitter {
+            core: csv_core::Reader::new(),
+            out: vec![0; 1024],
+            ends: vec![0; 64],
+            bounds: Vec::with_capacity(64),
+        }
+    }
+
+    /// Call `emit(data, bounds)` for each record in `rec` (one, except for a bare `\r`
+    /// inside an unquoted line, which csv treats as a record end).
+    fn split(&mut self, rec: &[u8], emit: &mut RecordSink<'_>) {
+        let mut line = rec.strip_suffix(b"\n").unwrap_or(rec);
+        line = line.strip_suffix(b"\r").unwrap_or(line);
+        self.bounds.clear();
+        if memchr::memchr2(b'"', b'\r', line).is_none() {
+            let mut s = 0u32;
+            for c in memchr::memchr_iter(b',', line) {
+                self.bounds.push((s, c as u32));
+                s = c as u32 + 1;
+            }
+            self.bounds.push((s, line.len() as u32));
+            emit(line, &self.bounds);
+            return;
+        }
+        use csv_core::ReadRecordResult as R;
+        let mut input = rec;
+        let (mut nout, mut nend) = (0usize, 0usize);
+        loop {
+            let (res, i, o, e) =
+                self.core
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
+            input = &input[i..];
+            nout += o;
+            nend += e;
+            match res {
+                R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record => {
+                    self.bounds.clear();
+                    let mut s = 0usize;
+                    for &e in &self.ends[..nend] {
+                        self.bounds.push((s as u32, e as u32));
+                        s = e;
+                    }
+                    emit(&self.out[..nout], &self.bounds);
+                    nout = 0;
+                    nend = 0;
+                }
+                R::InputEmpty if input.is_empty() => {
+                    // A record without a terminator (the last line): flush it.
+                    let (res, _, o, e) =
+                        self.core
+                            .read_record(&[], &mut self.out[nout..], &mut self.ends[nend..]);
+                    nout += o;
+                    nend += e;
+                    if res == R::Record {
+                        self.bounds.clear();
+                        let mut s = 0usize;
+                        for &e in &self.ends[..nend] {
+                            self.bounds.push((s as u32, e as u32));
+                            s = e;
+                        }
+                        emit(&self.out[..nout], &self.bounds);
+                    }
+                    return;
+                }
+                R::InputEmpty => {}
+                R::End => return,
+            }
+        }
+    }
+}
+
 fn csv_blocks<T: Send, F>(
     path: &Path,
     file: &str,
@@ -642,53 +762,34 @@ where
             if range.is_empty() {
                 return (out, d);
             }
-            let from = if range.start == 0 {
-                start
-            } else {
-                ends[range.start - 1]
-            };
-            let to = ends[range.end - 1];
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(&block[from..to]);
-            let mut rec = csv::ByteRecord::new();
-            let mut k = range.start;
-            loop {
-                let number = rows_before + k + 1;
-                match rdr.read_byte_record(&mut rec) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        k += 1;
-                        if rec.len() != h.names.len() {
-                            d.push(Diagnostic::row(
-                                file,
-                                number,
-                                format!(
-                                    "malformed CSV: expected {} fields (the header's), found {}",
-                                    h.names.len(),
-                                    rec.len()
-                                ),
-                            ));
-                            continue;
-                        }
-                        let row = CsvRow {
-                            n: number,
-                            header: h,
-                            rec: &rec,
-                        };
-                        if let Some(t) = f(&row, &mut d) {
-                            out.push(t);
-                        }
+            let from_of = |k: usize| if k == 0 { start } else { ends[k - 1] };
+            let mut splitter = RecordSplitter::new();
+            for (k, &to) in ends[range.clone()].iter().enumerate() {
+                let number = rows_before + range.start + k + 1;
+                let rec = &block[from_of(range.start + k)..to];
+                splitter.split(rec, &mut |data, bounds| {
+                    if bounds.len() != h.names.len() {
+                        d.push(Diagnostic::row(
+                            file,
+                            number,
+                            format!(
+                                "malformed CSV: expected {} fields (the header's), found {}",
+                                h.names.len(),
+                                bounds.len()
+                            ),
+                        ));
+                        return;
                     }
-                    Err(e) => {
-                        k += 1;
-                        d.push(Diagnostic::row(file, number, format!("malformed CSV: {e}")));
-                        if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                            break;
-                        }
+                    let row = CsvRow {
+                        n: number,
+                        header: h,
+                        data,
+                        bounds,
+                    };
+                    if let Some(t) = f(&row, &mut d) {
+                        out.push(t);
                     }
-                }
+                });
                 if d.len() > 200 {
                     break;
                 }

@@ -110,18 +110,17 @@ pub fn read_wide(
         }
         for key in row.keys() {
             if is_meta(&key) {
-                let name = key.strip_prefix("meta.").unwrap_or(&key).to_string();
+                let name = super::records::MetaKey::from(key.strip_prefix("meta.").unwrap_or(&key));
                 match row.get(&key) {
                     Cell::Num(x) => req.meta.push((name, MetaValue::Num(x))),
-                    Cell::Text(s) => req.meta.push((name, MetaValue::Str(s.to_string()))),
-                    Cell::Bool(x) => req.meta.push((name, MetaValue::Str(x.to_string()))),
+                    Cell::Text(s) => req.meta.push((name, MetaValue::Str(s.as_ref().into()))),
+                    Cell::Bool(x) => req.meta.push((name, MetaValue::Str(x.to_string().into()))),
                     _ => {}
                 }
             }
         }
         if let Some((k, v)) = file_meta {
-            req.meta
-                .push((k.to_string(), MetaValue::Str(v.to_string())));
+            req.meta.push((k.into(), MetaValue::Str(v.into())));
         }
         let mut resps = Vec::with_capacity(models.len());
         for m in &models {
@@ -154,6 +153,7 @@ pub fn read_wide(
                 request_id: id.as_str().into(),
                 model: m.as_str().into(),
                 sample: Some(0),
+                index: None,
                 recorded: Recorded::measured(
                     s,
                     in_tok,

@@ -129,7 +129,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
         };
         let mut meta = Vec::new();
         if let Some(Value::String(c)) = o.get("category") {
-            meta.push(("category".to_string(), MetaValue::Str(c.clone())));
+            meta.push(("category".into(), MetaValue::Str(c.as_str().into())));
         }
         let reference = references.get(&id).cloned();
         b.add_request(
@@ -195,6 +195,7 @@ pub fn read(dir: &Path, b: &mut DatasetBuilder, diags: &mut Diagnostics) -> Resu
                 request_id: q.into(),
                 model: stem.as_str().into(),
                 sample: Some(0),
+                index: None,
                 recorded: Recorded {
                     sample_data: Sample {
                         status: Status::OK,
