@@ -32,6 +32,19 @@ pub enum Command {
     Record(RecordArgs),
     /// Run a mock OpenAI/Anthropic-compatible provider on 127.0.0.1 (demos, benchmarks).
     MockServer(MockArgs),
+    /// Combine the shards of a run (`run --shard i/n`) into its report folder.
+    Merge(MergeArgs),
+}
+
+/// `routesim merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard folders (every shard of one run, any order).
+    #[arg(required = true, num_args = 1..)]
+    pub shards: Vec<PathBuf>,
+    /// Report folder to write.
+    #[arg(short, long)]
+    pub out: PathBuf,
 }
 
 /// `routesim record`.
@@ -222,6 +235,14 @@ pub struct RunArgs {
     /// No progress on stderr (it is also off when stderr is not a terminal).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run shard i of n (0-based): only the requests whose id hashes to it, written as
+    /// mergeable figures (`routesim merge` combines the shards into the report).
+    #[arg(long, value_name = "i/n", value_parser = routesim::app::ShardSpec::parse)]
+    pub shard: Option<(usize, usize)>,
+    /// Assign requests to shards by this field (e.g. meta.tenant) instead of the id:
+    /// policies whose state is kept per that field (budgets `per` it) can then shard.
+    #[arg(long, value_name = "FIELD")]
+    pub shard_key: Option<String>,
 }
 
 /// `routesim validate`.
@@ -287,6 +308,8 @@ impl RunArgs {
             unpriced: self.unpriced,
             no_report: self.no_report,
             quiet: self.quiet,
+            shard: self.shard,
+            shard_key: self.shard_key,
         }
     }
 }

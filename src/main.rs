@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => routesim::app::compare(&a.a, &a.b, a.out.as_deref()),
         Command::Record(a) => routesim::app::record(&a.into_options()),
         Command::MockServer(a) => routesim::app::mock_server(a.port, a.latency_ms),
+        Command::Merge(a) => routesim::app::merge(&a.shards, &a.out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

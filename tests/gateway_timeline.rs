@@ -42,12 +42,7 @@ fn dataset(models: &[&str], at_s: &[f64], inputs: &[&str], cells: Vec<Vec<Sample
         input_tokens_estimated: vec![false; n],
         turns: vec![1; n],
         reference: None,
-        meta: vec![MetaColumn {
-            name: "user".into(),
-            codes: vec![0; n],
-            dict: vec!["u".into()],
-            nums: vec![f64::NAN; n],
-        }],
+        meta: vec![MetaColumn::new("user", vec![0; n], vec!["u".into()])],
     };
     let cells: Vec<Sample> = cells.into_iter().flatten().collect();
     from_matrix(
@@ -151,12 +146,7 @@ fn budget_per_key() {
         &["a", "b", "c", "d"],
         vec![vec![ok(1000.0), ok(300.0)]; 4],
     );
-    ds.requests.meta[0] = MetaColumn {
-        name: "user".into(),
-        codes: vec![0, 0, 1, 0],
-        dict: vec!["u0".into(), "u1".into()],
-        nums: vec![f64::NAN; 4],
-    };
+    ds.requests.meta[0] = MetaColumn::new("user", vec![0, 0, 1, 0], vec!["u0".into(), "u1".into()]);
     let t = simulate(
         &ds,
         "[gateway]\nbudget = { limit_usd = 0.0002, period = \"1d\", per = \"meta.user\", when_exceeded = { route = \"cheap\" } }\n[default]\nroute = \"exp\"\n",

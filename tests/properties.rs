@@ -273,12 +273,12 @@ fn comparable(r: Result<Dataset, routesim::error::InputError>, file: &str) -> St
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, .. ProptestConfig::default() })]
 
-    /// A responses file reads the same as CSV (where plain values take the fast path)
-    /// and as JSONL (the generic path): same cells, samples, outputs, warnings, and the
+    /// A responses file reads the same as CSV and Parquet (where plain values take the
+    /// fast path) and as JSONL (the generic path): same cells, samples, outputs, warnings, and the
     /// same errors with the same rows and columns — with LF or CRLF line ends, with
     /// or without a requests file.
     #[test]
-    fn csv_fast_path_reads_like_the_generic_reader(
+    fn fast_paths_read_like_the_generic_reader(
         rows in proptest::collection::vec(proptest::collection::vec(0u32..1000, 12), 1..40),
         crlf in any::<bool>(),
         declared in any::<bool>(),
@@ -348,8 +348,35 @@ proptest! {
             let r = routesim::dataset::load::load(&path, &Default::default());
             comparable(r, &sub.join(name).display().to_string())
         };
+        // Parquet: text columns, or (plain files) numeric columns typed as numbers.
+        let pq = {
+            use polars::prelude::{Column, DataFrame, ParquetWriter};
+            let numeric = [2usize, 4, 5, 6, 7, 8, 9, 10];
+            let columns: Vec<Column> = cols
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    let vals: Vec<&str> = csv_rows.iter().map(|r| r[j].as_str()).collect();
+                    if clean && numeric.contains(&j) {
+                        let nums: Vec<Option<f64>> =
+                            vals.iter().map(|v| v.parse::<f64>().ok()).collect();
+                        Column::new((*c).into(), nums)
+                    } else {
+                        let text: Vec<Option<&str>> =
+                            vals.iter().map(|v| (!v.is_empty()).then_some(*v)).collect();
+                        Column::new((*c).into(), text)
+                    }
+                })
+                .collect();
+            let mut df = DataFrame::new_infer_height(columns).unwrap();
+            let mut buf = Vec::new();
+            ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+            buf
+        };
         let a = load("responses.csv", &csv_bytes);
         let b = load("responses.jsonl", jsonl.as_bytes());
-        prop_assert_eq!(a, b);
+        let c = load("responses.parquet", &pq);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&c, &b);
     }
 }

@@ -40,7 +40,12 @@ fn code(c: u16) -> Option<u32> {
 /// `output_tokens`, `queue_ms`, `arrival_ms`, and one boolean column per flag.
 /// Unknown values are null.
 pub fn policy_frame(v: PolicyView) -> PolarsResult<DataFrame> {
-    let rows = v.rows;
+    policy_slice(v, 0..v.rows.len())
+}
+
+/// The frame of rows `range` of one policy (requests numbered from `range.start`).
+fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    let rows = &v.rows[range.clone()];
     let n = rows.len();
     // One pass over the rows (they are wide structs: reading them once per column
     // would stream the whole table through the cache thirty times), filling plain
@@ -85,7 +90,10 @@ pub fn policy_frame(v: PolicyView) -> PolarsResult<DataFrame> {
     };
     let mut cols: Vec<Column> = vec![
         Column::new_scalar("policy".into(), Scalar::from(v.p as u32), n),
-        Column::new("request".into(), (0..n as u32).collect::<Vec<u32>>()),
+        Column::new(
+            "request".into(),
+            (range.start as u32..range.end as u32).collect::<Vec<u32>>(),
+        ),
         codes("rule", &rule),
         codes("model", &model),
         codes("served_model", &served),
@@ -102,7 +110,7 @@ pub fn policy_frame(v: PolicyView) -> PolarsResult<DataFrame> {
         Column::new("input_tokens".into(), input),
         Column::new("output_tokens".into(), output),
         Column::new("queue_ms".into(), queue),
-        Column::new("arrival_ms".into(), v.arrivals.to_vec()),
+        Column::new("arrival_ms".into(), v.arrivals[range].to_vec()),
     ];
     for (bit, name) in flag_columns() {
         cols.push(
@@ -115,15 +123,26 @@ pub fn policy_frame(v: PolicyView) -> PolarsResult<DataFrame> {
 
 /// Write one policy's rows into the trace folder `dir`.
 pub fn write_policy(dir: &Path, v: PolicyView) -> Result<()> {
-    let mut df = policy_frame(v)?;
     let path = dir.join(policy_file(v.p));
     let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    // A row group of at most 1M rows at a time: memory stays bounded at any run size.
     // Snappy: a third faster to write than zstd here (the trace is the largest
     // output), and read by every Parquet reader.
-    ParquetWriter::new(f)
+    const GROUP: usize = 1 << 20;
+    let n = v.rows.len();
+    let first = policy_slice(v, 0..n.min(GROUP))?;
+    let mut w = ParquetWriter::new(f)
         .with_compression(ParquetCompression::Snappy)
-        .with_row_group_size(Some(v.rows.len().clamp(1, 1 << 20)))
-        .finish(&mut df)?;
+        .batched(first.schema())?;
+    w.write_batch(&first)?;
+    drop(first);
+    let mut start = GROUP;
+    while start < n {
+        let end = (start + GROUP).min(n);
+        w.write_batch(&policy_slice(v, start..end)?)?;
+        start = end;
+    }
+    w.finish()?;
     Ok(())
 }
 
@@ -160,22 +179,16 @@ pub fn read_requests(path: &Path) -> Result<(Vec<String>, Vec<MetaColumn>)> {
         let Some(key) = c.name().strip_prefix("meta.") else {
             continue;
         };
-        let mut col = MetaColumn {
-            name: key.to_string(),
-            codes: vec![MetaColumn::NONE; n],
-            dict: Vec::new(),
-            nums: vec![f64::NAN; n],
-        };
+        let mut col = MetaColumn::new(key, vec![MetaColumn::NONE; n], Vec::new());
         let mut dict: std::collections::HashMap<&str, u32> = Default::default();
         for (r, v) in c.str()?.iter().enumerate() {
             if let Some(v) = v {
                 let next = dict.len() as u32;
                 let code = *dict.entry(v).or_insert(next);
                 if code == next {
-                    col.dict.push(v.to_string());
+                    col.push_value(v.to_string());
                 }
                 col.codes[r] = code;
-                col.nums[r] = v.trim().parse().unwrap_or(f64::NAN);
             }
         }
         meta.push(col);

@@ -3,9 +3,12 @@
 //! from the run's rows ([`table::RunTable`]); [`frame`] writes and reads them as
 //! Parquet with polars. Owns numbers only; rendering lives in `report` and `plot`.
 
+pub mod exact;
 pub mod frame;
+pub mod partial;
 pub mod policy;
 pub mod quality;
+pub mod sketch;
 pub mod stats;
 pub mod summary;
 pub mod table;

@@ -14,6 +14,7 @@
 //! Intervals: percentile bootstrap over requests below [`BOOTSTRAP_MAX_N`], the normal
 //! approximation from the estimator's influence function above it (linear time).
 
+use super::exact::ExactSum;
 use super::stats::{BOOTSTRAP_MAX_N, Paired, erfc, z_of};
 use crate::util::rng::Rng;
 use crate::util::stats::quantile_sorted;
@@ -36,13 +37,13 @@ pub struct QualityAcc {
     /// Labelled successes.
     pub n_ok_labelled: u64,
     /// Sum of labelled successes' quality.
-    pub sum_ok: f64,
+    pub sum_ok: ExactSum,
     /// Failures.
     pub n_fail: u64,
     /// Failures with a quality value.
     pub n_fail_labelled: u64,
     /// Sum of failures' quality.
-    pub sum_fail: f64,
+    pub sum_fail: ExactSum,
 }
 
 impl QualityAcc {
@@ -54,13 +55,13 @@ impl QualityAcc {
             self.n_ok += 1;
             if labelled {
                 self.n_ok_labelled += 1;
-                self.sum_ok += o.quality;
+                self.sum_ok.add(o.quality);
             }
         } else {
             self.n_fail += 1;
             if labelled {
                 self.n_fail_labelled += 1;
-                self.sum_fail += o.quality;
+                self.sum_fail.add(o.quality);
             }
         }
     }
@@ -80,8 +81,8 @@ impl QualityAcc {
                 count as f64 / n * (sum / labelled as f64)
             }
         };
-        part(self.n_ok, self.n_ok_labelled, self.sum_ok)
-            + part(self.n_fail, self.n_fail_labelled, self.sum_fail)
+        part(self.n_ok, self.n_ok_labelled, self.sum_ok.value())
+            + part(self.n_fail, self.n_fail_labelled, self.sum_fail.value())
     }
 
     /// Requests with a quality value (labelled successes and valued failures).
@@ -117,8 +118,8 @@ fn influence(obs: &[QObs], acc: &QualityAcc) -> Vec<f64> {
     let n = obs.len() as f64;
     // Per stratum s: a = share of requests, b = labelled sum / n, c = labelled / n.
     let strata = [
-        (acc.n_ok, acc.n_ok_labelled, acc.sum_ok),
-        (acc.n_fail, acc.n_fail_labelled, acc.sum_fail),
+        (acc.n_ok, acc.n_ok_labelled, acc.sum_ok.value()),
+        (acc.n_fail, acc.n_fail_labelled, acc.sum_fail.value()),
     ]
     .map(|(cnt, lab, sum)| (cnt as f64 / n, sum / n, lab as f64 / n));
     obs.iter()

@@ -123,7 +123,7 @@ struct Acc {
     covered: u64,
     ok: u64,
     rejected: u64,
-    cost: f64,
+    cost: super::exact::ExactSum,
     quality: QualityAcc,
     latency: Vec<f64>,
     ttft: Vec<f64>,
@@ -143,7 +143,7 @@ impl Acc {
     fn add(&mut self, r: &TraceRow) {
         self.covered += 1;
         self.ok += u64::from(r.status.is_ok());
-        self.cost += r.cost_usd;
+        self.cost.add(r.cost_usd);
         self.quality.add(qobs(r));
         if rejected(r) {
             self.rejected += 1;
@@ -181,7 +181,7 @@ impl Acc {
         if self.covered == 0 {
             f64::NAN
         } else {
-            self.cost / self.covered as f64 * 1000.0
+            self.cost.value() / self.covered as f64 * 1000.0
         }
     }
 }
@@ -264,10 +264,10 @@ pub fn summarize_policy(
         coverage: covered as f64 / rows.len().max(1) as f64,
         success_rate: acc.rate(acc.ok),
         rejected_rate: acc.rate(acc.rejected),
-        cost_total: acc.cost,
+        cost_total: acc.cost.value(),
         cost_per_1k: acc.cost_per_1k(),
         cost_per_success: if acc.ok > 0 {
-            acc.cost / acc.ok as f64
+            acc.cost.value() / acc.ok as f64
         } else {
             f64::NAN
         },
@@ -376,7 +376,7 @@ pub fn segments_policy(ctx: &RunContext, v: PolicyView, key: &str) -> Option<Vec
                         value: value.to_string(),
                         covered: a.covered,
                         success_rate: a.rate(a.ok),
-                        cost_total: a.cost,
+                        cost_total: a.cost.value(),
                         cost_per_1k: a.cost_per_1k(),
                         quality_mean: a.quality.value(),
                         quality_n: a.quality.n_valued(),

@@ -36,21 +36,20 @@ pub struct Tradeoff {
 /// the others in `left_out`. The oracle is a hindsight bound, not something one can
 /// deploy: it is drawn for reference but kept out.
 pub fn tradeoff(ctx: &RunContext, summaries: &[PolicySummary], covered: &[&[u64]]) -> Tradeoff {
-    let n = ctx.n_requests();
+    let n = summaries.first().map_or(0, |s| s.requests);
     let candidates: Vec<usize> = (0..summaries.len())
         .filter(|&p| !ctx.policies[p].kind.is_oracle())
         .collect();
     let bits: Vec<&[u64]> = candidates.iter().map(|&p| covered[p]).collect();
-    let reference = candidates
-        .iter()
-        .zip(&bits)
-        .max_by(|(a, _), (b, _)| {
-            summaries[**a]
-                .covered
-                .cmp(&summaries[**b].covered)
-                .then(b.cmp(a))
-        })
-        .map(|(_, b)| *b);
+    // `covered` holds a bit set per policy, or any fingerprint of the set (merged
+    // shards): only equality is used.
+    let best = candidates.iter().zip(&bits).max_by(|(a, _), (b, _)| {
+        summaries[**a]
+            .covered
+            .cmp(&summaries[**b].covered)
+            .then(b.cmp(a))
+    });
+    let reference = best.map(|(_, b)| *b);
     let mut left_out = Vec::new();
     let mut kept: Vec<usize> = Vec::new();
     for (&p, b) in candidates.iter().zip(&bits) {
@@ -98,9 +97,7 @@ pub fn tradeoff(ctx: &RunContext, summaries: &[PolicySummary], covered: &[&[u64]
         cost_range: (lo, hi),
         aiq_single_models,
         aiq_all,
-        requests: reference
-            .map(|b| b.iter().map(|w| w.count_ones() as u64).sum())
-            .unwrap_or(0),
+        requests: best.map(|(p, _)| summaries[*p].covered).unwrap_or(0),
         left_out,
     }
 }
@@ -297,18 +294,44 @@ pub fn compare_policy(
     resamples: usize,
     seed: u64,
 ) -> Comparison {
-    let (a, b): (Vec<Obs>, Vec<Obs>) = v
+    let name = &ctx.policies[v.p].name;
+    let seed = seed ^ stable_hash(name.as_bytes());
+    let paired = |x: &TraceRow, covered: bool| x.covered() && covered;
+    let n = v
         .rows
         .iter()
-        .zip(base.obs.iter().zip(&base.covered))
-        .filter(|(x, (_, y_covered))| x.covered() && **y_covered)
-        .map(|(x, (y, _))| (Obs::of(x), *y))
-        .unzip();
-    let name = &ctx.policies[v.p].name;
+        .zip(&base.covered)
+        .filter(|(x, c)| paired(x, **c))
+        .count();
+    let stats = if n <= super::stats::BOOTSTRAP_MAX_N {
+        let (a, b): (Vec<Obs>, Vec<Obs>) = v
+            .rows
+            .iter()
+            .zip(base.obs.iter().zip(&base.covered))
+            .filter(|(x, (_, c))| paired(x, **c))
+            .map(|(x, (y, _))| (Obs::of(x), *y))
+            .unzip();
+        paired_stats(&a, &b, resamples, seed)
+    } else {
+        // Large samples: the normal approximations from running sums (no copy of the
+        // pairs), and the p95 difference from the two latency columns alone.
+        let part =
+            super::partial::PairedPartial::of(base.p, v.rows, &base.obs, &base.covered, false);
+        let mut st = part.stats();
+        let (la, lb): (Vec<f64>, Vec<f64>) = v
+            .rows
+            .iter()
+            .zip(base.obs.iter().zip(&base.covered))
+            .filter(|(x, (_, c))| paired(x, **c))
+            .map(|(x, (y, _))| (Obs::of(x).latency, y.latency))
+            .unzip();
+        st.p95 = paired_p95(&la, &lb, resamples, 0.95, seed ^ 2);
+        st
+    };
     Comparison {
         policy: name.clone(),
         baseline: ctx.policies[base.p].name.clone(),
-        stats: paired_stats(&a, &b, resamples, seed ^ stable_hash(name.as_bytes())),
+        stats,
         p_quality_holm: f64::NAN,
     }
 }

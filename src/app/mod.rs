@@ -4,9 +4,22 @@
 
 mod plan;
 mod run;
+mod shard;
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use run::{Loaded, load_inputs, run};
+pub use shard::ShardSpec;
+
+/// `routesim merge`: combine the shards of a run into its report folder.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
+    let dir = shard::merge(dirs, out)?;
+    println!(
+        "merged {} shards into {} (open index.html, or paste report.md)",
+        dirs.len(),
+        dir.display()
+    );
+    Ok(())
+}
 
 use crate::dataset::{self, LoadOptions};
 use crate::error::{Diagnostic, InputError};
@@ -195,12 +208,11 @@ pub fn synth(o: &SynthOptions) -> Result<()> {
     });
     let cal = crate::synth::calibrate(shared.as_deref());
     let cfg = crate::synth::SynthConfig::new(o.requests, o.models, o.seed);
-    let ds = crate::synth::generate(&cfg, &cal);
-    crate::synth::write(&ds, &cfg, &cal, &o.out, o.parquet)?;
+    crate::synth::write(&cfg, &cal, &o.out, o.parquet)?;
     println!(
         "wrote {} requests × {} models to {}",
-        ds.n_requests(),
-        ds.n_models(),
+        cfg.requests,
+        cfg.models,
         o.out.display()
     );
     for s in &cal.sources {

@@ -93,6 +93,10 @@ pub struct RunOptions {
     pub no_report: bool,
     /// No progress on stderr.
     pub quiet: bool,
+    /// `--shard i/n`: run shard i (0-based) of n.
+    pub shard: Option<(usize, usize)>,
+    /// `--shard-key`: assign requests to shards by this field instead of the id.
+    pub shard_key: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -120,6 +124,8 @@ impl Default for RunOptions {
             unpriced: false,
             no_report: false,
             quiet: false,
+            shard: None,
+            shard_key: None,
         }
     }
 }
@@ -141,6 +147,8 @@ pub struct RunPlan {
     pub by: Vec<String>,
     /// Where the report goes (default: `reports/<dataset name>`, decided once loaded).
     pub out: Option<PathBuf>,
+    /// The shard to run (`--shard`), when not the whole run.
+    pub shard: Option<super::shard::ShardSpec>,
 }
 
 impl RunPlan {
@@ -204,6 +212,27 @@ impl RunPlan {
         if by.is_empty() && o.example {
             by.push("meta.task".into());
         }
+        let shard_key = o.shard_key.as_ref().map(|k| {
+            if k.starts_with("meta.") {
+                k.clone()
+            } else {
+                format!("meta.{k}")
+            }
+        });
+        if shard_key.is_some() && o.shard.is_none() {
+            diags.push(Diagnostic::file("--shard-key", "needs --shard i/n"));
+        }
+        if o.shard.is_some() && o.no_report {
+            diags.push(Diagnostic::file(
+                "--shard",
+                "a shard writes its partial figures (no report to leave out): drop --no-report",
+            ));
+        }
+        let shard = o.shard.map(|(index, count)| super::shard::ShardSpec {
+            index,
+            count,
+            key: shard_key.clone(),
+        });
         match (dataset, arrival) {
             (Some(dataset), Some(arrival)) if diags.is_empty() => Ok(RunPlan {
                 opts: o.clone(),
@@ -213,6 +242,7 @@ impl RunPlan {
                 pricing_days,
                 by,
                 out: o.out.clone(),
+                shard,
             }),
             _ => Err(InputError::new(diags)),
         }

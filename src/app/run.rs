@@ -31,6 +31,9 @@ pub fn run(o: &super::RunOptions) -> Result<()> {
     let loaded = load_inputs(&plan)?;
     plan.check_inputs(&loaded)?;
     clock.lap("load dataset, pricing and policies");
+    if let Some(spec) = &plan.shard {
+        return super::shard::run_shard(&plan, loaded, spec);
+    }
     let sim = sim::Simulation::new(
         &loaded.ds,
         &loaded.prices,
@@ -242,7 +245,7 @@ pub fn simulate(plan: &RunPlan, l: &Loaded) -> Result<Trace> {
 }
 
 /// The report options of a run: what the analysis needs besides the rows.
-fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> ReportOptions {
+pub(super) fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> ReportOptions {
     let ds = &l.ds;
     ReportOptions {
         title: ds.info.name.clone(),
@@ -278,6 +281,12 @@ fn write_report(
     source: &dyn PolicySource,
     ropts: &ReportOptions,
 ) -> Result<(PathBuf, Analysis)> {
+    let manifest = run_manifest(plan, l);
+    report::write(&out_dir(plan, l), ctx, source, ropts, &manifest)
+}
+
+/// The manifest of a run (before the report's own sections).
+pub(super) fn run_manifest(plan: &RunPlan, l: &Loaded) -> serde_json::Value {
     let (ds, o) = (&l.ds, &plan.opts);
     let info = RunInfo {
         command: o.command.clone(),
@@ -293,16 +302,20 @@ fn write_report(
         pricing_date: crate::dataset::time::format_ts(plan.pricing_days * 86_400_000)[..10]
             .to_string(),
     };
-    let manifest = report::manifest::build(&info, ds, &l.policies, &l.book.files(), &l.prices);
-    let out = plan.out.clone().unwrap_or_else(|| {
+    report::manifest::build(&info, ds, &l.policies, &l.book.files(), &l.prices)
+}
+
+/// The report folder: `-o`, else `reports/<dataset name>` (`reports/example`).
+pub(super) fn out_dir(plan: &RunPlan, l: &Loaded) -> PathBuf {
+    let (ds, o) = (&l.ds, &plan.opts);
+    plan.out.clone().unwrap_or_else(|| {
         let name = if o.example {
             "example".to_string()
         } else {
             sanitize(&ds.info.name)
         };
         find_root("reports").join(name)
-    });
-    report::write(&out, ctx, source, ropts, &manifest)
+    })
 }
 
 /// What `routesim run` prints: the notes, the table, the headline, where the report is.

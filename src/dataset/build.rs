@@ -1,11 +1,9 @@
 //! Assembling a [`Dataset`] from rows: interning, duplicate checks, token estimation,
 //! latency modelling, and packing responses into the dense matrix.
 
-use super::records::fmt_num;
+use super::request_table::{IdIndex, RequestTable};
 use super::tokens::estimate_tokens;
-use super::{
-    Dataset, DatasetInfo, MetaColumn, ModelId, Requests, Sample, SourceFile, TextColumn, flags,
-};
+use super::{Dataset, DatasetInfo, ModelId, Requests, Sample, SourceFile, TextColumn, flags};
 use crate::error::{Diagnostic, Diagnostics};
 use std::collections::HashMap;
 
@@ -180,9 +178,12 @@ impl Placed {
 /// Collects requests and responses, then packs them.
 #[derive(Debug, Default)]
 pub struct DatasetBuilder {
-    requests: Vec<RequestRow>,
-    req_index: HashMap<String, u32, crate::util::hash::FnvBuild>,
-    req_origin: Vec<Origin>,
+    /// Request ids and their positions.
+    ids: IdIndex,
+    /// The other request columns.
+    table: RequestTable,
+    /// Where each request was declared: (index into `files`, row).
+    req_origin: Vec<(u16, u32)>,
     models: Vec<String>,
     model_index: HashMap<String, ModelId, crate::util::hash::FnvBuild>,
     served_models: Vec<String>,
@@ -219,18 +220,41 @@ impl DatasetBuilder {
 
     /// Number of requests so far.
     pub fn n_requests(&self) -> usize {
-        self.requests.len()
+        self.table.len()
     }
 
     /// Whether a request id is known.
     pub fn has_request(&self, id: &str) -> bool {
-        self.req_index.contains_key(id)
+        self.ids.get(id).is_some()
+    }
+
+    /// The index of a file rows come from (files are few: a short scan).
+    fn file_index(&mut self, f: &std::sync::Arc<str>) -> u16 {
+        match self
+            .files
+            .iter()
+            .rposition(|g| std::sync::Arc::ptr_eq(g, f) || g == f)
+        {
+            Some(i) => i as u16,
+            None => {
+                self.files.push(f.clone());
+                (self.files.len() - 1) as u16
+            }
+        }
+    }
+
+    /// Store a request's columns and origin (its id is already in `ids`).
+    fn push_request(&mut self, row: RequestRow, origin: &Origin) {
+        let file = self.file_index(&origin.0);
+        self.req_origin.push((file, origin.1 as u32));
+        self.table.push(row);
     }
 
     /// Declare a request; a duplicate id is a diagnostic at `origin`.
-    pub fn add_request(&mut self, row: RequestRow, origin: Origin, diags: &mut Diagnostics) {
-        if let Some(&i) = self.req_index.get(&row.id) {
-            let (f, r) = &self.req_origin[i as usize];
+    pub fn add_request(&mut self, mut row: RequestRow, origin: Origin, diags: &mut Diagnostics) {
+        if let Some(i) = self.ids.get(&row.id) {
+            let (f, r) = self.req_origin[i as usize];
+            let f = &self.files[f as usize];
             diags.push(Diagnostic::row(
                 &*origin.0,
                 origin.1,
@@ -246,10 +270,8 @@ impl DatasetBuilder {
         if let Some(p) = self.placed.take() {
             self.unplace(p);
         }
-        self.req_index
-            .insert(row.id.clone(), self.requests.len() as u32);
-        self.requests.push(row);
-        self.req_origin.push(origin);
+        let _ = self.ids.insert(std::mem::take(&mut row.id));
+        self.push_request(row, &origin);
     }
 
     /// Move placed samples back to the list of other responses.
@@ -285,17 +307,16 @@ impl DatasetBuilder {
     /// Quality from an LLM judge for a recorded sample whose own quality is missing
     /// (later verdicts replace earlier ones; unknown cells are ignored).
     pub fn set_judged_quality(&mut self, request_id: &str, model: &str, sample: u32, q: f64) {
-        if let (Some(&r), Some(&m)) = (self.req_index.get(request_id), self.model_index.get(model))
-        {
+        if let (Some(r), Some(&m)) = (self.ids.get(request_id), self.model_index.get(model)) {
             self.judged.insert((r, m, sample), q);
         }
     }
 
     /// The `input_tokens` a request gives itself (its own row), if any.
     pub fn given_input_tokens(&self, id: &str) -> Option<u32> {
-        self.req_index
+        self.ids
             .get(id)
-            .and_then(|&i| self.requests[i as usize].input_tokens)
+            .and_then(|i| self.table.input_tokens[i as usize])
     }
 
     /// Register a model name (responses register their models automatically).
@@ -317,16 +338,13 @@ impl DatasetBuilder {
     /// Lend the index of declared requests (id → position) to readers that look rows
     /// up in parallel; give it back with [`DatasetBuilder::restore_request_index`]
     /// before adding requests.
-    pub fn take_request_index(&mut self) -> HashMap<String, u32, crate::util::hash::FnvBuild> {
-        std::mem::take(&mut self.req_index)
+    pub fn take_request_index(&mut self) -> IdIndex {
+        std::mem::take(&mut self.ids)
     }
 
     /// Return the index lent by [`DatasetBuilder::take_request_index`].
-    pub fn restore_request_index(
-        &mut self,
-        index: HashMap<String, u32, crate::util::hash::FnvBuild>,
-    ) {
-        self.req_index = index;
+    pub fn restore_request_index(&mut self, index: IdIndex) {
+        self.ids = index;
     }
 
     /// Add a response. With implicit requests, `request` supplies the request-level
@@ -340,24 +358,21 @@ impl DatasetBuilder {
         // Responses usually come grouped by request: try the previous one first.
         let last = self.last_req as usize;
         let cached = (resp.index.is_none()
-            && last < self.requests.len()
-            && *self.requests[last].id == *resp.request_id)
+            && last < self.ids.len()
+            && *self.ids.ids[last] == *resp.request_id)
             .then_some(self.last_req);
         let req = match resp
             .index
             .or(cached)
-            .or_else(|| self.req_index.get(&*resp.request_id).copied())
+            .or_else(|| self.ids.get(&resp.request_id))
         {
             Some(i) => i,
             None if self.implicit_requests => {
-                let row = request.unwrap_or_else(|| RequestRow {
-                    id: resp.request_id.to_string(),
-                    ..Default::default()
-                });
-                let i = self.requests.len() as u32;
-                self.req_index.insert(resp.request_id.to_string(), i);
-                self.requests.push(row);
-                self.req_origin.push(resp.recorded.origin.clone());
+                let row = request.unwrap_or_default();
+                let i = match self.ids.insert(resp.request_id.to_string()) {
+                    Ok(i) | Err(i) => i,
+                };
+                self.push_request(row, &resp.recorded.origin);
                 i
             }
             None => {
@@ -407,7 +422,7 @@ impl DatasetBuilder {
             rec.sample_data.served = code;
         }
         if !self.implicit_requests && matches!(resp.sample, None | Some(0)) {
-            let n = self.requests.len();
+            let n = self.table.len();
             let placed = self.placed.get_or_insert_with(|| Placed {
                 n,
                 ..Placed::default()
@@ -450,61 +465,41 @@ impl DatasetBuilder {
     /// Pack everything into a [`Dataset`]; duplicate responses are diagnostics.
     pub fn build(mut self, diags: &mut Diagnostics) -> Dataset {
         let clock = crate::util::timing::Timings::start(3);
-        let n_req = self.requests.len();
+        let n_req = self.table.len();
         let n_models = self.models.len();
 
-        // Requests.
+        // Requests: the columns read, plus prompt lengths and token counts.
+        let mut table = std::mem::take(&mut self.table);
+        let meta = table.take_meta();
+        let reference = table.reference.take();
+        let RequestTable {
+            ts_ms,
+            input,
+            turns,
+            input_tokens: given_tokens,
+            ..
+        } = table;
         let mut requests = Requests {
-            ids: Vec::with_capacity(n_req),
-            ts_ms: Vec::with_capacity(n_req),
-            input: TextColumn::new(),
+            ids: std::mem::take(&mut self.ids.ids),
+            ts_ms,
             input_chars: Vec::with_capacity(n_req),
             input_tokens: Vec::with_capacity(n_req),
             input_tokens_estimated: Vec::with_capacity(n_req),
-            turns: Vec::with_capacity(n_req),
+            turns,
+            input,
             reference: None,
             meta: Vec::new(),
         };
-        let any_reference = self.requests.iter().any(|r| r.reference.is_some());
-        let mut reference = any_reference.then(TextColumn::new);
-        let mut meta_keys: Vec<String> = Vec::new();
-        let mut meta_pos: HashMap<super::records::MetaKey, usize, crate::util::hash::FnvBuild> =
-            HashMap::default();
-        for r in &self.requests {
-            for (k, _) in &r.meta {
-                if !meta_pos.contains_key(k) {
-                    meta_pos.insert(k.clone(), meta_keys.len());
-                    meta_keys.push(k.to_string());
-                }
-            }
-        }
-        let mut meta: Vec<MetaColumn> = meta_keys
-            .iter()
-            .map(|k| MetaColumn {
-                name: k.clone(),
-                codes: vec![MetaColumn::NONE; n_req],
-                dict: Vec::new(),
-                nums: vec![f64::NAN; n_req],
-            })
-            .collect();
-        let mut dict_index: Vec<
-            HashMap<super::records::MetaKey, u32, crate::util::hash::FnvBuild>,
-        > = vec![HashMap::default(); meta.len()];
-
         // Input tokens from responses, for requests without recorded or estimable ones.
         let mut resp_input_tokens = std::mem::take(&mut self.resp_input_tokens);
         resp_input_tokens.resize(n_req, None);
 
         let mut n_estimated = 0usize;
         let mut n_no_tokens = 0usize;
-        for (i, r) in self.requests.iter().enumerate() {
-            requests.ids.push(r.id.clone());
-            requests.ts_ms.push(r.ts_ms.unwrap_or(Requests::NO_TS));
-            let text = r.input.as_deref().unwrap_or("");
-            requests.input.push(text);
+        for i in 0..n_req {
+            let text = requests.input.get(i);
             requests.input_chars.push(text.chars().count() as u32);
-            requests.turns.push(r.turns.unwrap_or(1));
-            let (tokens, est) = match (r.input_tokens, resp_input_tokens[i]) {
+            let (tokens, est) = match (given_tokens[i], resp_input_tokens[i]) {
                 (Some(t), _) => (t, false),
                 (None, Some(t)) => (t, false),
                 (None, None) if !text.is_empty() => {
@@ -518,32 +513,6 @@ impl DatasetBuilder {
             };
             requests.input_tokens.push(tokens);
             requests.input_tokens_estimated.push(est);
-            if let Some(refc) = reference.as_mut() {
-                refc.push(r.reference.as_deref().unwrap_or(""));
-            }
-            for (k, v) in &r.meta {
-                let col = meta_pos[k];
-                let s = match v {
-                    MetaValue::Str(s) => s.clone(),
-                    MetaValue::Num(x) => fmt_num(*x).into(),
-                };
-                let num = match v {
-                    MetaValue::Num(x) => *x,
-                    MetaValue::Str(s) => s.trim().parse::<f64>().unwrap_or(f64::NAN),
-                };
-                let di = &mut dict_index[col];
-                let code = match di.get(&s) {
-                    Some(&c) => c,
-                    None => {
-                        let c = di.len() as u32;
-                        meta[col].dict.push(s.to_string());
-                        di.insert(s, c);
-                        c
-                    }
-                };
-                meta[col].codes[i] = code;
-                meta[col].nums[i] = if num.is_finite() { num } else { f64::NAN };
-            }
         }
         requests.reference = reference;
         requests.meta = meta;
@@ -769,6 +738,7 @@ impl DatasetBuilder {
             served_models: self.served_models,
             sources: self.sources,
             pricing_files: self.pricing_files,
+            shard: None,
         }
     }
 }
@@ -813,6 +783,7 @@ pub fn from_model_major(
         served_models: Vec::new(),
         sources: Vec::new(),
         pricing_files: Vec::new(),
+        shard: None,
     }
 }
 

@@ -223,12 +223,17 @@ fn read_store(
 }
 
 fn truncate(ds: &mut Dataset, n: usize) {
-    let n_old = ds.n_requests();
-    if n >= n_old {
-        return;
+    if n < ds.n_requests() {
+        select(ds, &(0..n).collect::<Vec<usize>>());
     }
+}
+
+/// Keep requests `keep` (ascending positions), with their responses.
+pub fn select(ds: &mut Dataset, keep: &[usize]) {
+    let n_old = ds.n_requests();
+    let n = keep.len();
     let m = ds.n_models();
-    // Keep the first n requests of every model column (cells are model-major).
+    // Cells are model-major: each model's column keeps the same requests.
     let mut cells = Vec::with_capacity(n * m);
     let mut offsets = Vec::new();
     let mut extra = Vec::new();
@@ -237,7 +242,7 @@ fn truncate(ds: &mut Dataset, n: usize) {
         offsets.push(0u32);
     }
     for j in 0..m {
-        for r in 0..n {
+        for &r in keep {
             let i = j * n_old + r;
             cells.push(ds.cells[i]);
             if !ds.extra_offsets.is_empty() {
@@ -258,19 +263,28 @@ fn truncate(ds: &mut Dataset, n: usize) {
     ds.extra = extra;
     ds.outputs = outputs;
     let r = &mut ds.requests;
-    r.ids.truncate(n);
-    r.ts_ms.truncate(n);
-    r.input = super::TextColumn::from_iter_str((0..n).map(|i| r.input.get(i)));
-    r.input_chars.truncate(n);
-    r.input_tokens.truncate(n);
-    r.input_tokens_estimated.truncate(n);
-    r.turns.truncate(n);
+    let ids = std::mem::take(&mut r.ids);
+    let mut ids: Vec<Option<String>> = ids.into_iter().map(Some).collect();
+    r.ids = keep
+        .iter()
+        .map(|&i| ids[i].take().unwrap_or_default())
+        .collect();
+    fn pick_copy<T: Copy>(v: &mut Vec<T>, keep: &[usize]) {
+        *v = keep.iter().map(|&i| v[i]).collect();
+    }
+    pick_copy(&mut r.ts_ms, keep);
+    pick_copy(&mut r.input_chars, keep);
+    pick_copy(&mut r.input_tokens, keep);
+    pick_copy(&mut r.input_tokens_estimated, keep);
+    pick_copy(&mut r.turns, keep);
+    r.input = super::TextColumn::from_iter_str(keep.iter().map(|&i| r.input.get(i)));
     if let Some(rc) = &r.reference {
-        r.reference = Some(super::TextColumn::from_iter_str((0..n).map(|i| rc.get(i))));
+        r.reference = Some(super::TextColumn::from_iter_str(
+            keep.iter().map(|&i| rc.get(i)),
+        ));
     }
     for mc in &mut r.meta {
-        mc.codes.truncate(n);
-        mc.nums.truncate(n);
+        pick_copy(&mut mc.codes, keep);
     }
 }
 

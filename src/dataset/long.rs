@@ -7,7 +7,7 @@
 //! the bookkeeping columns of `routesim record`'s store are known and skipped quietly.
 
 use super::build::{DatasetBuilder, MetaValue, Recorded, RequestRow, ResponseRow};
-use super::records::{Cell, Fields, Row, TableFormat, describe, map_rows};
+use super::records::{Cell, Fields, Raw, Row, TableFormat, describe, map_rows};
 use super::{Sample, Status};
 use crate::error::{Diagnostic, Diagnostics, InputError, display_path};
 use std::path::Path;
@@ -116,13 +116,8 @@ pub fn read_responses(
         return Ok(());
     }
     let implicit = b.implicit_requests;
-    // CSV: the common simple values parsed straight from the field bytes.
-    let fast = match format {
-        TableFormat::Csv => {
-            super::records::header(path, format)?.map(|names| FastColumns::of(&names))
-        }
-        _ => None,
-    };
+    // CSV and Parquet: the common simple values taken straight from the fields.
+    let fast = super::records::header(path, format)?.map(|names| FastColumns::of(&names));
     // Declared requests are looked up by the reading threads (the index is only read
     // while the file is read); implicit ones are added in file order by the builder.
     let index = (!implicit).then(|| b.take_request_index());
@@ -488,26 +483,30 @@ impl FastColumns {
         }
     }
 
-    fn raw(row: &dyn Row, col: Option<usize>) -> Option<&[u8]> {
+    fn raw(row: &dyn Row, col: Option<usize>) -> Option<Raw<'_>> {
         match col {
-            None => Some(b""),
+            None => Some(Raw::Null),
             Some(i) => row.raw(i),
         }
     }
 
     fn text(row: &dyn Row, col: Option<usize>) -> Plain<&str> {
-        let b = Self::raw(row, col)?;
-        if b.is_empty() {
-            return Some(None);
+        match Self::raw(row, col)? {
+            Raw::Null | Raw::Bytes(b"") => Some(None),
+            Raw::Bytes(b) => std::str::from_utf8(b).ok().map(Some),
+            Raw::Num(_) => None,
         }
-        std::str::from_utf8(b).ok().map(Some)
     }
 
     fn count(row: &dyn Row, col: Option<usize>) -> Plain<u32> {
-        let b = Self::raw(row, col)?;
-        if b.is_empty() {
-            return Some(None);
-        }
+        let b = match Self::raw(row, col)? {
+            Raw::Null | Raw::Bytes(b"") => return Some(None),
+            Raw::Num(x) => {
+                return (x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64)
+                    .then_some(Some(x as u32));
+            }
+            Raw::Bytes(b) => b,
+        };
         if b.len() > 9 {
             return None;
         }
@@ -523,11 +522,11 @@ impl FastColumns {
     }
 
     fn number(row: &dyn Row, col: Option<usize>, max: f64) -> Plain<f64> {
-        let b = Self::raw(row, col)?;
-        if b.is_empty() {
-            return Some(None);
-        }
-        let x: f64 = std::str::from_utf8(b).ok()?.parse().ok()?;
+        let x: f64 = match Self::raw(row, col)? {
+            Raw::Null | Raw::Bytes(b"") => return Some(None),
+            Raw::Num(x) => x,
+            Raw::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok()?,
+        };
         (x.is_finite() && x >= 0.0 && x <= max).then_some(Some(x))
     }
 
@@ -547,7 +546,7 @@ impl FastColumns {
         model: &std::sync::Arc<str>,
     ) -> Option<ResponseRow> {
         let status = match Self::raw(row, self.status)? {
-            b"" | b"ok" => Status::OK,
+            Raw::Null | Raw::Bytes(b"" | b"ok") => Status::OK,
             _ => return None,
         };
         let in_tok = Self::count(row, self.in_tok)?;
@@ -638,14 +637,11 @@ mod intern {
 
     /// The position of request `id` in the requests file (`index`), remembered for
     /// the rows of the same request that follow.
-    pub fn position(
-        id: &Arc<str>,
-        index: &std::collections::HashMap<String, u32, crate::util::hash::FnvBuild>,
-    ) -> Option<u32> {
+    pub fn position(id: &Arc<str>, index: &crate::dataset::request_table::IdIndex) -> Option<u32> {
         LAST_POS.with_borrow_mut(|last| match last {
             Some((a, p)) if Arc::ptr_eq(a, id) || **a == **id => Some(*p),
             _ => {
-                let p = index.get(&**id).copied();
+                let p = index.get(id);
                 *last = p.map(|p| (id.clone(), p));
                 p
             }

@@ -13,6 +13,7 @@ pub mod load;
 pub mod long;
 pub mod recorded;
 pub mod records;
+pub mod request_table;
 pub mod status;
 pub mod text;
 pub mod time;
@@ -133,13 +134,47 @@ pub struct MetaColumn {
     pub codes: Vec<u32>,
     /// Distinct values as strings.
     pub dict: Vec<String>,
-    /// Per request: numeric value, NaN when absent or not a number.
-    pub nums: Vec<f64>,
+    /// Per distinct value: its number (NaN when not a number) — the numeric view of
+    /// the column, one entry per value rather than per request.
+    pub dict_nums: Vec<f64>,
+}
+
+/// A metadata value as a number (NaN when it is not one).
+pub fn meta_number(s: &str) -> f64 {
+    let x = s.trim().parse::<f64>().unwrap_or(f64::NAN);
+    if x.is_finite() { x } else { f64::NAN }
 }
 
 impl MetaColumn {
     /// Code of an absent value.
     pub const NONE: u32 = u32::MAX;
+
+    /// A column from codes and distinct values.
+    pub fn new(name: impl Into<String>, codes: Vec<u32>, dict: Vec<String>) -> MetaColumn {
+        let dict_nums = dict.iter().map(|s| meta_number(s)).collect();
+        MetaColumn {
+            name: name.into(),
+            codes,
+            dict,
+            dict_nums,
+        }
+    }
+
+    /// Value of request `i` as a number (NaN when absent or not a number).
+    #[inline]
+    pub fn num(&self, i: usize) -> f64 {
+        match self.codes[i] {
+            Self::NONE => f64::NAN,
+            c => self.dict_nums[c as usize],
+        }
+    }
+
+    /// Add a distinct value (its code is the next one).
+    pub fn push_value(&mut self, value: String) -> u32 {
+        self.dict_nums.push(meta_number(&value));
+        self.dict.push(value);
+        (self.dict.len() - 1) as u32
+    }
 
     /// Value of request `i` as a string, if present.
     pub fn get(&self, i: usize) -> Option<&str> {
@@ -254,9 +289,41 @@ pub struct Dataset {
     pub sources: Vec<SourceFile>,
     /// Pricing files named by the dataset (resolved paths).
     pub pricing_files: Vec<std::path::PathBuf>,
+    /// When this is one shard of a larger dataset (`routesim run --shard`).
+    pub shard: Option<ShardView>,
+}
+
+/// What a shard keeps of the whole dataset so that its requests are simulated exactly
+/// as in a run over every request: each request's position in the whole dataset (the
+/// random streams of splits and random choices are keyed by it) and the whole
+/// dataset's first arrival (budget periods start there).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardView {
+    /// This shard, 0-based.
+    pub index: usize,
+    /// Shards in all.
+    pub count: usize,
+    /// The field requests are sharded by (`None`: the request id).
+    pub key: Option<String>,
+    /// Position of each request in the whole dataset.
+    pub global_index: Vec<u32>,
+    /// First arrival of the whole dataset (epoch ms), when it has timestamps.
+    pub clock_origin_ms: Option<i64>,
+    /// Requests in the whole dataset.
+    pub total_requests: usize,
 }
 
 impl Dataset {
+    /// The index that keys request `r`'s random streams: its position in the whole
+    /// dataset (a shard's requests draw what they would in a run over every request).
+    #[inline]
+    pub fn stream_index(&self, r: usize) -> u64 {
+        match &self.shard {
+            Some(v) => v.global_index[r] as u64,
+            None => r as u64,
+        }
+    }
+
     /// Number of requests.
     #[inline]
     pub fn n_requests(&self) -> usize {

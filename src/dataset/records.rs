@@ -26,6 +26,17 @@ pub enum Cell<'a> {
 /// the usual `task`, `tenant`, `plan` keys and values).
 pub type MetaKey = compact_str::CompactString;
 
+/// A field as stored (see [`Row::raw`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Raw<'a> {
+    /// Text (CSV: every field; empty means null).
+    Bytes(&'a [u8]),
+    /// A number (Parquet numeric columns).
+    Num(f64),
+    /// Null.
+    Null,
+}
+
 /// A row of a table file.
 pub trait Row {
     /// 1-based data row (CSV/Parquet) or line number (JSONL).
@@ -34,10 +45,11 @@ pub trait Row {
     fn get(&self, key: &str) -> Cell<'_>;
     /// Column names present in this row.
     fn keys(&self) -> Vec<String>;
-    /// The raw bytes of the field at column position `i` of a CSV row (empty for an
-    /// empty field); `None` for other formats. Lets a reader parse the common simple
-    /// values (plain integers, numbers) without the generic [`Cell`] path.
-    fn raw(&self, _i: usize) -> Option<&[u8]> {
+    /// The field at column position `i` as stored, for files with a header (CSV:
+    /// its bytes; Parquet: text bytes or a number); `None` when the row has no such
+    /// access. Lets a reader take the common simple values (plain integers and
+    /// numbers) without the generic [`Cell`] path.
+    fn raw(&self, _i: usize) -> Option<Raw<'_>> {
         None
     }
     /// The first of `aliases` present in this row, with its cell (`aliases[0]` and
@@ -222,8 +234,8 @@ impl Row for CsvRow<'_> {
     fn keys(&self) -> Vec<String> {
         self.header.names.to_vec()
     }
-    fn raw(&self, i: usize) -> Option<&[u8]> {
-        self.field(i)
+    fn raw(&self, i: usize) -> Option<Raw<'_>> {
+        self.field(i).map(Raw::Bytes)
     }
     fn meta_cells(&self) -> Vec<(MetaKey, Cell<'_>)> {
         self.header
@@ -436,7 +448,10 @@ impl Row for JsonRow<'_> {
 enum ColData {
     Num(Vec<Option<f64>>),
     Bool(Vec<Option<bool>>),
-    Text(Vec<Option<String>>),
+    /// Text, read in place (one chunk).
+    Text(polars::prelude::StringChunked),
+    /// Other types, formatted.
+    Other(Vec<Option<String>>),
 }
 
 fn materialise(df: &polars::prelude::DataFrame) -> Vec<(String, ColData)> {
@@ -451,12 +466,8 @@ fn materialise(df: &polars::prelude::DataFrame) -> Vec<(String, ColData)> {
                 }
                 DataType::String => ColData::Text(
                     c.str()
-                        .map(|s| {
-                            s.iter()
-                                .map(|v| v.filter(|x| !x.is_empty()).map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                        .map(|s| s.rechunk().into_owned())
+                        .unwrap_or_else(|_| StringChunked::full_null("".into(), c.len())),
                 ),
                 dt if dt.is_primitive_numeric() => ColData::Num(
                     c.cast(&DataType::Float64)
@@ -464,7 +475,7 @@ fn materialise(df: &polars::prelude::DataFrame) -> Vec<(String, ColData)> {
                         .and_then(|f| f.f64().ok().map(|f| f.iter().collect()))
                         .unwrap_or_default(),
                 ),
-                _ => ColData::Text(
+                _ => ColData::Other(
                     (0..c.len())
                         .map(|i| {
                             c.get(i)
@@ -495,10 +506,24 @@ impl FrameRow<'_> {
         match &self.cols[c].1 {
             ColData::Num(v) => v[i].map(Cell::Num).unwrap_or(Cell::Null),
             ColData::Bool(v) => v[i].map(Cell::Bool).unwrap_or(Cell::Null),
-            ColData::Text(v) => v[i]
+            ColData::Text(v) => match v.get(i) {
+                None | Some("") => Cell::Null,
+                Some(s) => Cell::Text(Cow::Borrowed(s)),
+            },
+            ColData::Other(v) => v[i]
                 .as_deref()
+                .filter(|s| !s.is_empty())
                 .map(|s| Cell::Text(Cow::Borrowed(s)))
                 .unwrap_or(Cell::Null),
+        }
+    }
+
+    fn raw_at(&self, c: usize) -> Option<Raw<'_>> {
+        let i = self.n - 1 - self.base;
+        match &self.cols[c].1 {
+            ColData::Num(v) => Some(v[i].map_or(Raw::Null, Raw::Num)),
+            ColData::Text(v) => Some(v.get(i).map_or(Raw::Null, |s| Raw::Bytes(s.as_bytes()))),
+            _ => None,
         }
     }
 }
@@ -522,6 +547,9 @@ impl Row for FrameRow<'_> {
     }
     fn keys(&self) -> Vec<String> {
         self.header.names.to_vec()
+    }
+    fn raw(&self, i: usize) -> Option<Raw<'_>> {
+        self.raw_at(i)
     }
     fn meta_cells(&self) -> Vec<(MetaKey, Cell<'_>)> {
         self.header

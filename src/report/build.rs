@@ -256,6 +256,19 @@ pub fn analyze(
         .into_iter()
         .map(|r| r.expect("every policy analysed"))
         .collect();
+    Ok(assemble(ctx, results, comparisons, opts, baseline))
+}
+
+/// Put a report together from every policy's figures and its comparisons with the
+/// baseline (`(policy index, comparison)`, any order): Holm's adjustment, the
+/// trade-off and the chart data.
+pub fn assemble(
+    ctx: &RunContext,
+    results: Vec<PolicyResult>,
+    mut comparisons: Vec<(usize, Comparison)>,
+    opts: &ReportOptions,
+    baseline: Option<usize>,
+) -> Analysis {
     comparisons.sort_by_key(|(p, _)| *p);
     let mut comparisons: Vec<Comparison> = comparisons.into_iter().map(|(_, c)| c).collect();
     holm_adjust(&mut comparisons);
@@ -266,14 +279,14 @@ pub fn analyze(
     let mut o = opts.clone();
     o.baseline = baseline.map(|b| ctx.policies[b].name.clone());
     let charts = chart_data(ctx, &results, &segs, &trade, &o, baseline);
-    Ok(Analysis {
+    Analysis {
         opts: o,
         summaries,
         segments: segs,
         tradeoff: trade,
         comparisons,
         charts,
-    })
+    }
 }
 
 fn chart_data(

@@ -96,7 +96,7 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     }
     h.push_str("</tbody></table></div>\n");
     if !a.comparisons.is_empty() {
-        h.push_str(&format!("<h2>Paired comparison with {}</h2>\n<p class=\"note\">Same requests on both sides; 95% paired-bootstrap intervals; quality p-values are McNemar's test for 0/1 quality, bootstrap otherwise, Holm-corrected.</p>\n", esc(o.baseline.as_deref().unwrap_or(""))));
+        h.push_str(&format!("<h2>Paired comparison with {}</h2>\n<p class=\"note\">Same requests on both sides; 95% intervals by paired bootstrap up to 10,000 pairs and by the normal approximation above (Δp95: m-out-of-n bootstrap); quality p-values are McNemar's test for 0/1 quality, otherwise from the same resamples or approximation, Holm-corrected.</p>\n", esc(o.baseline.as_deref().unwrap_or(""))));
         h.push_str("<table><thead><tr><th>policy</th><th>pairs</th><th>Δ quality</th><th>95% CI</th><th>p (Holm)</th><th>Δ cost / request</th><th>Δ p95</th></tr></thead><tbody>\n");
         for c in &a.comparisons {
             h.push_str(&format!(

@@ -195,7 +195,7 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
             "## Paired comparison with {}\n\n",
             o.baseline.as_deref().unwrap_or("")
         ));
-        s.push_str("Same requests on both sides; 95% paired-bootstrap intervals; quality p-values are McNemar's test for 0/1 quality, bootstrap otherwise, Holm-corrected over the policies compared.\n\n");
+        s.push_str("Same requests on both sides; 95% intervals by paired bootstrap up to 10,000 pairs and by the normal approximation above (Δp95: m-out-of-n bootstrap); quality p-values are McNemar's test for 0/1 quality, otherwise from the same resamples or approximation, Holm-corrected over the policies compared.\n\n");
         s.push_str("| policy | pairs | Δ quality [95% CI] | p | p (Holm) | Δ cost / request [95% CI] | Δ p95 latency [95% CI] |\n");
         s.push_str("|---|---:|---|---:|---:|---|---|\n");
         for c in &a.comparisons {

@@ -30,6 +30,17 @@ fn write_files(staged: &StagedDir, a: &Analysis) -> Result<()> {
     Ok(())
 }
 
+/// Write a report folder from a merged analysis (`routesim merge`): the tables, charts
+/// and pages, and the manifest; no trace (the rows stayed with the shards).
+pub fn write_merged(dir: &Path, a: &Analysis, manifest: &serde_json::Value) -> Result<PathBuf> {
+    let staged = StagedDir::new(dir)?;
+    write_files(&staged, a)?;
+    let mut m = serde_json::to_vec_pretty(manifest)?;
+    m.push(b'\n');
+    staged.write("manifest.json", &m)?;
+    staged.commit()
+}
+
 /// Write the report folder `dir` (replacing an existing one) for a run whose policies
 /// come from `src`. Returns its path and the analysis shown in it.
 pub fn write(

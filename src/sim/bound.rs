@@ -304,7 +304,7 @@ pub fn eval(c: &BCond, ds: &Dataset, r: usize, levels: Option<&[u8]>) -> bool {
                 accept[code as usize]
             }
         }
-        BCond::MetaNum { col, test } => test.test(q.meta[*col].nums[r]),
+        BCond::MetaNum { col, test } => test.test(q.meta[*col].num(r)),
         BCond::Bucket { buckets, lo, hi } => {
             let b = buckets[r];
             b >= *lo && b < *hi

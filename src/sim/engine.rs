@@ -207,7 +207,7 @@ pub fn route_request(b: &Bound, ds: &Dataset, r: usize, rng: &mut LazyRng) -> (u
 impl Flight {
     /// Start request `r` arriving at `arrival`.
     pub fn new(env: &Env, b: &Bound, r: usize, row_idx: u32, arrival: f64) -> Flight {
-        let mut rng = LazyRng::new(env.seed, b.salt, r as u64);
+        let mut rng = LazyRng::new(env.seed, b.salt, env.ds.stream_index(r));
         let (rule, plan) = route_request(b, env.ds, r, &mut rng);
         Flight {
             r,

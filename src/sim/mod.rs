@@ -67,7 +67,18 @@ pub fn arrivals(ds: &Dataset, arrival: &Arrival, speedup: f64, seed: u64) -> Vec
         .requests
         .has_timestamps()
         .then_some(&ds.requests.ts_ms[..]);
-    arrival_offsets(ds.n_requests(), ts, arrival, speedup, seed)
+    let mut out = arrival_offsets(ds.n_requests(), ts, arrival, speedup, seed);
+    // A shard keeps the whole dataset's clock (budget periods line up).
+    if let (Arrival::Recorded, Some(ts), Some(origin)) = (
+        arrival,
+        ts,
+        ds.shard.as_ref().and_then(|v| v.clock_origin_ms),
+    ) && let Some(&t0) = ts.iter().min()
+    {
+        let shift = (t0 - origin) as f64 / speedup;
+        out.iter_mut().for_each(|t| *t += shift);
+    }
+    out
 }
 
 /// Why a run failed.

@@ -192,99 +192,203 @@ fn judge_round(q: f64) -> f64 {
 
 /// Generate a dataset in memory.
 pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
-    let n = cfg.requests;
-    let models = &MODELS[..cfg.models];
-    let nm = models.len();
-    let mut rng = Rng::new(cfg.seed);
+    Generator::new(cfg, cal).chunk(cfg.requests)
+}
 
-    // Users: Zipf(1.1) activity; each belongs to a tenant with a plan.
-    let weights: Vec<f64> = (1..=cfg.users)
-        .map(|k| 1.0 / (k as f64).powf(1.1))
-        .collect();
-    let mut cum = Vec::with_capacity(weights.len());
-    let mut acc = 0.0;
-    for w in &weights {
-        acc += w;
-        cum.push(acc);
-    }
-    let plans = ["free", "pro", "enterprise"];
-    let tenant_plan: Vec<usize> = (0..cfg.tenants)
-        .map(|t| {
-            let u = Rng::for_stream(cfg.seed, 0x7E4A, t as u64).f64();
-            if u < 0.5 {
-                0
-            } else if u < 0.85 {
-                1
-            } else {
-                2
-            }
-        })
-        .collect();
+/// One request and its recorded samples, before it is placed in a chunk.
+struct Generated {
+    prompt: String,
+    in_tok: u32,
+    turns: u16,
+    task: usize,
+    user: usize,
+    tenant: usize,
+    /// First sample per model.
+    first: Vec<Sample>,
+    /// Retry samples: (model, sample).
+    extra: Vec<(usize, Sample)>,
+}
 
-    // Arrivals: a daily cycle peaking mid-afternoon UTC (thinning of a Poisson process).
-    let span_ms = cfg.days * 86_400_000.0;
-    let mut ts: Vec<i64> = Vec::with_capacity(n);
-    let mean_gap = span_ms / n as f64;
-    let mut t = 0.0;
-    while ts.len() < n {
-        t += rng.exponential(mean_gap * 0.55);
-        let hour = (t / 3_600_000.0) % 24.0;
-        let intensity = 1.0 + 0.8 * ((hour - 9.0) / 24.0 * 2.0 * std::f64::consts::PI).sin();
-        if rng.f64() * 1.8 < intensity {
-            ts.push(cfg.start_ms + t as i64);
+/// Generates a synthetic dataset a chunk of requests at a time (bounded memory at any
+/// size): request `r` depends only on the seed, `r` and its arrival time, and the
+/// arrivals are one sequential process, so chunks of any size give the same data.
+pub struct Generator<'a> {
+    cfg: &'a SynthConfig,
+    cal: &'a Calibration,
+    /// Cumulative Zipf(1.1) user activity.
+    users_cum: Vec<f64>,
+    tenant_plan: Vec<usize>,
+    task_cum: Vec<f64>,
+    arrivals: Rng,
+    t: f64,
+    next: usize,
+}
+
+impl<'a> Generator<'a> {
+    /// A generator positioned at the first request.
+    pub fn new(cfg: &'a SynthConfig, cal: &'a Calibration) -> Generator<'a> {
+        // Users: Zipf(1.1) activity; each belongs to a tenant with a plan.
+        let mut users_cum = Vec::with_capacity(cfg.users);
+        let mut acc = 0.0;
+        for k in 1..=cfg.users {
+            acc += 1.0 / (k as f64).powf(1.1);
+            users_cum.push(acc);
+        }
+        let tenant_plan: Vec<usize> = (0..cfg.tenants)
+            .map(|t| {
+                let u = Rng::for_stream(cfg.seed, 0x7E4A, t as u64).f64();
+                if u < 0.5 {
+                    0
+                } else if u < 0.85 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let task_cum: Vec<f64> = TASK_MIX
+            .iter()
+            .scan(0.0, |a, x| {
+                *a += x;
+                Some(*a)
+            })
+            .collect();
+        Generator {
+            cfg,
+            cal,
+            users_cum,
+            tenant_plan,
+            task_cum,
+            arrivals: Rng::new(cfg.seed),
+            t: 0.0,
+            next: 0,
         }
     }
 
-    let mut req = Requests {
-        ids: Vec::with_capacity(n),
-        ts_ms: ts,
-        input: TextColumn::new(),
-        input_chars: Vec::with_capacity(n),
-        input_tokens: Vec::with_capacity(n),
-        input_tokens_estimated: vec![false; n],
-        turns: Vec::with_capacity(n),
-        reference: None,
-        meta: Vec::new(),
-    };
-    let mut task_col = MetaColumn {
-        name: "task".into(),
-        codes: Vec::with_capacity(n),
-        dict: TASKS.iter().map(|s| s.to_string()).collect(),
-        nums: vec![f64::NAN; n],
-    };
-    let mut user_col = MetaColumn {
-        name: "user_id".into(),
-        codes: Vec::with_capacity(n),
-        dict: (0..cfg.users).map(|u| format!("u{u:05}")).collect(),
-        nums: vec![f64::NAN; n],
-    };
-    let mut tenant_col = MetaColumn {
-        name: "tenant".into(),
-        codes: Vec::with_capacity(n),
-        dict: (0..cfg.tenants).map(|t| format!("t{t:02}")).collect(),
-        nums: vec![f64::NAN; n],
-    };
-    let mut plan_col = MetaColumn {
-        name: "plan".into(),
-        codes: Vec::with_capacity(n),
-        dict: plans.iter().map(|s| s.to_string()).collect(),
-        nums: vec![f64::NAN; n],
-    };
+    /// Requests not generated yet.
+    pub fn remaining(&self) -> usize {
+        self.cfg.requests - self.next
+    }
 
-    let mut cells = vec![Sample::MISSING; n * nm];
-    let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
-    let task_cum: Vec<f64> = TASK_MIX
-        .iter()
-        .scan(0.0, |a, x| {
-            *a += x;
-            Some(*a)
-        })
-        .collect();
-    for r in 0..n {
+    /// The next (at most) `max` requests as a dataset of their own (request ids and
+    /// arrival times continue from the previous chunk).
+    pub fn chunk(&mut self, max: usize) -> Dataset {
+        use rayon::prelude::*;
+        let cfg = self.cfg;
+        let n = max.min(self.remaining());
+        let start = self.next;
+        let nm = cfg.models;
+        // Arrivals: a daily cycle peaking mid-afternoon UTC (thinning of a Poisson
+        // process).
+        let span_ms = cfg.days * 86_400_000.0;
+        let mean_gap = span_ms / cfg.requests.max(1) as f64;
+        let mut ts: Vec<i64> = Vec::with_capacity(n);
+        while ts.len() < n {
+            self.t += self.arrivals.exponential(mean_gap * 0.55);
+            let hour = (self.t / 3_600_000.0) % 24.0;
+            let intensity = 1.0 + 0.8 * ((hour - 9.0) / 24.0 * 2.0 * std::f64::consts::PI).sin();
+            if self.arrivals.f64() * 1.8 < intensity {
+                ts.push(cfg.start_ms + self.t as i64);
+            }
+        }
+        self.next += n;
+        let this = &*self;
+        let generated: Vec<Generated> = (start..start + n)
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|r| this.request(r))
+            .collect();
+
+        let plans = ["free", "pro", "enterprise"];
+        let meta_col =
+            |name: &str, dict: Vec<String>| MetaColumn::new(name, Vec::with_capacity(n), dict);
+        let mut task_col = meta_col("task", TASKS.iter().map(|s| s.to_string()).collect());
+        let mut user_col = meta_col(
+            "user_id",
+            (0..cfg.users).map(|u| format!("u{u:05}")).collect(),
+        );
+        let mut tenant_col = meta_col(
+            "tenant",
+            (0..cfg.tenants).map(|t| format!("t{t:02}")).collect(),
+        );
+        let mut plan_col = meta_col("plan", plans.iter().map(|s| s.to_string()).collect());
+        let mut req = Requests {
+            ids: Vec::with_capacity(n),
+            ts_ms: ts,
+            input: TextColumn::new(),
+            input_chars: Vec::with_capacity(n),
+            input_tokens: Vec::with_capacity(n),
+            input_tokens_estimated: vec![false; n],
+            turns: Vec::with_capacity(n),
+            reference: None,
+            meta: Vec::new(),
+        };
+        let mut cells = vec![Sample::MISSING; n * nm];
+        let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
+        for (i, g) in generated.into_iter().enumerate() {
+            req.ids.push(format!("r{:07}", start + i));
+            req.input.push(&g.prompt);
+            req.input_chars.push(g.prompt.chars().count() as u32);
+            req.turns.push(g.turns);
+            req.input_tokens.push(g.in_tok);
+            task_col.codes.push(g.task as u32);
+            user_col.codes.push(g.user as u32);
+            tenant_col.codes.push(g.tenant as u32);
+            plan_col.codes.push(self.tenant_plan[g.tenant] as u32);
+            for (mi, s) in g.first.into_iter().enumerate() {
+                cells[mi * n + i] = s;
+            }
+            extra_rows.extend(g.extra.into_iter().map(|(mi, s)| (mi * n + i, s)));
+        }
+        req.meta = vec![task_col, user_col, tenant_col, plan_col];
+        let info = DatasetInfo {
+            name: "synthetic".into(),
+            description: format!(
+                "{} synthetic requests × {nm} models (routesim synth, seed {})",
+                cfg.requests, cfg.seed
+            ),
+            source: format!(
+                "routesim synth --requests {} --models {nm} --seed {}",
+                cfg.requests, cfg.seed
+            ),
+            license: "CC0-1.0".into(),
+            quality_scale: "simulated judge score 1–10 divided by 10".into(),
+            notes: String::new(),
+            warnings: Vec::new(),
+        };
+        let mut ds = from_model_major(
+            info,
+            req,
+            MODELS[..nm].iter().map(|m| m.name.to_string()).collect(),
+            cells,
+        );
+        if !extra_rows.is_empty() {
+            let mut counts = vec![0u32; ds.cells.len()];
+            for (i, _) in &extra_rows {
+                counts[*i] += 1;
+            }
+            let mut offsets = Vec::with_capacity(counts.len() + 1);
+            let mut a = 0u32;
+            offsets.push(0);
+            for c in counts {
+                a += c;
+                offsets.push(a);
+            }
+            extra_rows.sort_by_key(|(i, _)| *i);
+            ds.extra_offsets = offsets;
+            ds.extra = extra_rows.into_iter().map(|(_, s)| s).collect();
+        }
+        ds
+    }
+
+    /// Request `r` and its samples (its own random streams: independent of chunking
+    /// and of the thread that generates it).
+    fn request(&self, r: usize) -> Generated {
+        let (cfg, cal) = (self.cfg, self.cal);
+        let models = &MODELS[..cfg.models];
         let mut rr = Rng::for_stream(cfg.seed, 0x5EED, r as u64);
-        req.ids.push(format!("r{r:07}"));
-        let task = rr.pick_cumulative(&task_cum);
-        let user = rr.pick_cumulative(&cum);
+        let task = rr.pick_cumulative(&self.task_cum);
+        let user = rr.pick_cumulative(&self.users_cum);
         let tenant = (crate::util::hash::stable_hash(format!("tenant{user}").as_bytes())
             % cfg.tenants as u64) as usize;
         let turns: u16 = if rr.chance(0.2) {
@@ -293,9 +397,6 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
             1
         };
         let prompt = text::prompt(TASKS[task], &mut rr);
-        req.input.push(&prompt);
-        req.input_chars.push(prompt.chars().count() as u32);
-        req.turns.push(turns);
         let (im, is) = if task == 0 {
             cal.code_input
         } else {
@@ -305,17 +406,13 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
             .lognormal(im * if turns > 1 { 1.5 } else { 1.0 }, is)
             .round()
             .clamp(8.0, 100_000.0) as u32;
-        req.input_tokens.push(in_tok);
-        task_col.codes.push(task as u32);
-        user_col.codes.push(user as u32);
-        tenant_col.codes.push(tenant as u32);
-        plan_col.codes.push(tenant_plan[tenant] as u32);
-
         let difficulty = rr.lognormal(TASK_DIFFICULTY[task], 0.5);
         let out_base = rr.lognormal(
             cal.conv_output.0 * TASK_OUTPUT[task],
             cal.conv_output.1 * 0.7,
         );
+        let mut first = Vec::with_capacity(models.len());
+        let mut extra = Vec::new();
         for (mi, spec) in models.iter().enumerate() {
             let base = cal.quality[mi];
             let skill = (base + spec.task_skill[task]).clamp(0.05, 0.99);
@@ -374,7 +471,7 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
             };
             let mut mr = Rng::for_stream(cfg.seed ^ 0xCE11, r as u64, mi as u64);
             let s0 = draw(&mut mr);
-            cells[mi * n + r] = s0;
+            first.push(s0);
             if !s0.status.is_ok() {
                 // Retries of a failed call: two more recorded samples (transient errors
                 // mostly clear on retry).
@@ -383,56 +480,31 @@ pub fn generate(cfg: &SynthConfig, cal: &Calibration) -> Dataset {
                     if !s.status.is_ok() && mr.chance(0.5) {
                         s = draw(&mut mr);
                     }
-                    extra_rows.push((mi * n + r, s));
+                    extra.push((mi, s));
                 }
             }
         }
-    }
-    req.meta = vec![task_col, user_col, tenant_col, plan_col];
-    let info = DatasetInfo {
-        name: "synthetic".into(),
-        description: format!(
-            "{n} synthetic requests × {nm} models (routesim synth, seed {})",
-            cfg.seed
-        ),
-        source: format!(
-            "routesim synth --requests {n} --models {nm} --seed {}",
-            cfg.seed
-        ),
-        license: "CC0-1.0".into(),
-        quality_scale: "simulated judge score 1–10 divided by 10".into(),
-        notes: String::new(),
-        warnings: Vec::new(),
-    };
-    let mut ds = from_model_major(
-        info,
-        req,
-        models.iter().map(|m| m.name.to_string()).collect(),
-        cells,
-    );
-    if !extra_rows.is_empty() {
-        let mut counts = vec![0u32; ds.cells.len()];
-        for (i, _) in &extra_rows {
-            counts[*i] += 1;
+        Generated {
+            prompt,
+            in_tok,
+            turns,
+            task,
+            user,
+            tenant,
+            first,
+            extra,
         }
-        let mut offsets = Vec::with_capacity(counts.len() + 1);
-        let mut a = 0u32;
-        offsets.push(0);
-        for c in counts {
-            a += c;
-            offsets.push(a);
-        }
-        extra_rows.sort_by_key(|(i, _)| *i);
-        ds.extra_offsets = offsets;
-        ds.extra = extra_rows.into_iter().map(|(_, s)| s).collect();
     }
-    ds
 }
 
-/// Write a generated dataset as a folder: `dataset.toml`, `requests.jsonl`,
-/// `responses.csv` (or `.parquet`) and `pricing.toml`.
+/// Requests generated and written at a time by [`write`].
+const WRITE_CHUNK: usize = 100_000;
+
+/// Generate a dataset and write it as a folder — `dataset.toml`, `requests.jsonl`,
+/// `responses.csv` (or `.parquet`) and `pricing.toml` — a chunk of requests at a time,
+/// so memory stays bounded at any size (10M requests and more). The folder appears
+/// only when complete.
 pub fn write(
-    ds: &Dataset,
     cfg: &SynthConfig,
     cal: &Calibration,
     dir: &std::path::Path,
@@ -440,170 +512,31 @@ pub fn write(
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let staged = crate::util::files::StagedDir::new(dir)?;
-    // requests.jsonl
-    {
-        let f = std::fs::File::create(staged.path("requests.jsonl"))?;
-        let mut w = std::io::BufWriter::new(f);
-        let q = &ds.requests;
-        for r in 0..ds.n_requests() {
-            let mut meta = serde_json::Map::new();
-            for mc in &q.meta {
-                if let Some(v) = mc.get(r) {
-                    meta.insert(mc.name.clone(), serde_json::Value::from(v));
-                }
-            }
-            let obj = serde_json::json!({
-                "id": q.ids[r],
-                "ts": crate::dataset::time::format_ts(q.ts_ms[r]),
-                "input": q.input.get(r),
-                "input_tokens": q.input_tokens[r],
-                "turns": q.turns[r],
-                "meta": meta,
-            });
-            serde_json::to_writer(&mut w, &obj)?;
-            w.write_all(b"\n")?;
-        }
-        w.flush()?;
-    }
-    // responses
-    let mut rows: Vec<(usize, usize, u32, Sample)> = Vec::new();
-    for r in 0..ds.n_requests() {
-        for m in 0..ds.n_models() {
-            let k = ds.n_samples(r, m as u16);
-            for s in 0..k {
-                rows.push((r, m, s as u32, *ds.sample(r, m as u16, s)));
-            }
-        }
-    }
-    let opt = |x: f32| {
-        if x.is_nan() {
-            String::new()
-        } else {
-            format!("{x:.1}")
-        }
-    };
-    if parquet {
-        use polars::prelude::*;
-        let mut df = DataFrame::new_infer_height(vec![
-            Column::new(
-                "request_id".into(),
-                rows.iter()
-                    .map(|x| ds.requests.ids[x.0].as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "model".into(),
-                rows.iter()
-                    .map(|x| ds.models[x.1].as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "sample".into(),
-                rows.iter().map(|x| x.2).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "status".into(),
-                rows.iter()
-                    .map(|x| x.3.status.to_string())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "input_tokens".into(),
-                rows.iter().map(|x| x.3.input_tokens).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "output_tokens".into(),
-                rows.iter().map(|x| x.3.output_tokens).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "cached_tokens".into(),
-                rows.iter().map(|x| x.3.cached_tokens).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "reasoning_tokens".into(),
-                rows.iter()
-                    .map(|x| x.3.reasoning_tokens)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "latency_ms".into(),
-                rows.iter()
-                    .map(|x| x.3.latency_ms as f64)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "ttft_ms".into(),
-                rows.iter()
-                    .map(|x| (!x.3.ttft_ms.is_nan()).then_some(x.3.ttft_ms as f64))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "retry_after_ms".into(),
-                rows.iter()
-                    .map(|x| (!x.3.retry_after_ms.is_nan()).then_some(x.3.retry_after_ms as f64))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "quality".into(),
-                rows.iter()
-                    .map(|x| (!x.3.quality.is_nan()).then_some(x.3.quality))
-                    .collect::<Vec<_>>(),
-            ),
-        ])?;
-        crate::analysis::frame::write_parquet(&mut df, &staged.path("responses.parquet"))?;
+    let mut requests = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(staged.path("requests.jsonl"))?,
+    );
+    let mut responses = if parquet {
+        ResponsesOut::parquet(&staged.path("responses.parquet"))?
     } else {
-        let mut w = csv::Writer::from_path(staged.path("responses.csv"))?;
-        w.write_record([
-            "request_id",
-            "model",
-            "sample",
-            "status",
-            "input_tokens",
-            "output_tokens",
-            "cached_tokens",
-            "reasoning_tokens",
-            "latency_ms",
-            "ttft_ms",
-            "retry_after_ms",
-            "quality",
-        ])?;
-        for (r, m, k, s) in &rows {
-            w.write_record([
-                ds.requests.ids[*r].clone(),
-                ds.models[*m].clone(),
-                k.to_string(),
-                s.status.to_string(),
-                s.input_tokens.to_string(),
-                if s.status.is_ok() {
-                    s.output_tokens.to_string()
-                } else {
-                    String::new()
-                },
-                if s.status.is_ok() {
-                    s.cached_tokens.to_string()
-                } else {
-                    String::new()
-                },
-                if s.status.is_ok() {
-                    s.reasoning_tokens.to_string()
-                } else {
-                    String::new()
-                },
-                opt(s.latency_ms),
-                opt(s.ttft_ms),
-                opt(s.retry_after_ms),
-                if s.quality.is_nan() {
-                    String::new()
-                } else {
-                    format!("{:.1}", s.quality)
-                },
-            ])?;
-        }
-        w.flush()?;
+        ResponsesOut::csv(&staged.path("responses.csv"))?
+    };
+    let mut generator = Generator::new(cfg, cal);
+    let progress = crate::util::progress::Progress::new("synth", cfg.requests as u64);
+    let mut models = Vec::new();
+    while generator.remaining() > 0 {
+        let ds = generator.chunk(WRITE_CHUNK);
+        write_requests(&ds, &mut requests)?;
+        responses.write(&ds)?;
+        progress.inc(ds.n_requests() as u64);
+        models = ds.models;
     }
+    requests.flush()?;
+    responses.finish()?;
+    progress.finish();
     staged.write(
         "pricing.toml",
-        calibrate::pricing_toml(cal, &ds.models).as_bytes(),
+        calibrate::pricing_toml(cal, &models).as_bytes(),
     )?;
     staged.write(
         "dataset.toml",
@@ -611,4 +544,273 @@ pub fn write(
     )?;
     staged.commit()?;
     Ok(())
+}
+
+/// One JSON object per request.
+fn write_requests(ds: &Dataset, w: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let q = &ds.requests;
+    for r in 0..ds.n_requests() {
+        let mut meta = serde_json::Map::new();
+        for mc in &q.meta {
+            if let Some(v) = mc.get(r) {
+                meta.insert(mc.name.clone(), serde_json::Value::from(v));
+            }
+        }
+        let obj = serde_json::json!({
+            "id": q.ids[r],
+            "ts": crate::dataset::time::format_ts(q.ts_ms[r]),
+            "input": q.input.get(r),
+            "input_tokens": q.input_tokens[r],
+            "turns": q.turns[r],
+            "meta": meta,
+        });
+        serde_json::to_writer(&mut *w, &obj)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The responses file, written a chunk at a time.
+enum ResponsesOut {
+    Csv(Box<csv::Writer<std::fs::File>>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
+}
+
+/// Columns of a synthetic responses file.
+const RESPONSE_COLUMNS: [&str; 12] = [
+    "request_id",
+    "model",
+    "sample",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "retry_after_ms",
+    "quality",
+];
+
+impl ResponsesOut {
+    fn csv(path: &std::path::Path) -> anyhow::Result<ResponsesOut> {
+        let mut w = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 20)
+            .from_path(path)?;
+        w.write_record(RESPONSE_COLUMNS)?;
+        Ok(ResponsesOut::Csv(Box::new(w)))
+    }
+
+    fn parquet(path: &std::path::Path) -> anyhow::Result<ResponsesOut> {
+        use polars::prelude::*;
+        let f = std::fs::File::create(path)?;
+        let dtypes = [
+            DataType::String,
+            DataType::String,
+            DataType::UInt32,
+            DataType::String,
+            DataType::UInt32,
+            DataType::UInt32,
+            DataType::UInt32,
+            DataType::UInt32,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::Float64,
+        ];
+        let schema = Schema::from_iter(
+            RESPONSE_COLUMNS
+                .iter()
+                .zip(dtypes)
+                .map(|(n, t)| Field::new((*n).into(), t)),
+        );
+        let w = ParquetWriter::new(f)
+            .with_compression(ParquetCompression::Zstd(None))
+            .batched(&schema)?;
+        Ok(ResponsesOut::Parquet(Box::new(w)))
+    }
+
+    /// The chunk's rows: request by request, model by model, sample by sample.
+    fn write(&mut self, ds: &Dataset) -> anyhow::Result<()> {
+        let mut rows: Vec<(usize, usize, u32, Sample)> = Vec::new();
+        for r in 0..ds.n_requests() {
+            for m in 0..ds.n_models() {
+                for k in 0..ds.n_samples(r, m as u16) {
+                    rows.push((r, m, k as u32, *ds.sample(r, m as u16, k)));
+                }
+            }
+        }
+        match self {
+            ResponsesOut::Csv(w) => write_csv_rows(ds, &rows, w),
+            ResponsesOut::Parquet(w) => {
+                w.write_batch(&parquet_rows(ds, &rows)?)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            ResponsesOut::Csv(mut w) => w.flush()?,
+            ResponsesOut::Parquet(w) => {
+                w.finish()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_csv_rows(
+    ds: &Dataset,
+    rows: &[(usize, usize, u32, Sample)],
+    w: &mut csv::Writer<std::fs::File>,
+) -> anyhow::Result<()> {
+    let opt = |x: f32| {
+        if x.is_nan() {
+            String::new()
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    let if_ok = |s: &Sample, x: u32| {
+        if s.status.is_ok() {
+            x.to_string()
+        } else {
+            String::new()
+        }
+    };
+    for (r, m, k, s) in rows {
+        w.write_record([
+            ds.requests.ids[*r].clone(),
+            ds.models[*m].clone(),
+            k.to_string(),
+            s.status.to_string(),
+            s.input_tokens.to_string(),
+            if_ok(s, s.output_tokens),
+            if_ok(s, s.cached_tokens),
+            if_ok(s, s.reasoning_tokens),
+            opt(s.latency_ms),
+            opt(s.ttft_ms),
+            opt(s.retry_after_ms),
+            if s.quality.is_nan() {
+                String::new()
+            } else {
+                format!("{:.1}", s.quality)
+            },
+        ])?;
+    }
+    Ok(())
+}
+
+fn parquet_rows(
+    ds: &Dataset,
+    rows: &[(usize, usize, u32, Sample)],
+) -> anyhow::Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    // The values the CSV holds (one decimal), so both formats give the same dataset.
+    let tenth = |x: f64| format!("{x:.1}").parse::<f64>().unwrap_or(x);
+    let f32_opt = |x: f32| (!x.is_nan()).then(|| tenth(x as f64));
+    let cols = vec![
+        Column::new(
+            "request_id".into(),
+            rows.iter()
+                .map(|x| ds.requests.ids[x.0].as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "model".into(),
+            rows.iter()
+                .map(|x| ds.models[x.1].as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "sample".into(),
+            rows.iter().map(|x| x.2).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "status".into(),
+            rows.iter()
+                .map(|x| x.3.status.to_string())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "input_tokens".into(),
+            rows.iter().map(|x| x.3.input_tokens).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "output_tokens".into(),
+            rows.iter().map(|x| x.3.output_tokens).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "cached_tokens".into(),
+            rows.iter().map(|x| x.3.cached_tokens).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "reasoning_tokens".into(),
+            rows.iter()
+                .map(|x| x.3.reasoning_tokens)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "latency_ms".into(),
+            rows.iter()
+                .map(|x| tenth(x.3.latency_ms as f64))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "ttft_ms".into(),
+            rows.iter()
+                .map(|x| f32_opt(x.3.ttft_ms))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "retry_after_ms".into(),
+            rows.iter()
+                .map(|x| f32_opt(x.3.retry_after_ms))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "quality".into(),
+            rows.iter()
+                .map(|x| (!x.3.quality.is_nan()).then(|| tenth(x.3.quality)))
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_of_any_size_generate_the_same_requests() {
+        let cal = calibrate(None);
+        let cfg = SynthConfig::new(300, 5, 11);
+        let whole = generate(&cfg, &cal);
+        let mut g = Generator::new(&cfg, &cal);
+        let mut seen = 0usize;
+        while g.remaining() > 0 {
+            let part = g.chunk(37);
+            for i in 0..part.n_requests() {
+                let r = seen + i;
+                assert_eq!(part.requests.ids[i], whole.requests.ids[r]);
+                assert_eq!(part.requests.ts_ms[i], whole.requests.ts_ms[r]);
+                assert_eq!(part.requests.input.get(i), whole.requests.input.get(r));
+                for (pm, wm) in part.requests.meta.iter().zip(&whole.requests.meta) {
+                    assert_eq!(pm.get(i), wm.get(r), "{} of request {r}", pm.name);
+                }
+                for m in 0..whole.n_models() as u16 {
+                    assert_eq!(part.n_samples(i, m), whole.n_samples(r, m));
+                    for k in 0..part.n_samples(i, m) {
+                        let (a, b) = (part.sample(i, m, k), whole.sample(r, m, k));
+                        assert_eq!(format!("{a:?}"), format!("{b:?}"), "request {r} model {m}");
+                    }
+                }
+            }
+            seen += part.n_requests();
+        }
+        assert_eq!(seen, 300);
+        assert!(!whole.extra.is_empty(), "retry samples exercised");
+    }
 }
