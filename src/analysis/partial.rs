@@ -103,7 +103,8 @@ fn influence_coefs(m: &QualityMoments, s: usize, labelled: bool) -> (f64, f64) {
 }
 
 impl QualityMoments {
-    fn add(&mut self, ok: bool, q: f64) {
+    /// Add one request's outcome (NaN quality: an unlabelled answer).
+    pub fn add(&mut self, ok: bool, q: f64) {
         if ok { &mut self.ok } else { &mut self.fail }.add(q);
     }
 

@@ -80,29 +80,37 @@ pub fn cdf_points(sorted: &[f64]) -> Vec<(f64, f64)> {
     pts
 }
 
-/// Cumulative cost over the arrival time of covered requests, thinned to at most
-/// [`CURVE_POINTS`] steps (the last point is the total).
+/// Cumulative cost over the arrival time of covered requests, in at most
+/// [`CURVE_POINTS`] equal steps of time (the last point is the total) — two passes,
+/// nothing sorted or copied.
 fn cost_curve(v: PolicyView) -> Option<Vec<(f64, f64)>> {
-    let mut ev: Vec<(f64, f64)> = v
-        .rows
-        .iter()
-        .zip(v.arrivals)
-        .filter(|(r, _)| r.covered())
-        .map(|(r, &t)| (t / 3_600_000.0, r.cost_usd))
-        .collect();
-    if ev.is_empty() {
+    let covered = || v.rows.iter().zip(v.arrivals).filter(|(r, _)| r.covered());
+    let (lo, hi) = covered().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, &t)| {
+        (lo.min(t), hi.max(t))
+    });
+    if !lo.is_finite() {
         return None;
     }
-    ev.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let step = (ev.len() / CURVE_POINTS).max(1);
-    let mut acc = 0.0;
-    let mut out = Vec::with_capacity(CURVE_POINTS + 2);
-    let last = ev.len() - 1;
-    for (i, (h, c)) in ev.into_iter().enumerate() {
-        acc += c;
-        if i % step == 0 || i == last {
-            out.push((h, acc));
+    let width = (hi - lo) / CURVE_POINTS as f64;
+    let mut buckets = vec![super::exact::ExactSum::default(); CURVE_POINTS];
+    for (r, &t) in covered() {
+        let k = if width > 0.0 {
+            (((t - lo) / width) as usize).min(CURVE_POINTS - 1)
+        } else {
+            0
+        };
+        buckets[k].add(r.cost_usd);
+    }
+    let mut acc = super::exact::ExactSum::default();
+    let mut out = Vec::with_capacity(CURVE_POINTS + 1);
+    out.push((lo / 3_600_000.0, 0.0));
+    for (k, b) in buckets.iter().enumerate() {
+        acc.merge(b);
+        if width == 0.0 {
+            out.push((lo / 3_600_000.0, acc.value()));
+            return Some(out);
         }
+        out.push(((lo + width * (k + 1) as f64) / 3_600_000.0, acc.value()));
     }
     Some(out)
 }

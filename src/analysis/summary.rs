@@ -207,7 +207,11 @@ pub fn summarize_policy(
     let n_models = ctx.models.len();
     let mut mix = vec![0u64; n_models + ctx.served_models.len()];
     let mut hits = vec![0u64; info.rules.len() + 1];
-    let mut obs = Vec::with_capacity(rows.len());
+    // Each covered request's quality observation, for the bootstrap — kept only up to
+    // its size: above it the interval comes from running moments.
+    let max = super::stats::BOOTSTRAP_MAX_N;
+    let mut obs = Vec::with_capacity(rows.len().min(max + 1));
+    let mut moments = super::partial::QualityMoments::default();
     for r in rows {
         match r.rule {
             crate::sim::trace::DEFAULT_RULE => hits[info.rules.len()] += 1,
@@ -218,7 +222,10 @@ pub fn summarize_policy(
             continue;
         }
         acc.add(r);
-        obs.push(qobs(r));
+        if obs.len() <= max {
+            obs.push(qobs(r));
+        }
+        moments.add(r.status.is_ok(), r.quality);
         if r.served != NONE16 {
             mix[n_models + r.served as usize] += 1;
         } else if r.model != NONE16 {
@@ -226,12 +233,16 @@ pub fn summarize_policy(
         }
     }
     acc.finish();
-    let (quality_lo, quality_hi) = quality_ci(
-        &obs,
-        opts.bootstrap,
-        0.95,
-        opts.seed ^ stable_hash(info.name.as_bytes()),
-    );
+    let (quality_lo, quality_hi) = if obs.len() <= max {
+        quality_ci(
+            &obs,
+            opts.bootstrap,
+            0.95,
+            opts.seed ^ stable_hash(info.name.as_bytes()),
+        )
+    } else {
+        moments.ci(0.95)
+    };
     let covered = acc.covered;
     // A served model may also be a dataset model: one entry per name.
     let mut by_name: std::collections::HashMap<&str, u64> = Default::default();

@@ -78,7 +78,8 @@ pub fn read_requests(
     if !header_has(path, format, &[ID], "one row per request", diags)? {
         return Ok(());
     }
-    let mut rows: Vec<(RequestRow, usize)> = Vec::new();
+    // Each batch goes into the builder's columns as soon as it is read: no row
+    // objects pile up, however many requests there are.
     let cols = map_rows(
         path,
         format,
@@ -88,12 +89,13 @@ pub fn read_requests(
             let id = fields.required_text(row, ID, d)?;
             Some((request_fields(&fields, row, id, d), row.number()))
         },
-        &mut |mut batch, _| rows.append(&mut batch),
+        &mut |batch, d| {
+            for (r, n) in batch {
+                b.add_request(r, (fields.shared_file.clone(), n), d);
+            }
+        },
     )?;
     warn_ignored(b, &file, &cols, REQUEST_COLUMNS);
-    for (r, n) in rows {
-        b.add_request(r, (fields.shared_file.clone(), n), diags);
-    }
     Ok(())
 }
 

@@ -18,6 +18,9 @@ use crate::sim::trace::PolicyInfo;
 use anyhow::Result;
 use rayon::prelude::*;
 
+/// Requests above which policies are analysed one at a time (memory).
+const LARGE_RUN: usize = 2_000_000;
+
 /// What the analysis needs besides the rows (kept in `manifest.json`).
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
@@ -170,7 +173,14 @@ pub fn analyze(
     let mut results: Vec<Option<PolicyResult>> = (0..n_pol).map(|_| None).collect();
     let mut comparisons: Vec<(usize, Comparison)> = Vec::new();
     let mut base: Option<BaselineOutcomes> = None;
-    let group = rayon::current_num_threads().max(1);
+    // Policies in flight at once: one per thread, or — for very large runs, where a
+    // policy's rows and working set are gigabytes — one at a time (its trace file is
+    // then written while it is analysed).
+    let group = if ctx.n_requests() > LARGE_RUN {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    };
     // Seconds spent loading (simulating), analysing and writing, for ROUTESIM_TIMINGS.
     let mut spent = [0.0f64; 2];
     let progress = crate::util::progress::Progress::new("analyse", n_pol as u64);
@@ -195,14 +205,17 @@ pub fn analyze(
                     let compare = base
                         .as_ref()
                         .filter(|b| b.p != t.p && !ctx.policies[t.p].kind.is_baseline());
-                    if let Some(dir) = trace {
-                        write_policy(dir, v)?;
-                    }
-                    Ok((
-                        t.p,
-                        analyze_policy(ctx, v, &aopts),
-                        compare.map(|b| compare_policy(ctx, v, b, resamples, opts.seed)),
-                    ))
+                    let (written, (result, comparison)) = rayon::join(
+                        || trace.map_or(Ok(()), |dir| write_policy(dir, v)),
+                        || {
+                            rayon::join(
+                                || analyze_policy(ctx, v, &aopts),
+                                || compare.map(|b| compare_policy(ctx, v, b, resamples, opts.seed)),
+                            )
+                        },
+                    );
+                    written?;
+                    Ok((t.p, result, comparison))
                 })
                 .collect::<Result<_>>()?;
             spent[1] += t0.elapsed().as_secs_f64();

@@ -26,12 +26,21 @@ impl Timings {
         let now = Instant::now();
         if self.on {
             eprintln!(
-                "timing: {:w$}{what}: {:.3} s",
+                "timing: {:w$}{what}: {:.3} s (resident {:.2} GB)",
                 "",
                 now.duration_since(self.last.get()).as_secs_f64(),
+                resident_bytes() as f64 / 1e9,
                 w = 2 * self.indent
             );
         }
         self.last.set(now);
     }
+}
+
+/// Resident memory of this process (Linux; 0 elsewhere).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
