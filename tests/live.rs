@@ -787,6 +787,68 @@ fn streaming_measures_time_to_first_token_for_both_apis() {
     }
 }
 
+/// Errors sent inside a stream are the provider's answer, not a success with the text
+/// that came before: OpenAI-compatible servers send `data: {"error": {…}}` (the mock
+/// sends code 502), Anthropic `event: error` with `overloaded_error` (529). Both are
+/// retried like the same status sent as a code (`retries = 1`: 2 attempts), then
+/// stored. Events framed with `\r\n` (sse-starlette servers) read like `\n`; a stream
+/// closed cleanly before its end marker is cut, retried, and the whole answer stored.
+#[test]
+fn stream_error_events_crlf_framing_and_early_ends() {
+    for (kind, error_status) in [("openai", "502"), ("anthropic", "529")] {
+        // A server per API: the mock counts calls per prompt for the `-once` faults.
+        let server = MockServer::start(0, MockConfig::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let prompts = [
+            "fails midway #stream-error",
+            "windows framing #crlf",
+            "closes early #end-early-once",
+        ];
+        dataset(dir.path(), &prompts);
+        let url = if kind == "openai" {
+            server.base_url()
+        } else {
+            format!("http://{}", server.addr)
+        };
+        let p = providers(
+            dir.path(),
+            &url,
+            &format!("stream = true\nkind = \"{kind}\"\nretries = 1\nbackoff_ms = 1\n"),
+        );
+        let report = record(&opts(dir.path(), p)).unwrap();
+        assert_eq!(report.stopped, None, "{kind}");
+        let r = by_prompt(dir.path(), &prompts);
+        assert_eq!(
+            (r[0].status.as_str(), r[0].attempts),
+            (error_status, 2),
+            "{kind}: {:?}",
+            r[0]
+        );
+        assert!(
+            r[0].error.as_deref().unwrap_or("").contains("error event"),
+            "{kind}: {:?}",
+            r[0]
+        );
+        assert_eq!((r[1].status.as_str(), r[1].attempts), ("ok", 1), "{kind}");
+        assert_eq!(
+            r[1].output.as_deref(),
+            Some("echo: windows framing #crlf"),
+            "{kind}"
+        );
+        assert_eq!(
+            r[1].output_tokens,
+            Some(5),
+            "{kind}: usage read through CRLF"
+        );
+        assert_eq!((r[2].status.as_str(), r[2].attempts), ("ok", 2), "{kind}");
+        assert_eq!(
+            r[2].output.as_deref(),
+            Some("echo: closes early #end-early-once"),
+            "{kind}"
+        );
+    }
+}
+
 /// A stream cut after its first event is no answer, however much arrived: retried,
 /// and the complete answer stored. A stream that started and then outlasts
 /// `timeout_ms` is the model being too slow: a stored timeout.

@@ -8,7 +8,10 @@
 //! `#drop-once` (closes the connection without answering on the first call),
 //! `#reset-once` (resets the connection — TCP RST — on the first call),
 //! `#cut-stream-once` (a stream reset after its first event, on the first call),
-//! `#stall-stream` (a stream that pauses 2 s after its first event), `#401` (401
+//! `#stall-stream` (a stream that pauses 2 s after its first event), `#stream-error`
+//! (an error event after the first piece of text: code 502, or Anthropic's
+//! `overloaded_error`), `#end-early-once` (a stream closed cleanly without its end
+//! marker, on the first call), `#crlf` (events framed with `\r\n`), `#401` (401
 //! whose body echoes the Authorization header, as some proxies do), `#fallback` (the
 //! body names `cheap-1` as the model that answered, as a router that fell back would),
 //! `#cost` (the usage block carries OpenRouter's `cost`: $0.000123). Otherwise it
@@ -330,11 +333,29 @@ async fn connection(mut sock: TcpStream, st: Arc<State>, epoch: usize) -> std::i
                 br#"{"choices": [ {"message": {"content": "oops"#.to_vec(),
             )
         } else if stream {
-            let sse = if anthropic {
+            let mut sse = if anthropic {
                 anthropic_sse(&prompt, &reply)
             } else {
                 openai_sse(&req, &prompt, &reply)
             };
+            if prompt.contains("#stream-error") {
+                // The first piece of text, then an error event, then the end.
+                sse.truncate(if anthropic { 2 } else { 1 });
+                sse.push(if anthropic {
+                    "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n".into()
+                } else {
+                    "data: {\"error\":{\"message\":\"upstream overloaded\",\"code\":502}}\n\n".into()
+                });
+            }
+            if prompt.contains("#end-early-once") && nth == 1 {
+                // A clean close after the first event, without the end marker.
+                sse.truncate(1);
+            }
+            if prompt.contains("#crlf") {
+                for ev in &mut sse {
+                    *ev = ev.replace('\n', "\r\n");
+                }
+            }
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-mock-service-us: {}\r\n\r\n",
                 t0.elapsed().as_micros()

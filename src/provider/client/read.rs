@@ -123,117 +123,247 @@ pub(super) async fn read_json(resp: reqwest::Response, kind: Kind, t0: Instant) 
 
 pub(super) async fn read_stream(resp: reqwest::Response, kind: Kind, t0: Instant) -> CallOutcome {
     let mut stream = resp.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut text = String::new();
-    let mut ttft = None;
-    let mut usage = Usage::default();
-    let mut cost = None;
-    let mut model = None;
-    let mut id = None;
-    let mut error = None;
-    let mut timeout = false;
-    let mut broken = false;
+    let mut events = SseEvents::default();
+    let mut st = StreamState::default();
+    let mut broken = None;
     'outer: while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
-                timeout = e.is_timeout();
-                broken = !timeout;
-                error = Some(format!("stream interrupted: {}", error_chain(&e)));
+                st.timeout = e.is_timeout();
+                broken = (!st.timeout).then(|| format!("stream interrupted: {}", error_chain(&e)));
+                if st.timeout {
+                    st.error = Some(format!("stream interrupted: {}", error_chain(&e)));
+                }
                 break;
             }
         };
-        buf.extend_from_slice(&chunk);
-        while let Some(pos) = buf.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = buf.drain(..pos + 2).collect();
-            let event = String::from_utf8_lossy(&event);
-            for line in event.lines() {
-                let Some(data) = line.strip_prefix("data:") else {
-                    continue;
-                };
-                let data = data.trim();
-                if data == "[DONE]" {
-                    break 'outer;
-                }
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
-                    error = Some("malformed JSON in a stream event".into());
-                    continue;
-                };
-                let delta = match kind {
-                    Kind::OpenAi => {
-                        model = model.or_else(|| text_at(&v["model"]));
-                        id = id.or_else(|| text_at(&v["id"]));
-                        if v["usage"].is_object() {
-                            usage = openai_usage(&v["usage"]);
-                            cost = usage_cost(&v["usage"]).or(cost);
-                        }
-                        v["choices"][0]["delta"]["content"]
-                            .as_str()
-                            .map(String::from)
-                    }
-                    Kind::Anthropic => match v["type"].as_str() {
-                        Some("message_start") => {
-                            let m = &v["message"];
-                            model = text_at(&m["model"]);
-                            id = text_at(&m["id"]);
-                            let u = anthropic_usage(&m["usage"]);
-                            usage.input_tokens = u.input_tokens;
-                            usage.cached_tokens = u.cached_tokens;
-                            usage.cache_write_tokens = u.cache_write_tokens;
-                            None
-                        }
-                        Some("message_delta") => {
-                            usage.output_tokens = u32_at(&v, &["usage", "output_tokens"]);
-                            None
-                        }
-                        Some("content_block_delta") => {
-                            v["delta"]["text"].as_str().map(String::from)
-                        }
-                        Some("message_stop") => break 'outer,
-                        _ => None,
-                    },
-                };
-                if let Some(d) = delta
-                    && !d.is_empty()
-                {
-                    if ttft.is_none() {
-                        ttft = Some(elapsed_ms(t0));
-                    }
-                    text.push_str(&d);
-                }
+        events.push(&chunk);
+        while let Some(event) = events.next_event() {
+            if st.event(&event, kind, t0) {
+                break 'outer;
             }
         }
     }
     let latency_ms = elapsed_ms(t0);
-    if broken {
+    if broken.is_none() && !st.timeout && !st.finished && st.failure.is_none() {
+        // The server closed the stream cleanly but before its end marker
+        // (`[DONE]`, a `finish_reason`, Anthropic's `message_stop`): a cut stream.
+        broken = Some("the stream ended before its end marker".into());
+    }
+    if let Some(why) = broken {
         // A cut stream is not an answer, however much of it arrived.
-        let mut o = CallOutcome::fault(Fault::Unreachable, error.unwrap_or_default());
+        let mut o = CallOutcome::fault(Fault::Unreachable, why);
         o.latency_ms = latency_ms;
         return o;
     }
-    let failed = error.is_some() && text.is_empty();
-    CallOutcome {
-        status: if timeout {
-            Status::TIMEOUT
-        } else if failed {
-            Status::ERROR
+    st.outcome(latency_ms)
+}
+
+/// Server-sent events split out of the byte stream: line endings normalised (`\r\n`
+/// and a lone `\r` end a line, as the SSE specification says), events split at the
+/// blank line.
+#[derive(Default)]
+struct SseEvents {
+    buf: Vec<u8>,
+    /// The last byte pushed was `\r` (its `\n` may come in the next chunk).
+    after_cr: bool,
+}
+
+impl SseEvents {
+    fn push(&mut self, chunk: &[u8]) {
+        for &b in chunk {
+            match b {
+                b'\r' => {
+                    self.buf.push(b'\n');
+                    self.after_cr = true;
+                }
+                b'\n' if self.after_cr => self.after_cr = false,
+                _ => {
+                    self.buf.push(b);
+                    self.after_cr = false;
+                }
+            }
+        }
+    }
+
+    /// The next complete event's text, if one has arrived.
+    fn next_event(&mut self) -> Option<String> {
+        let pos = self.buf.windows(2).position(|w| w == b"\n\n")?;
+        let event: Vec<u8> = self.buf.drain(..pos + 2).collect();
+        Some(String::from_utf8_lossy(&event).into_owned())
+    }
+}
+
+/// What a stream has said so far.
+#[derive(Default)]
+struct StreamState {
+    text: String,
+    ttft: Option<f64>,
+    usage: Usage,
+    cost: Option<f64>,
+    model: Option<String>,
+    id: Option<String>,
+    /// A malformed event (the answer may still be whole).
+    error: Option<String>,
+    /// An error event: the provider's answer is a failure with this status.
+    failure: Option<(Status, String)>,
+    timeout: bool,
+    /// The end marker arrived.
+    finished: bool,
+}
+
+impl StreamState {
+    /// Read one event; true when the stream is over.
+    fn event(&mut self, event: &str, kind: Kind, t0: Instant) -> bool {
+        let mut name = None;
+        for line in event.lines() {
+            if let Some(n) = line.strip_prefix("event:") {
+                name = Some(n.trim().to_string());
+                continue;
+            }
+            // Comments (`: OPENROUTER PROCESSING`) and other fields are skipped.
+            let Some(data) = line.strip_prefix("data:") else {
+                continue;
+            };
+            let data = data.trim();
+            if data == "[DONE]" {
+                self.finished = true;
+                return true;
+            }
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+                if name.as_deref() == Some("error") {
+                    self.failure = Some((Status::ERROR, short_text(data)));
+                    return true;
+                }
+                self.error = Some("malformed JSON in a stream event".into());
+                continue;
+            };
+            if let Some(f) = stream_error(&v) {
+                self.failure = Some(f);
+                return true;
+            }
+            let delta = match kind {
+                Kind::OpenAi => {
+                    self.model = self.model.take().or_else(|| text_at(&v["model"]));
+                    self.id = self.id.take().or_else(|| text_at(&v["id"]));
+                    if v["usage"].is_object() {
+                        self.usage = openai_usage(&v["usage"]);
+                        self.cost = usage_cost(&v["usage"]).or(self.cost);
+                    }
+                    if v["choices"][0]["finish_reason"]
+                        .as_str()
+                        .is_some_and(|r| !r.is_empty())
+                    {
+                        // The answer is whole; a usage event and `[DONE]` may follow.
+                        self.finished = true;
+                    }
+                    v["choices"][0]["delta"]["content"]
+                        .as_str()
+                        .map(String::from)
+                }
+                Kind::Anthropic => match v["type"].as_str() {
+                    Some("message_start") => {
+                        let m = &v["message"];
+                        self.model = text_at(&m["model"]);
+                        self.id = text_at(&m["id"]);
+                        let u = anthropic_usage(&m["usage"]);
+                        self.usage.input_tokens = u.input_tokens;
+                        self.usage.cached_tokens = u.cached_tokens;
+                        self.usage.cache_write_tokens = u.cache_write_tokens;
+                        None
+                    }
+                    Some("message_delta") => {
+                        self.usage.output_tokens = u32_at(&v, &["usage", "output_tokens"]);
+                        None
+                    }
+                    Some("content_block_delta") => v["delta"]["text"].as_str().map(String::from),
+                    Some("message_stop") => {
+                        self.finished = true;
+                        return true;
+                    }
+                    _ => None,
+                },
+            };
+            if let Some(d) = delta
+                && !d.is_empty()
+            {
+                if self.ttft.is_none() {
+                    self.ttft = Some(elapsed_ms(t0));
+                }
+                self.text.push_str(&d);
+            }
+        }
+        false
+    }
+
+    fn outcome(self, latency_ms: f64) -> CallOutcome {
+        let (status, error, retryable) = if let Some((status, why)) = self.failure {
+            // An error event is the provider's answer (overloaded, rate limited, a
+            // mid-stream failure), stored like the same error sent as a status code.
+            let retryable = status.0 == 429 || status.0 >= 500;
+            (status, Some(why), retryable)
+        } else if self.timeout {
+            (Status::TIMEOUT, self.error, true)
+        } else if self.error.is_some() && self.text.is_empty() {
+            (Status::ERROR, self.error, true)
         } else {
-            Status::OK
-        },
-        fault: None,
-        output: (!text.is_empty()).then_some(text),
-        usage,
-        latency_ms,
-        ttft_ms: ttft,
-        retry_after_ms: None,
-        retryable: timeout || failed,
-        error,
-        server_us: None,
-        served: Served {
-            model,
-            ..Served::default()
-        },
-        reported_cost_usd: cost,
-        response_id: id,
+            (Status::OK, self.error, false)
+        };
+        CallOutcome {
+            status,
+            fault: None,
+            output: (!self.text.is_empty()).then_some(self.text),
+            usage: self.usage,
+            latency_ms,
+            ttft_ms: self.ttft,
+            retry_after_ms: None,
+            retryable,
+            error,
+            server_us: None,
+            served: Served {
+                model: self.model,
+                ..Served::default()
+            },
+            reported_cost_usd: self.cost,
+            response_id: self.id,
+        }
+    }
+}
+
+/// An error sent inside a stream: `data: {"error": {…}}` (OpenAI-compatible servers —
+/// OpenRouter, LiteLLM, vLLM) or Anthropic's `event: error` / `{"type": "error"}`.
+/// Its status is the code it carries, or the one Anthropic's error type stands for.
+fn stream_error(v: &serde_json::Value) -> Option<(Status, String)> {
+    let e = v.get("error").filter(|e| e.is_object() || e.is_string())?;
+    let message = e["message"]
+        .as_str()
+        .map(short_text)
+        .unwrap_or_else(|| short_text(&e.to_string()));
+    let code = match &e["code"] {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let status = code
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..=599).contains(c))
+        .map(Status)
+        .or_else(|| match e["type"].as_str()? {
+            "overloaded_error" => Some(Status(529)),
+            "rate_limit_error" => Some(Status::RATE_LIMITED),
+            "api_error" => Some(Status(500)),
+            "timeout_error" => Some(Status::TIMEOUT),
+            _ => None,
+        })
+        .unwrap_or(Status::ERROR);
+    Some((status, format!("error event in the stream: {message}")))
+}
+
+fn short_text(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
 }
