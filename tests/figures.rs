@@ -369,6 +369,54 @@ fn f8_price_what_if_reaches_the_cheapest_decision() {
 }
 
 #[test]
+fn f8_latency_what_if_reaches_the_best_decision_and_price_reaches_the_oracle() {
+    // A answers better (0.9 vs 0.8), both in 1 s. `best` with max_latency_ms = 2000
+    // picks A; with A three times slower (3 s estimated) A breaks the constraint and
+    // `best` picks B: 40 × (1000·10e-6 + 1000·20e-6) = $1.20, quality 0.8, p50 1 s
+    // (B's own latency; the what-if slows A only).
+    let mut requests = String::from("id,ts,input,input_tokens\n");
+    let mut responses = String::from("request_id,model,status,output_tokens,latency_ms,quality\n");
+    for i in 1..=40 {
+        requests.push_str(&format!(
+            "r{i:02},2024-06-03T10:{:02}:00Z,p {i},1000\n",
+            i % 60
+        ));
+        responses.push_str(&format!(
+            "r{i:02},A,ok,1000,1000,0.9\nr{i:02},B,ok,1000,1000,0.8\n"
+        ));
+    }
+    let c = Case::new(&requests, &responses);
+    let best = "[default]\nroute.best = { candidates = [\"A\", \"B\"], maximize = \"quality\", max_latency_ms = 2000 }\n";
+    c.write("plain.toml", &format!("name = \"best_plain\"\n{best}"));
+    c.write(
+        "slow.toml",
+        &format!(
+            "name = \"best_slowA\"\n{best}[[scenario]]\nlatency = {{ model = \"A\", factor = 3 }}\n"
+        ),
+    );
+    c.run_ok(&["-p", "plain.toml", "slow.toml", "--no-baselines"]);
+    let plain = c.summary("best_plain");
+    assert_eq!(plain["model_mix"], "A:1.0000");
+    assert_eq!(plain["quality_mean"], "0.9000");
+    let slow = c.summary("best_slowA");
+    assert_eq!(slow["model_mix"], "B:1.0000");
+    assert_eq!(slow["quality_mean"], "0.8000");
+    assert_eq!(slow["cost_total_usd"], "1.200000");
+    assert_eq!(slow["latency_p50_ms"], "1000.0");
+
+    // The oracle takes the best answer, the cheaper on a tie. Equal quality: A at
+    // $0.003 a request (40 × = $0.12); with A's price ×100 ($0.30) it takes B ($1.20).
+    let responses = responses.replace(",0.9\n", ",0.8\n");
+    let c = Case::new(&requests, &responses);
+    c.run_ok(&[]);
+    assert_eq!(c.summary("oracle")["cost_total_usd"], "0.120000");
+    c.run_ok(&["--scenario", "price = { model = \"A\", factor = 100 }"]);
+    let oracle = c.summary("oracle");
+    assert_eq!(oracle["model_mix"], "B:1.0000");
+    assert_eq!(oracle["cost_total_usd"], "1.200000");
+}
+
+#[test]
 fn f9_retries_above_ten_are_refused_in_both_forms() {
     let dir = tempfile::tempdir().unwrap();
     for (file, text, at) in [
@@ -505,6 +553,8 @@ fn review_inputs_give_the_expected_outputs() {
         "r1",
     );
     assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("cache") && err.contains("text"), "{err}");
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets/example");
     let (r, o) = run(
         &[
@@ -566,12 +616,17 @@ fn review_inputs_give_the_expected_outputs() {
     // F6: refused.
     let (r, _) = run(&["-d", "r7_price", "-p", "r7_price/oracle_named.toml"], "o");
     assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("oracle_named.toml") && err.contains("baseline"),
+        "{err}"
+    );
     // F7: the 14:00 request fails at speedup 2 and with traffic ×2.
-    for (policy, sp) in [
-        ("r6_outage/outage.toml", "2"),
-        ("r6_outage/outage_traffic.toml", "1"),
+    for (policy, sp, out) in [
+        ("r6_outage/outage.toml", "2", "r6"),
+        ("r6_outage/outage_traffic.toml", "1", "r6t"),
     ] {
-        let (_, o) = run(
+        let (r, o) = run(
             &[
                 "-d",
                 "r6_outage",
@@ -583,8 +638,9 @@ fn review_inputs_give_the_expected_outputs() {
                 "--by",
                 "meta.hour",
             ],
-            "r6",
+            out,
         );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
         let failed: Vec<String> = read_csv(&o.join("segments.csv"))
             .into_iter()
             .filter(|r| r["success_rate"] != "1.0000")
@@ -619,6 +675,11 @@ fn review_inputs_give_the_expected_outputs() {
         "r5",
     );
     assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("r70k.toml") && err.contains("at most 10"),
+        "{err}"
+    );
     // F10: p50 1 s; F11: one call.
     let (_, o) = run(
         &[
@@ -636,6 +697,20 @@ fn review_inputs_give_the_expected_outputs() {
         "ctx",
     );
     assert_eq!(summary(&o, "fb")["attempts_mean"], "1.0000");
+    // A policy covering nothing: figures undefined, no panic.
+    let (r, o) = run(
+        &[
+            "-d",
+            "r_zero",
+            "-p",
+            "r_zero/nowhere.toml",
+            "--no-baselines",
+        ],
+        "zero",
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(summary(&o, "nowhere")["coverage"], "0.0000");
+    assert_eq!(summary(&o, "nowhere")["quality_mean"], "");
 }
 
 /// A RouterBench-style wide file: quality per model, recorded cost per cell.
@@ -670,6 +745,64 @@ fn recorded_costs_need_no_price_file() {
     assert_eq!(get("always:m1")["quality_mean"], "0.7500");
     assert_eq!(get("always:m2")["cost_total_usd"], "0.001000");
     assert_eq!(get("always:m2")["quality_mean"], "0.5000");
+}
+
+#[test]
+fn a_price_is_needed_only_for_cells_without_a_recorded_cost() {
+    // A's cells record their cost ($0.50 each), B's do not: only B needs a price.
+    // always:A = 3 × $0.50 = $1.50 (no price for A anywhere); always:B = 3 ×
+    // (100·10e-6 + 50·20e-6) = 3 × $0.002 = $0.006.
+    let requests = "id,input,input_tokens\nr1,a,100\nr2,b,100\nr3,c,100\n";
+    let mut responses =
+        String::from("request_id,model,status,output_tokens,latency_ms,quality,cost_usd\n");
+    for r in ["r1", "r2", "r3"] {
+        responses.push_str(&format!("{r},A,ok,50,1000,1,0.5\n{r},B,ok,50,1000,0,\n"));
+    }
+    let c = Case::new(requests, &responses);
+    c.write(
+        "pricing.toml",
+        "[models.B]\ninput_per_mtok = 10\noutput_per_mtok = 20\n",
+    );
+    c.run_ok(&[]);
+    assert_eq!(c.summary("always:A")["cost_total_usd"], "1.500000");
+    assert_eq!(c.summary("always:B")["cost_total_usd"], "0.006000");
+    // Without B's price the run stops naming B only.
+    c.write("pricing.toml", "");
+    let out = c.run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no price for model \"B\""), "{err}");
+    assert!(!err.contains("\"A\""), "{err}");
+}
+
+#[test]
+fn a_policy_that_covers_no_request_has_no_figures_and_no_panic() {
+    // r_zero of the review: r1 is routed to B, r2 to A, and neither has an answer
+    // from that model. Coverage 0 of 2; every other figure is undefined: empty in
+    // the CSV, "—" in the report, never 0 or NaN.
+    let c = Case::new(
+        "id,ts,input,input_tokens,meta.rid\nr1,2024-06-03T10:00:00Z,a,100,r1\nr2,2024-06-03T10:01:00Z,b,100,r2\n",
+        "request_id,model,status,output_tokens,latency_ms,quality\nr1,A,ok,100,1000,1\nr2,B,ok,100,1000,0\n",
+    );
+    c.write(
+        "nowhere.toml",
+        "name = \"nowhere\"\n[[rule]]\nname = \"one\"\nwhen = { meta.rid = \"r1\" }\nroute = \"B\"\n[default]\nroute = \"A\"\n",
+    );
+    c.run_ok(&["-p", "nowhere.toml", "--no-baselines"]);
+    let s = c.summary("nowhere");
+    assert_eq!(s["requests"], "2");
+    assert_eq!(s["coverage"], "0.0000");
+    for k in [
+        "quality_mean",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "cost_per_1k_usd",
+    ] {
+        assert_eq!(s[k], "", "{k}");
+    }
+    let report = c.report();
+    assert!(!report.contains("NaN"), "{report}");
+    assert!(report.contains("—"), "{report}");
 }
 
 #[test]

@@ -490,6 +490,27 @@ mod tests {
         assert!((inv_norm(0.975) - 1.959_963_985).abs() < 1e-8);
     }
 
+    /// L5: a bootstrap p-value is never below 1/(B+1). Hand-worked: B = 4 resamples
+    /// all above 0 → P(d ≤ 0) = (0+1)/(4+1) = 0.2, P(d ≥ 0) = (4+1)/5 = 1, p = 2·0.2 =
+    /// 0.4 (a naive count would say 0). Two of four at or below 0 (one exactly 0):
+    /// le = (2+1)/5 = 0.6, ge = (3+1)/5 = 0.8, p = min(1, 1.2) = 1. Interval: the
+    /// 2.5 % and 97.5 % quantiles of the sorted resamples (linear interpolation).
+    #[test]
+    fn bootstrap_p_value_has_a_floor_of_one_over_b_plus_one() {
+        let r = paired_from_resamples(10, 0.3, vec![0.1, 0.4, 0.2, 0.3], 0.95);
+        assert!((r.p - 0.4).abs() < 1e-12, "{}", r.p);
+        // quantile at 0.025 of [0.1, 0.2, 0.3, 0.4]: position 0.075 → 0.1 + 0.075·0.1
+        assert!((r.lo - 0.1075).abs() < 1e-12, "{}", r.lo);
+        assert!((r.hi - 0.3925).abs() < 1e-12, "{}", r.hi);
+        let r = paired_from_resamples(10, 0.0, vec![-0.1, 0.0, 0.2, 0.3], 0.95);
+        assert_eq!(r.p, 1.0);
+        // The floor holds for the full bootstrap too: a difference in every pair.
+        let a = vec![1.0; 50];
+        let b = vec![0.0; 50];
+        let r = paired_mean(&a, &b, 99, 0.95, 7);
+        assert!((r.p - 2.0 / 100.0).abs() < 1e-12, "{}", r.p);
+    }
+
     #[test]
     fn holm_adjusts_in_step_down_order() {
         let adj = holm(&[0.01, 0.04, 0.03]);
