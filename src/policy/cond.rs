@@ -587,107 +587,25 @@ fn meta_values(doc: &mut TomlDoc, v: &Val, what: &str) -> Option<Vec<MetaValue>>
 
 fn parse_meta_table(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
     let t: &Table = doc.table(v, "meta")?;
-    let mut parts = Vec::new();
-    let mut ok = true;
-    for (k, val) in t.iter() {
-        let key = k.get_ref().to_string();
-        let what = format!("meta.{key}");
-        let ops = match val.get_ref() {
-            DeValue::Table(ops_t) => {
-                doc.check_keys(ops_t, META_OPS, &format!("the test on {what}"));
-                let mut ops = Vec::new();
-                let mut num = NumTest::default();
-                let mut has_num = false;
-                for (ok_, ov) in ops_t.iter() {
-                    let op: &str = ok_.get_ref();
-                    match op {
-                        "eq" | "in" => match meta_values(doc, ov, &what) {
-                            Some(vs) => ops.push(MetaOp::In(vs)),
-                            None => ok = false,
-                        },
-                        "ne" | "not_in" => match meta_values(doc, ov, &what) {
-                            Some(vs) => ops.push(MetaOp::NotIn(vs)),
-                            None => ok = false,
-                        },
-                        "lt" | "le" | "gt" | "ge" => {
-                            match doc.number(ov, &format!("{what}.{op}")) {
-                                Some(x) => {
-                                    has_num = true;
-                                    match op {
-                                        "lt" => num.lt = Some(x),
-                                        "le" => num.le = Some(x),
-                                        "gt" => num.gt = Some(x),
-                                        _ => num.ge = Some(x),
-                                    }
-                                }
-                                None => ok = false,
-                            }
-                        }
-                        "between" => match doc.array(ov, "between") {
-                            Some([a, b]) => {
-                                match (doc.number(a, "between"), doc.number(b, "between")) {
-                                    (Some(a), Some(b)) if a <= b => {
-                                        has_num = true;
-                                        num.ge = Some(a);
-                                        num.le = Some(b);
-                                    }
-                                    _ => {
-                                        doc.err(
-                                            ov.span(),
-                                            "between: expected [low, high] with low ≤ high",
-                                        );
-                                        ok = false;
-                                    }
-                                }
-                            }
-                            _ => {
-                                doc.err(ov.span(), "between: expected two numbers [low, high]");
-                                ok = false;
-                            }
-                        },
-                        "regex" => match doc.string(ov, "regex") {
-                            Some(p) => match compile(doc, ov.span(), Regex::new(&p)) {
-                                Some(r) => ops.push(MetaOp::Regex(r)),
-                                None => ok = false,
-                            },
-                            None => ok = false,
-                        },
-                        "exists" => match doc.boolean(ov, "exists") {
-                            Some(b) => ops.push(MetaOp::Exists(b)),
-                            None => ok = false,
-                        },
-                        _ => ok = false,
-                    }
-                }
-                if has_num {
-                    ops.push(MetaOp::Num(num));
-                }
-                if ops_t.is_empty() {
-                    doc.err(val.span(), format!("{what}: empty test"));
-                    ok = false;
-                }
-                ops
-            }
-            _ => match meta_values(doc, val, &what) {
-                Some(vs) => vec![MetaOp::In(vs)],
-                None => {
-                    ok = false;
-                    Vec::new()
-                }
-            },
-        };
-        parts.push(Cond::Meta {
-            key,
-            span: k.span(),
-            ops,
-        });
-    }
     if t.is_empty() {
         doc.err(
             v.span(),
             "meta: expected at least one field test, e.g. meta.task = \"coding\"",
         );
         return None;
+    }
+    let mut parts = Vec::new();
+    let mut ok = true;
+    for (k, val) in t.iter() {
+        let key = k.get_ref().to_string();
+        match meta_field_ops(doc, &key, val) {
+            Some(ops) => parts.push(Cond::Meta {
+                key,
+                span: k.span(),
+                ops,
+            }),
+            None => ok = false,
+        }
     }
     if !ok {
         return None;
@@ -697,6 +615,94 @@ fn parse_meta_table(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
     } else {
         Cond::All(parts)
     })
+}
+
+/// The tests on one metadata field: a value (equals) or a table of operators.
+/// Every problem is reported; `None` when there was one.
+fn meta_field_ops(doc: &mut TomlDoc, key: &str, val: &Val) -> Option<Vec<MetaOp>> {
+    let what = format!("meta.{key}");
+    let DeValue::Table(ops_t) = val.get_ref() else {
+        return meta_values(doc, val, &what).map(|vs| vec![MetaOp::In(vs)]);
+    };
+    doc.check_keys(ops_t, META_OPS, &format!("the test on {what}"));
+    if ops_t.is_empty() {
+        doc.err(val.span(), format!("{what}: empty test"));
+        return None;
+    }
+    let mut ops = Vec::new();
+    let mut num = NumTest::default();
+    let mut has_num = false;
+    let mut ok = true;
+    for (op_key, ov) in ops_t.iter() {
+        let op: &str = op_key.get_ref();
+        match meta_op(doc, &what, op, ov, &mut num) {
+            Some(MetaParsed::Op(o)) => ops.push(o),
+            Some(MetaParsed::Num) => has_num = true,
+            None => ok = false,
+        }
+    }
+    if has_num {
+        ops.push(MetaOp::Num(num));
+    }
+    ok.then_some(ops)
+}
+
+/// What one operator of a metadata test gave.
+enum MetaParsed {
+    /// A test of its own.
+    Op(MetaOp),
+    /// A numeric bound, folded into the field's one numeric test.
+    Num,
+}
+
+/// One operator of a metadata test (`eq`, `in`, `lt`, `between`, `regex`, …).
+fn meta_op(
+    doc: &mut TomlDoc,
+    what: &str,
+    op: &str,
+    ov: &Val,
+    num: &mut NumTest,
+) -> Option<MetaParsed> {
+    match op {
+        "eq" | "in" => meta_values(doc, ov, what).map(|vs| MetaParsed::Op(MetaOp::In(vs))),
+        "ne" | "not_in" => meta_values(doc, ov, what).map(|vs| MetaParsed::Op(MetaOp::NotIn(vs))),
+        "lt" | "le" | "gt" | "ge" => {
+            let x = doc.number(ov, &format!("{what}.{op}"))?;
+            match op {
+                "lt" => num.lt = Some(x),
+                "le" => num.le = Some(x),
+                "gt" => num.gt = Some(x),
+                _ => num.ge = Some(x),
+            }
+            Some(MetaParsed::Num)
+        }
+        "between" => {
+            let Some([a, b]) = doc.array(ov, "between") else {
+                doc.err(ov.span(), "between: expected two numbers [low, high]");
+                return None;
+            };
+            match (doc.number(a, "between"), doc.number(b, "between")) {
+                (Some(a), Some(b)) if a <= b => {
+                    num.ge = Some(a);
+                    num.le = Some(b);
+                    Some(MetaParsed::Num)
+                }
+                _ => {
+                    doc.err(ov.span(), "between: expected [low, high] with low ≤ high");
+                    None
+                }
+            }
+        }
+        "regex" => {
+            let p = doc.string(ov, "regex")?;
+            compile(doc, ov.span(), Regex::new(&p)).map(|r| MetaParsed::Op(MetaOp::Regex(r)))
+        }
+        "exists" => doc
+            .boolean(ov, "exists")
+            .map(|b| MetaParsed::Op(MetaOp::Exists(b))),
+        // Unknown operators were reported by `check_keys`.
+        _ => None,
+    }
 }
 
 fn parse_bucket(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {

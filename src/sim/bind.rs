@@ -480,14 +480,12 @@ fn value_eq(v: &MetaValue, dict_value: &str) -> bool {
 
 /// Bind a policy. All problems are returned together.
 pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
-    let ds = ctx.ds;
-    let nm = ds.n_models();
     let mut b = Binder {
         ctx,
         p,
         diags: Vec::new(),
         costs: Costs::plain(ctx.prices),
-        latency_factor: vec![1.0; nm],
+        latency_factor: vec![1.0; ctx.ds.n_models()],
     };
     // What-ifs first: learned routes (cheapest, best) estimate with them.
     let whatif = b.scenarios();
@@ -503,7 +501,6 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
         }
     }
     let default = b.route(&p.default);
-
     // Models of [models] must exist even when no rule uses them.
     for d in &p.deployments {
         let _ = b.model(&ModelRef {
@@ -511,73 +508,10 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
             span: d.span.clone(),
         });
     }
-
-    let complexity = p
-        .classifier
-        .as_ref()
-        .filter(|_| p.rules.iter().any(|r| r.when.uses_complexity()))
-        .and_then(|c| {
-            let levels: Vec<Option<BCond>> =
-                c.levels.iter().map(|(_, cond)| b.cond(cond)).collect();
-            if levels.iter().any(|l| l.is_none()) {
-                return None;
-            }
-            let levels: Vec<BCond> = levels.into_iter().map(|l| l.expect("checked")).collect();
-            let names = c.names();
-            let default_idx = names
-                .iter()
-                .position(|n| *n == c.default_level)
-                .unwrap_or(0) as u8;
-            Some(
-                (0..ds.n_requests())
-                    .map(|r| {
-                        levels
-                            .iter()
-                            .position(|l| eval(l, ds, r, None))
-                            .map(|i| i as u8)
-                            .unwrap_or(default_idx)
-                    })
-                    .collect(),
-            )
-        });
-
-    let mut budgets = Vec::new();
-    for bd in &p.gateway.budgets {
-        let key = match &bd.per {
-            Some(k) => b.key_col(k),
-            None => None,
-        };
-        let downgrade = match &bd.when_exceeded {
-            OverBudget::Reject => None,
-            OverBudget::Downgrade(m) => b.model(m),
-        };
-        budgets.push(BBudget {
-            limit_usd: bd.limit_usd,
-            period_ms: bd.period_s * 1000.0,
-            key,
-            downgrade,
-        });
-    }
-    let mut limits = vec![Limits::default(); nm];
-    for d in &p.deployments {
-        if let Some(m) = ds.model_id(&d.model) {
-            let l = &mut limits[m as usize];
-            l.rpm = d.rpm.or(l.rpm);
-            l.tpm = d.tpm.or(l.tpm);
-            l.max_concurrency = d.max_concurrency.or(l.max_concurrency);
-        }
-    }
-    let cache = match &p.gateway.cache {
-        Some(c) if ds.requests.input.all_empty() => {
-            b.err(
-                &c.span,
-                "cache: an exact cache needs the request text, and this dataset has none (no input, prompt or messages column); remove the cache or add the prompts".into(),
-            );
-            None
-        }
-        Some(_) => Some(cache_groups(ds)),
-        None => None,
-    };
+    let complexity = b.complexity_levels();
+    let budgets = b.budgets();
+    let limits = b.limits();
+    let cache = b.cache();
     if !b.diags.is_empty() {
         return Err(b.diags);
     }
@@ -603,6 +537,89 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
         cache,
         stateful: p.is_stateful(),
     })
+}
+
+impl Binder<'_, '_> {
+    /// Each request's `[classifier]` level (an index into its levels), when a rule
+    /// tests `complexity`; `None` when none does or a level's condition is invalid.
+    fn complexity_levels(&mut self) -> Option<Vec<u8>> {
+        let (p, ds) = (self.p, self.ctx.ds);
+        let c = p
+            .classifier
+            .as_ref()
+            .filter(|_| p.rules.iter().any(|r| r.when.uses_complexity()))?;
+        let levels: Vec<Option<BCond>> = c.levels.iter().map(|(_, cond)| self.cond(cond)).collect();
+        let levels: Vec<BCond> = levels.into_iter().collect::<Option<_>>()?;
+        let default_idx = c
+            .names()
+            .iter()
+            .position(|n| *n == c.default_level)
+            .unwrap_or(0) as u8;
+        Some(
+            (0..ds.n_requests())
+                .map(|r| {
+                    levels
+                        .iter()
+                        .position(|l| eval(l, ds, r, None))
+                        .map(|i| i as u8)
+                        .unwrap_or(default_idx)
+                })
+                .collect(),
+        )
+    }
+
+    /// The gateway's budgets: key column and downgrade model bound.
+    fn budgets(&mut self) -> Vec<BBudget> {
+        let p = self.p;
+        let mut budgets = Vec::new();
+        for bd in &p.gateway.budgets {
+            let key = match &bd.per {
+                Some(k) => self.key_col(k),
+                None => None,
+            };
+            let downgrade = match &bd.when_exceeded {
+                OverBudget::Reject => None,
+                OverBudget::Downgrade(m) => self.model(m),
+            };
+            budgets.push(BBudget {
+                limit_usd: bd.limit_usd,
+                period_ms: bd.period_s * 1000.0,
+                key,
+                downgrade,
+            });
+        }
+        budgets
+    }
+
+    /// Per dataset model, the limits its `[models]` deployments set (the first one
+    /// that sets a limit wins when several aliases name the same model).
+    fn limits(&self) -> Vec<Limits> {
+        let ds = self.ctx.ds;
+        let mut limits = vec![Limits::default(); ds.n_models()];
+        for d in &self.p.deployments {
+            if let Some(m) = ds.model_id(&d.model) {
+                let l = &mut limits[m as usize];
+                l.rpm = d.rpm.or(l.rpm);
+                l.tpm = d.tpm.or(l.tpm);
+                l.max_concurrency = d.max_concurrency.or(l.max_concurrency);
+            }
+        }
+        limits
+    }
+
+    /// The exact cache's request groups; refused when the dataset has no text.
+    fn cache(&mut self) -> Option<CacheKeys> {
+        let p = self.p;
+        let c = p.gateway.cache.as_ref()?;
+        if self.ctx.ds.requests.input.all_empty() {
+            self.err(
+                &c.span,
+                "cache: an exact cache needs the request text, and this dataset has none (no input, prompt or messages column); remove the cache or add the prompts".into(),
+            );
+            return None;
+        }
+        Some(cache_groups(self.ctx.ds))
+    }
 }
 
 /// A policy's what-ifs, resolved to models and the virtual clock.
