@@ -425,6 +425,32 @@ fn broken_pipes_end_quietly_for_every_command() {
     assert!(report.join("report.md").is_file(), "the report was written");
     run_quiet(&["report".as_ref(), &p(&report)]);
     run_quiet(&["compare".as_ref(), &p(&report), &p(&report)]);
+    // Shards and their merge print too.
+    let shards: Vec<_> = (1..=2).map(|i| c.path(&format!("shard{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        run_quiet(&[
+            "run".as_ref(),
+            "-d".as_ref(),
+            &p(c.dir.path()),
+            "-p".as_ref(),
+            &p(&c.path("policy.toml")),
+            "--shard".as_ref(),
+            format!("{i}/2").as_ref(),
+            "-o".as_ref(),
+            &p(s),
+        ]);
+    }
+    run_quiet(&[
+        "merge".as_ref(),
+        &p(&shards[0]),
+        &p(&shards[1]),
+        "-o".as_ref(),
+        &p(&c.path("merged")),
+    ]);
+    assert!(
+        c.path("merged/summary.csv").is_file(),
+        "the merge was written"
+    );
     run_quiet(&["--help".as_ref()]);
     // record: a loopback mock provider answers.
     let server = routesim::provider::mock::MockServer::start(0, Default::default()).unwrap();

@@ -262,6 +262,85 @@ fn shards_by_request_id_merge_too_and_bad_merges_are_refused() {
     assert!(!bad.exists());
 }
 
+/// Same inputs and seed: the same bytes whatever the number of threads (one run) or
+/// of shards (merged) — summary, segments and the report.
+#[test]
+fn byte_identical_at_any_thread_count_and_shard_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dataset(dir.path());
+    let p = policies(dir.path());
+    let files = [
+        "summary.csv",
+        "segments.csv",
+        "report.md",
+        "comparisons.csv",
+    ];
+    let read = |dir: &Path, f: &str| std::fs::read(dir.join(f)).ok();
+    let run = |threads: &str| {
+        let out = dir.path().join(format!("threads-{threads}"));
+        ok(routesim(&[
+            "run",
+            "-d",
+            s(&d),
+            "-p",
+            s(&p),
+            "--by",
+            "meta.task",
+            "--threads",
+            threads,
+            "-o",
+            s(&out),
+            "-q",
+        ]));
+        out
+    };
+    let (t1, t2, t4) = (run("1"), run("2"), run("4"));
+    for f in files {
+        assert_eq!(read(&t1, f), read(&t2, f), "{f}: 1 vs 2 threads");
+        assert_eq!(read(&t1, f), read(&t4, f), "{f}: 1 vs 4 threads");
+    }
+    assert!(read(&t1, "report.md").is_some());
+    let merged = |n: usize, threads: &str| {
+        let shards: Vec<PathBuf> = (0..n)
+            .map(|i| {
+                let out = dir.path().join(format!("s{i}of{n}-t{threads}"));
+                ok(routesim(&[
+                    "run",
+                    "-d",
+                    s(&d),
+                    "-p",
+                    s(&p),
+                    "--by",
+                    "meta.task",
+                    "--shard",
+                    &format!("{i}/{n}"),
+                    "--shard-key",
+                    "meta.tenant",
+                    "--threads",
+                    threads,
+                    "-o",
+                    s(&out),
+                    "-q",
+                ]));
+                out
+            })
+            .collect();
+        let out = dir.path().join(format!("merged-{n}-t{threads}"));
+        let mut args = vec!["merge".to_string()];
+        args.extend(shards.iter().map(|x| s(x).to_string()));
+        args.extend(["-o".into(), s(&out).into()]);
+        ok(routesim(
+            &args.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        ));
+        out
+    };
+    let (m2, m3) = (merged(2, "2"), merged(3, "1"));
+    for f in ["summary.csv", "segments.csv"] {
+        assert_eq!(read(&m2, f), read(&m3, f), "{f}: 2 vs 3 shards");
+        assert!(read(&m2, f).is_some(), "{f}");
+    }
+}
+
 #[test]
 fn policies_with_shared_state_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();

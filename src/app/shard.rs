@@ -386,10 +386,16 @@ fn run_identity(s: &Shard) -> serde_json::Value {
 
 /// `routesim merge`: combine every shard of a run into the normal report folder.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
+    let progress = crate::util::progress::Progress::new("read shards", dirs.len() as u64);
     let mut shards = dirs
         .iter()
-        .map(|d| read_shard(d))
+        .map(|d| {
+            let s = read_shard(d);
+            progress.inc(1);
+            s
+        })
         .collect::<Result<Vec<Shard>>>()?;
+    progress.finish();
     shards.sort_by_key(|s| s.file.index);
     let Some(first) = shards.first() else {
         return Err(InputError::file("routesim merge", "no shard folders given").into());

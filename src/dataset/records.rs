@@ -584,13 +584,23 @@ pub fn map_rows<T: Send, F>(
 where
     F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
 {
-    let parts = rayon::current_num_threads().max(1);
     let file = display_path(path);
-    match format {
-        TableFormat::Csv => csv_blocks(path, &file, aliases, diags, parts, f, sink),
-        TableFormat::Jsonl => jsonl_blocks(path, &file, diags, parts, f, sink),
-        TableFormat::Parquet => parquet_slices(path, aliases, diags, parts, f, sink),
-    }
+    // Progress in bytes read (CSV, JSONL) or rows (Parquet), on a terminal only.
+    let name = path
+        .file_name()
+        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+    let total = match format {
+        TableFormat::Parquet => 0,
+        _ => std::fs::metadata(path).map_or(0, |m| m.len()),
+    };
+    let progress = crate::util::progress::Progress::new(&format!("read {name}"), total);
+    let r = match format {
+        TableFormat::Csv => csv_blocks(path, &file, aliases, diags, f, sink, &progress),
+        TableFormat::Jsonl => jsonl_blocks(path, &file, diags, f, sink, &progress),
+        TableFormat::Parquet => parquet_slices(path, aliases, diags, f, sink, &progress),
+    };
+    progress.finish();
+    r
 }
 
 /// Run `f` over `n` items split into `parts` contiguous ranges, in parallel, keeping
@@ -721,13 +731,14 @@ fn csv_blocks<T: Send, F>(
     file: &str,
     aliases: &[&'static [&'static str]],
     diags: &mut Diagnostics,
-    parts: usize,
     f: &F,
     sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+    progress: &crate::util::progress::Progress,
 ) -> Result<Vec<String>, InputError>
 where
     F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
 {
+    let parts = rayon::current_num_threads().max(1);
     use std::io::Read;
     let mut fh = std::fs::File::open(path)
         .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
@@ -748,6 +759,7 @@ where
                 }
             } else {
                 buf.extend_from_slice(&chunk[..got]);
+                progress.inc(got as u64);
                 if buf.len() < BLOCK_BYTES && !eof {
                     continue;
                 }
@@ -841,13 +853,14 @@ fn jsonl_blocks<T: Send, F>(
     path: &Path,
     file: &str,
     diags: &mut Diagnostics,
-    parts: usize,
     f: &F,
     sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+    progress: &crate::util::progress::Progress,
 ) -> Result<Vec<String>, InputError>
 where
     F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
 {
+    let parts = rayon::current_num_threads().max(1);
     use std::io::Read;
     let mut fh = std::fs::File::open(path)
         .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
@@ -867,6 +880,7 @@ where
             }
         } else {
             buf.extend_from_slice(&chunk[..got]);
+            progress.inc(got as u64);
             if buf.len() < BLOCK_BYTES {
                 continue;
             }
@@ -938,13 +952,14 @@ fn parquet_slices<T: Send, F>(
     path: &Path,
     aliases: &[&'static [&'static str]],
     diags: &mut Diagnostics,
-    parts: usize,
     f: &F,
     sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+    progress: &crate::util::progress::Progress,
 ) -> Result<Vec<String>, InputError>
 where
     F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
 {
+    let parts = rayon::current_num_threads().max(1);
     use polars::prelude::*;
     let open = || {
         std::fs::File::open(path).map_err(|e| InputError::file(path, format!("cannot open: {e}")))
@@ -963,6 +978,7 @@ where
     let mut base = 0;
     while base < total {
         let len = SLICE.min(total - base);
+        progress.inc(len as u64);
         let df = ParquetReader::new(open()?)
             .with_slice(Some((base, len)))
             .finish()
