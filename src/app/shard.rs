@@ -188,6 +188,50 @@ fn select(ds: &mut Dataset, spec: &ShardSpec) -> Result<(), InputError> {
 /// Run one shard: refuse what cannot shard, keep this shard's requests, simulate, and
 /// write `partial.json` and `manifest.json` into the output folder.
 pub fn run_shard(plan: &RunPlan, mut l: Loaded, spec: &ShardSpec) -> Result<()> {
+    check_shardable(plan, &l, spec)?;
+    select(&mut l.ds, spec)?;
+    let sim = sim::Simulation::new(
+        &l.ds,
+        &l.prices,
+        &l.policies,
+        &sim::SimOptions {
+            record_attempts: false,
+            ..plan.sim_options()
+        },
+    )
+    .map_err(crate::report::build::sim_error)?;
+    let ctx = RunContext::of_dataset(&l.ds, sim.policy_infos());
+    let ropts = report_options(plan, &l, &ctx);
+    let partials = shard_partials(plan, &l, &sim, &ctx)?;
+    let file = ShardFile {
+        format: FORMAT.into(),
+        index: spec.index,
+        count: spec.count,
+        key: spec.key.clone(),
+        total_requests: l.ds.shard.as_ref().map_or(0, |v| v.total_requests),
+        requests: l.ds.n_requests(),
+        clock_origin_ms: l.ds.shard.as_ref().and_then(|v| v.clock_origin_ms),
+        models: ctx.models.to_vec(),
+        served_models: ctx.served_models.to_vec(),
+        partials,
+    };
+    let dir = write_shard(plan, &l, spec, &ropts, &file)?;
+    println!(
+        "routesim: shard {}/{} — {} of {} requests × {} policies; partial figures written to {} (combine the shards with `routesim merge`)",
+        spec.index,
+        spec.count,
+        l.ds.n_requests(),
+        file.total_requests,
+        ctx.policies.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Every reason the run cannot be sharded, at once: policies whose state spans
+/// requests of several shards, `--missing impute|live`, a stateful policy without the
+/// recorded clock.
+fn check_shardable(plan: &RunPlan, l: &Loaded, spec: &ShardSpec) -> Result<()> {
     let key = spec.key.as_deref();
     let mut problems: Vec<String> = l.policies.iter().filter_map(|p| refusal(p, key)).collect();
     if matches!(plan.opts.missing, MissingMode::Impute | MissingMode::Live) {
@@ -202,136 +246,119 @@ pub fn run_shard(plan: &RunPlan, mut l: Loaded, spec: &ShardSpec) -> Result<()> 
                 .into(),
         );
     }
-    if !problems.is_empty() {
-        return Err(InputError::new(
-            problems
-                .into_iter()
-                .map(|m| Diagnostic::file("--shard", m))
-                .collect(),
-        )
-        .into());
+    if problems.is_empty() {
+        return Ok(());
     }
-    select(&mut l.ds, spec)?;
-    let sim = sim::Simulation::new(
-        &l.ds,
-        &l.prices,
-        &l.policies,
-        &sim::SimOptions {
-            record_attempts: false,
-            ..plan.sim_options()
-        },
+    Err(InputError::new(
+        problems
+            .into_iter()
+            .map(|m| Diagnostic::file("--shard", m))
+            .collect(),
     )
-    .map_err(crate::report::build::sim_error)?;
-    let ctx = RunContext::of_dataset(&l.ds, sim.policy_infos());
-    let ropts = report_options(plan, &l, &ctx);
-    let n_pol = ctx.policies.len();
-    // Candidate baselines: the one named, or every single model (the default baseline
-    // is chosen from the merged figures).
-    let candidates: Vec<usize> = match &plan.opts.baseline {
+    .into())
+}
+
+/// The policies a merged report may compare against: the one named by `--baseline`,
+/// or every single model (the default baseline is chosen from the merged figures).
+fn baseline_candidates(plan: &RunPlan, ctx: &RunContext) -> Result<Vec<usize>> {
+    Ok(match &plan.opts.baseline {
         Some(b) => vec![ctx.policy_index(b).ok_or_else(|| {
             InputError::one(Diagnostic::file(
                 "--baseline",
                 format!("no policy named \"{b}\""),
             ))
         })?],
-        None => (0..n_pol)
+        None => (0..ctx.policies.len())
             .filter(|&p| ctx.policies[p].kind.single_model().is_some())
             .collect(),
-    };
+    })
+}
+
+/// Every policy's mergeable partial figures on this shard: the baseline candidates
+/// first (their outcomes are kept for the paired comparisons), then the others, a
+/// few policies at a time.
+fn shard_partials(
+    plan: &RunPlan,
+    l: &Loaded,
+    sim: &sim::Simulation,
+    ctx: &RunContext,
+) -> Result<Vec<PolicyPartial>> {
+    let n_pol = ctx.policies.len();
+    let candidates = baseline_candidates(plan, ctx)?;
     let ts = (l.ds.requests.has_timestamps() && plan.arrival == Arrival::Recorded)
         .then_some(&l.ds.requests.ts_ms[..]);
     let group = rayon::current_num_threads().max(1);
     let progress = crate::util::progress::Progress::new("shard", n_pol as u64);
     let mut partials: Vec<Option<PolicyPartial>> = vec![None; n_pol];
     let mut outcomes: Vec<(usize, BaselineOutcomes)> = Vec::new();
-    let mut analyse =
-        |ps: &[usize], outcomes: &mut Vec<(usize, BaselineOutcomes)>, keep: bool| -> Result<()> {
-            for chunk in ps.chunks(group) {
-                let traces = sim.run(chunk).map_err(crate::report::build::sim_error)?;
-                let pairs: Vec<(usize, &BaselineOutcomes)> =
-                    outcomes.iter().map(|(p, o)| (*p, o)).collect();
-                use rayon::prelude::*;
-                let done: Vec<(usize, Option<PolicyPartial>)> = traces
-                    .par_iter()
-                    .map(|t| {
-                        let v = PolicyView {
-                            p: t.p,
-                            rows: &t.rows,
-                            arrivals: &t.arrivals,
-                        };
-                        let with: &[(usize, &BaselineOutcomes)] =
-                            if ctx.policies[t.p].kind.is_baseline() {
-                                &[]
-                            } else {
-                                &pairs
-                            };
-                        (t.p, PolicyPartial::of(&ctx, v, &plan.by, ts, with))
-                    })
-                    .collect();
-                for (p, part) in done {
-                    partials[p] =
-                        Some(part.ok_or_else(|| anyhow::anyhow!("no field to segment by"))?);
-                }
-                if keep {
-                    for t in &traces {
-                        outcomes.push((
-                            t.p,
-                            BaselineOutcomes::of(PolicyView {
-                                p: t.p,
-                                rows: &t.rows,
-                                arrivals: &t.arrivals,
-                            }),
-                        ));
-                    }
-                }
-                progress.inc(chunk.len() as u64);
-            }
-            Ok(())
-        };
-    analyse(&candidates, &mut outcomes, true)?;
     let rest: Vec<usize> = (0..n_pol).filter(|p| !candidates.contains(p)).collect();
-    analyse(&rest, &mut outcomes, false)?;
+    for (ps, keep) in [(&candidates, true), (&rest, false)] {
+        for chunk in ps.chunks(group) {
+            let traces = sim.run(chunk).map_err(crate::report::build::sim_error)?;
+            let pairs: Vec<(usize, &BaselineOutcomes)> =
+                outcomes.iter().map(|(p, o)| (*p, o)).collect();
+            use rayon::prelude::*;
+            let done: Vec<(usize, Option<PolicyPartial>)> = traces
+                .par_iter()
+                .map(|t| {
+                    let with: &[(usize, &BaselineOutcomes)] =
+                        if ctx.policies[t.p].kind.is_baseline() {
+                            &[]
+                        } else {
+                            &pairs
+                        };
+                    (t.p, PolicyPartial::of(ctx, view(t), &plan.by, ts, with))
+                })
+                .collect();
+            for (p, part) in done {
+                partials[p] = Some(part.ok_or_else(|| anyhow::anyhow!("no field to segment by"))?);
+            }
+            if keep {
+                for t in &traces {
+                    outcomes.push((t.p, BaselineOutcomes::of(view(t))));
+                }
+            }
+            progress.inc(chunk.len() as u64);
+        }
+    }
     progress.finish();
-    let file = ShardFile {
-        format: FORMAT.into(),
-        index: spec.index,
-        count: spec.count,
-        key: spec.key.clone(),
-        total_requests: l.ds.shard.as_ref().map_or(0, |v| v.total_requests),
-        requests: l.ds.n_requests(),
-        clock_origin_ms: l.ds.shard.as_ref().and_then(|v| v.clock_origin_ms),
-        models: ctx.models.to_vec(),
-        served_models: ctx.served_models.to_vec(),
-        partials: partials
-            .into_iter()
-            .map(|p| p.unwrap_or_default())
-            .collect(),
-    };
-    let mut manifest = run_manifest(plan, &l);
-    manifest["report"] = crate::report::manifest::report_options_json(&ropts);
+    Ok(partials
+        .into_iter()
+        .map(|p| p.unwrap_or_default())
+        .collect())
+}
+
+fn view(t: &sim::PolicyTrace) -> PolicyView<'_> {
+    PolicyView {
+        p: t.p,
+        rows: &t.rows,
+        arrivals: &t.arrivals,
+    }
+}
+
+/// `partial.json` and `manifest.json`, staged and moved into place together.
+fn write_shard(
+    plan: &RunPlan,
+    l: &Loaded,
+    spec: &ShardSpec,
+    ropts: &ReportOptions,
+    file: &ShardFile,
+) -> Result<PathBuf> {
+    let mut manifest = run_manifest(plan, l);
+    manifest["report"] = crate::report::manifest::report_options_json(ropts);
     manifest["shard"] = serde_json::json!({
         "index": spec.index,
         "count": spec.count,
         "key": spec.key,
         "requests": l.ds.n_requests(),
     });
-    let out = super::run::out_dir(plan, &l);
+    let out = super::run::out_dir(plan, l);
     let staged = StagedDir::new(&out)?;
-    staged.write("partial.json", &serde_json::to_vec(&file)?)?;
+    staged.write("partial.json", &serde_json::to_vec(file)?)?;
     let mut m = serde_json::to_vec_pretty(&manifest)?;
     m.push(b'\n');
     staged.write("manifest.json", &m)?;
-    let dir = staged.commit()?;
-    println!(
-        "routesim: shard {}/{} — {} of {} requests × {} policies; partial figures written to {} (combine the shards with `routesim merge`)",
-        spec.index,
-        spec.count,
-        l.ds.n_requests(),
-        file.total_requests,
-        n_pol,
-        dir.display()
-    );
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 /// A shard folder, read.
