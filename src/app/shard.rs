@@ -413,6 +413,63 @@ fn run_identity(s: &Shard) -> serde_json::Value {
 
 /// `routesim merge`: combine every shard of a run into the normal report folder.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
+    let shards = read_shards(dirs)?;
+    let first = &shards[0];
+    let count = first.file.count;
+    let mut opts: ReportOptions =
+        crate::report::manifest::report_options_from_json(&first.manifest["report"]);
+    let mut merged = first.file.partials.clone();
+    for s in &shards[1..] {
+        for (m, p) in merged.iter_mut().zip(&s.file.partials) {
+            m.merge(p);
+        }
+    }
+    let ctx = RunContext {
+        policies: std::borrow::Cow::Owned(opts.policies.clone()),
+        models: std::borrow::Cow::Owned(first.file.models.clone()),
+        served_models: std::borrow::Cow::Owned(first.file.served_models.clone()),
+        ids: std::borrow::Cow::Owned(Vec::new()),
+        meta: std::borrow::Cow::Owned(Vec::new()),
+    };
+    let origin = first.file.clock_origin_ms.unwrap_or(0);
+    let results: Vec<PolicyResult> = merged
+        .iter()
+        .zip(ctx.policies.iter())
+        .map(|(m, info)| PolicyResult {
+            summary: m.summary(info),
+            segments: m.segment_rows(&info.name),
+            covered: m.covered_sets.clone(),
+            latency_curve: m.acc.latency.cdf_points(CURVE_POINTS),
+            cost_curve: opts
+                .has_timestamps
+                .then(|| m.cost_curve(origin, CURVE_POINTS))
+                .flatten(),
+        })
+        .collect();
+    let baseline = merged_baseline(&opts, &ctx, &results);
+    let comparisons = match baseline {
+        Some(b) => (0..merged.len())
+            .filter(|&p| p != b && !ctx.policies[p].kind.is_baseline())
+            .filter_map(|p| {
+                merged[p]
+                    .comparison(&ctx.policies[p].name, b, &ctx.policies[b].name)
+                    .map(|c| (p, c))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    opts.notes.push(format!(
+        "merged from {count} shards (`routesim merge`): counts, totals and the quality estimate are exact; intervals use the normal approximation; latency and TTFT quantiles come from sketches, within 0.5% (a merged Δp95 has no interval); no trace folder"
+    ));
+    opts.n_requests = first.file.total_requests;
+    let analysis = assemble(&ctx, results, comparisons, &opts, baseline);
+    let manifest = merged_manifest(&shards, &analysis.opts);
+    crate::report::write_merged(out, &analysis, &manifest)
+}
+
+/// Every shard folder, read and checked: one run, each shard exactly once (every
+/// problem at once), in shard order.
+fn read_shards(dirs: &[PathBuf]) -> Result<Vec<Shard>> {
     let progress = crate::util::progress::Progress::new("read shards", dirs.len() as u64);
     let mut shards = dirs
         .iter()
@@ -455,37 +512,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     if !diags.is_empty() {
         return Err(InputError::new(diags).into());
     }
-    let mut opts: ReportOptions =
-        crate::report::manifest::report_options_from_json(&first.manifest["report"]);
-    let mut merged = first.file.partials.clone();
-    for s in &shards[1..] {
-        for (m, p) in merged.iter_mut().zip(&s.file.partials) {
-            m.merge(p);
-        }
-    }
-    let ctx = RunContext {
-        policies: std::borrow::Cow::Owned(opts.policies.clone()),
-        models: std::borrow::Cow::Owned(first.file.models.clone()),
-        served_models: std::borrow::Cow::Owned(first.file.served_models.clone()),
-        ids: std::borrow::Cow::Owned(Vec::new()),
-        meta: std::borrow::Cow::Owned(Vec::new()),
-    };
-    let origin = first.file.clock_origin_ms.unwrap_or(0);
-    let results: Vec<PolicyResult> = merged
-        .iter()
-        .zip(ctx.policies.iter())
-        .map(|(m, info)| PolicyResult {
-            summary: m.summary(info),
-            segments: m.segment_rows(&info.name),
-            covered: m.covered_sets.clone(),
-            latency_curve: m.acc.latency.cdf_points(CURVE_POINTS),
-            cost_curve: opts
-                .has_timestamps
-                .then(|| m.cost_curve(origin, CURVE_POINTS))
-                .flatten(),
-        })
-        .collect();
-    let baseline = match &opts.baseline {
+    Ok(shards)
+}
+
+/// The baseline of the merged report: the one named, or the best single model on the
+/// merged figures.
+fn merged_baseline(
+    opts: &ReportOptions,
+    ctx: &RunContext,
+    results: &[PolicyResult],
+) -> Option<usize> {
+    match &opts.baseline {
         Some(b) => ctx.policy_index(b),
         None => {
             let singles: Vec<(usize, &crate::analysis::PolicySummary)> = results
@@ -496,27 +533,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
                 .collect();
             default_baseline(&singles)
         }
-    };
-    let comparisons = match baseline {
-        Some(b) => (0..merged.len())
-            .filter(|&p| p != b && !ctx.policies[p].kind.is_baseline())
-            .filter_map(|p| {
-                merged[p]
-                    .comparison(&ctx.policies[p].name, b, &ctx.policies[b].name)
-                    .map(|c| (p, c))
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    opts.notes.push(format!(
-        "merged from {count} shards (`routesim merge`): counts, totals and the quality estimate are exact; intervals use the normal approximation; latency and TTFT quantiles come from sketches, within 0.5% (a merged Δp95 has no interval); no trace folder"
-    ));
-    opts.n_requests = first.file.total_requests;
-    let analysis = assemble(&ctx, results, comparisons, &opts, baseline);
+    }
+}
+
+/// The first shard's manifest, made the merged run's: command, total requests, report
+/// options, and every shard merged (with the hash of its partial figures).
+fn merged_manifest(shards: &[Shard], opts: &ReportOptions) -> serde_json::Value {
+    let first = &shards[0];
     let mut manifest = first.manifest.clone();
     manifest["command"] = serde_json::json!(std::env::args().skip(1).collect::<Vec<_>>());
     manifest["dataset"]["requests"] = serde_json::json!(first.file.total_requests);
-    manifest["report"] = crate::report::manifest::report_options_json(&analysis.opts);
+    manifest["report"] = crate::report::manifest::report_options_json(opts);
     manifest["shard"] = serde_json::Value::Null;
     manifest["merged_from"] = serde_json::json!(shards
         .iter()
@@ -526,5 +553,5 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
             "partial_sha256": crate::util::hash::sha256_file(&s.dir.join("partial.json")).unwrap_or_default(),
         }))
         .collect::<Vec<_>>());
-    crate::report::write_merged(out, &analysis, &manifest)
+    manifest
 }
