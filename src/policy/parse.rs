@@ -1,7 +1,7 @@
 //! Policy files: top-level structure and cross-checks (rule names, tiers, levels).
 
 use super::cond::{Cond, parse_cond};
-use super::gateway::{Gateway, parse_gateway, parse_scenario};
+use super::gateway::{Gateway, parse_gateway, parse_retries, parse_scenario};
 use super::route::{MAX_PLAN, Route, Strategy, TierSelect, model_refs, parse_route};
 use super::{Classifier, Deployment, ModelRef, Policy, PolicyKind, Rule};
 use crate::error::{Diagnostic, InputError, display_path};
@@ -168,7 +168,14 @@ fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
                 DeValue::Table(dt) => {
                     doc.check_keys(
                         dt,
-                        &["model", "rpm", "tpm", "max_concurrency"],
+                        &[
+                            "model",
+                            "rpm",
+                            "tpm",
+                            "max_concurrency",
+                            "retries",
+                            "timeout_ms",
+                        ],
                         &format!("models.{alias}"),
                     );
                     let Some(mv) = get(dt, "model") else {
@@ -192,6 +199,9 @@ fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
                     let tpm = limit(doc, "tpm");
                     let max_concurrency =
                         limit(doc, "max_concurrency").map(|n| n.min(u32::MAX as u64) as u32);
+                    let retries = get(dt, "retries").map(|x| parse_retries(doc, x));
+                    let timeout_ms = get(dt, "timeout_ms")
+                        .and_then(|x| doc.positive(x, &format!("models.{alias}.timeout_ms")));
                     deployments.push(Deployment {
                         alias,
                         model,
@@ -199,6 +209,8 @@ fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
                         rpm,
                         tpm,
                         max_concurrency,
+                        retries,
+                        timeout_ms,
                     });
                 }
                 _ => doc.err(
