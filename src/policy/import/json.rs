@@ -302,7 +302,7 @@ mod tests {
         let items = e[1].1.items().unwrap();
         assert_eq!(items[0].value, Value::Float(2.5));
         assert_eq!(items[1].as_str(), Some("xé"));
-        assert_eq!((items[2].line, items[2].col), (3, 22));
+        assert_eq!((items[2].line, items[2].col), (3, 25));
     }
 
     #[test]

@@ -833,13 +833,23 @@ fn leaf(cx: &mut Cx, t: &Node, path: &str, h: &Inherited) -> Plan {
                 Some(cols) => {
                     let mut cands = vec![canonical.clone(), m.clone()];
                     cands.dedup();
-                    match cols.find(&cands).or_else(|| cols.by_suffix(m)) {
+                    // A model of a named provider is that provider's column (or the
+                    // bare name); only a provider-less one is looked up by suffix.
+                    let found = cols
+                        .find(&cands)
+                        .or_else(|| provider.is_none().then(|| cols.by_suffix(m)).flatten());
+                    match found {
                         Some(c) => Col::Fixed(c),
                         None => {
+                            let tried = if provider.is_none() {
+                                format!("\"{m}\" and names ending in \"/{m}\"")
+                            } else {
+                                format!("\"{canonical}\" and \"{m}\"")
+                            };
                             cx.doc.err(
                                 t,
                                 format!(
-                                    "{path} ({canonical}): the dataset has no column for this target; tried \"{canonical}\", \"{m}\" and names ending in \"/{m}\""
+                                    "{path} ({canonical}): the dataset has no column for this target; tried {tried}"
                                 ),
                             );
                             Col::Fixed(canonical)
@@ -877,12 +887,10 @@ fn resolve(cols: Option<&Columns>, c: &Col, asked: Option<&str>) -> Option<Strin
         Col::Forward { provider, .. } => {
             let a = asked?;
             let cols = cols?;
-            let mut cands = Vec::new();
-            if let Some(p) = provider {
-                cands.push(format!("{p}/{a}"));
+            match provider {
+                Some(p) => cols.find(&[format!("{p}/{a}")]),
+                None => cols.find(&[a.to_string()]).or_else(|| cols.by_suffix(a)),
             }
-            cands.push(a.to_string());
-            cols.find(&cands).or_else(|| cols.by_suffix(a))
         }
     }
 }
@@ -1039,10 +1047,14 @@ pub fn import(text: &str, o: &ImportOptions) -> Result<Imported, InputError> {
                     );
                 }
             }
+            let generic = route_of(cols.as_ref(), &r.plan, None);
             for a in &asked {
                 let Some(route) = route_of(cols.as_ref(), &r.plan, Some(a)) else {
                     continue;
                 };
+                if Some(&route) == generic.as_ref() {
+                    continue;
+                }
                 let when = r.when.clone().and(CondOut::MetaEq(
                     "asked_model".into(),
                     ValOut::Str(a.clone()),

@@ -46,8 +46,9 @@ pub fn parse(file: &str, text: &str) -> Result<Node, InputError> {
 
 enum Frame {
     Seq(Node, usize),
-    /// The mapping, its anchor, and the key waiting for its value.
-    Map(Node, usize, Option<Key>),
+    /// The mapping, its anchor, the key waiting for its value, and the keys that came
+    /// from `<<` merges (an explicit key replaces those).
+    Map(Node, usize, Option<Key>, Vec<String>),
 }
 
 struct Builder<'a> {
@@ -140,11 +141,20 @@ impl Builder<'_> {
             }
             Some(Frame::Seq(s, _)) => {
                 if let Value::Seq(v) = &mut s.value {
+                    if v.is_empty() {
+                        // A collection is placed where its first item is.
+                        s.line = n.line;
+                        s.col = n.col;
+                    }
                     v.push(n);
                 }
             }
-            Some(Frame::Map(map, _, pending)) => match pending.take() {
+            Some(Frame::Map(map, _, pending, merged)) => match pending.take() {
                 None => {
+                    if matches!(&map.value, Value::Map(e) if e.is_empty()) {
+                        map.line = n.line;
+                        map.col = n.col;
+                    }
                     let name = match &n.value {
                         Value::Str(s) => s.clone(),
                         Value::Int(i) => i.to_string(),
@@ -181,12 +191,17 @@ impl Builder<'_> {
                             if let Value::Map(es) = src.value {
                                 for (k, v) in es {
                                     if !entries.iter().any(|(e, _)| e.name == k.name) {
+                                        merged.push(k.name.clone());
                                         entries.push((k, v));
                                     }
                                 }
                             }
                         }
                         return;
+                    }
+                    if let Some(i) = merged.iter().position(|m| *m == key.name) {
+                        merged.remove(i);
+                        entries.retain(|(e, _)| e.name != key.name);
                     }
                     if let Some((prev, _)) = entries.iter().find(|(e, _)| e.name == key.name) {
                         let msg = format!(
@@ -236,6 +251,7 @@ impl MarkedEventReceiver for Builder<'_> {
                     Self::node(m, Value::Map(Vec::new())),
                     anchor,
                     None,
+                    Vec::new(),
                 ));
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -243,7 +259,7 @@ impl MarkedEventReceiver for Builder<'_> {
                     return;
                 }
                 match self.stack.pop() {
-                    Some(Frame::Seq(n, a)) | Some(Frame::Map(n, a, _)) => self.push(n, a, m),
+                    Some(Frame::Seq(n, a)) | Some(Frame::Map(n, a, _, _)) => self.push(n, a, m),
                     None => {}
                 }
             }
@@ -278,7 +294,7 @@ mod tests {
         )
         .unwrap();
         let ml = n.get("model_list").unwrap();
-        assert_eq!((ml.line, ml.col), (2, 3));
+        assert_eq!((ml.line, ml.col), (2, 5));
         let e = &ml.items().unwrap()[0];
         assert_eq!((e.line, e.col), (2, 5));
         let k = &e.entries().unwrap()[1].0;
@@ -305,7 +321,7 @@ mod tests {
             .iter()
             .map(|(k, _)| k.name.as_str())
             .collect();
-        assert_eq!(keys, ["rpm", "tpm"]);
+        assert_eq!(keys, ["tpm", "rpm"]);
         assert_eq!(d.get("rpm").unwrap().value, Value::Int(7));
         let msg = |t: &str| parse("c.yaml", t).unwrap_err().to_string();
         assert_eq!(
