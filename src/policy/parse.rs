@@ -539,6 +539,28 @@ route.best = { candidates = ["mini", "sonnet"], maximize = "quality", max_cost_u
     }
 
     #[test]
+    fn deployments_may_set_their_own_retries_and_timeout() {
+        let src = "[models]\na = { model = \"m\", retries = { max = 1, on = [\"429\"] }, timeout_ms = 60000 }\nb = { model = \"n\", retries = 2 }\nc = { model = \"o\", timeout_ms = 0 }\n[default]\nroute = \"a\"\n";
+        let e = parse("p.toml", src, "p").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "p.toml:4:33: models.c.timeout_ms: expected a positive number, found 0"
+        );
+        let p = parse(
+            "p.toml",
+            &src.replace("timeout_ms = 0", "timeout_ms = 5"),
+            "p",
+        )
+        .unwrap();
+        let a = &p.deployments[0];
+        let r = a.retries.as_ref().unwrap();
+        assert_eq!((r.max, r.on), (1, crate::dataset::StatusClass::RATE_LIMIT));
+        assert_eq!(a.timeout_ms, Some(60000.0));
+        assert_eq!(p.deployments[1].retries.as_ref().unwrap().max, 2);
+        assert_eq!(p.deployments[1].timeout_ms, None);
+    }
+
+    #[test]
     fn reports_all_errors_at_once_with_positions() {
         let src = r#"name = "bad"
 colour = "red"

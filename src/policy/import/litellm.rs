@@ -1273,11 +1273,12 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
     let dep_of = |alias: &str| deps.iter().find(|d| d.alias == alias).expect("alias");
     let mut rules = Vec::new();
     let mut cw_mixed = false;
+    // Per group: the deployments tried first, then those of higher `order`.
+    let mut tiers: Vec<(Vec<&Dep>, Vec<&Dep>)> = Vec::new();
     for g in groups {
         let gdeps: Vec<&Dep> = g.deps.iter().map(|&i| &deps[i]).collect();
-        let (primary, by_order): (Vec<&Dep>, Vec<&Dep>) = if pre_call
-            && gdeps.iter().any(|d| d.order.is_some())
-        {
+        let uses_order = gdeps.iter().any(|d| d.order.is_some());
+        if pre_call && uses_order {
             let min = gdeps
                 .iter()
                 .map(|d| d.order.unwrap_or(i64::MAX))
@@ -1295,9 +1296,9 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
                     "LiteLLM moves to a higher order only when the lower ones are unavailable (cooling down, rate-limited); routesim tries them as fallbacks after a failure",
                 );
             }
-            (p, rest)
+            tiers.push((p, rest));
         } else {
-            if gdeps.iter().any(|d| d.order.is_some()) {
+            if uses_order {
                 cx.push(
                     Kind::Ignored,
                     format!("model_list (group {}).litellm_params.order", g.name),
@@ -1305,18 +1306,22 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
                     "LiteLLM uses order only with enable_pre_call_checks: true",
                 );
             }
-            (gdeps.clone(), Vec::new())
-        };
-        let strategy = group_strategy(cx, &strategy, g, &primary, buffer);
+            tiers.push((gdeps, Vec::new()));
+        }
+    }
+    for (gi, g) in groups.iter().enumerate() {
+        let (primary, by_order) = &tiers[gi];
+        let strategy = group_strategy(cx, &strategy, g, primary, buffer);
         let mut fb: Vec<String> = by_order.iter().map(|d| d.alias.clone()).collect();
         let mut chain = Vec::new();
         expand(&fallbacks, &g.name, 0, max_fallbacks, &mut chain);
         let mut cw_chain = Vec::new();
         expand(&cw_fallbacks, &g.name, 0, max_fallbacks, &mut cw_chain);
         for fg in chain.iter().chain(cw_chain.iter()) {
-            let grp = groups.iter().find(|x| &x.name == fg).expect("group");
-            for &di in &grp.deps {
-                fb.push(deps[di].alias.clone());
+            let fi = groups.iter().position(|x| &x.name == fg).expect("group");
+            let (p, rest) = &tiers[fi];
+            for d in p.iter().chain(rest.iter()) {
+                fb.push(d.alias.clone());
             }
         }
         let fallback_on = match (chain.is_empty(), cw_chain.is_empty()) {
@@ -1574,4 +1579,82 @@ fn pricing_text(cx: &Cx, deps: &[Dep]) -> Option<String> {
     }
     s.push_str(&prices);
     Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(entries: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn fallbacks_expand_as_litellm_recurses() {
+        // a → [b, c], b → [a, d], any other group → [e] (default_fallbacks), depth 5.
+        // expand(a, 0): b (1) → b's: a (2) → a's: b (3) → b's: a (4) → a's: b (5, not
+        // followed), c (6, not followed); back in b (3): d (5, not followed); back in
+        // a (2): c (4) → c's: e (5, not followed); back in b (1): d (3) → d's: e (4)
+        // → e's: only itself, skipped; back at the top: c (2) → e (3) → nothing.
+        let m = map(&[("a", &["b", "c"]), ("b", &["a", "d"]), ("*", &["e"])]);
+        let mut out = Vec::new();
+        expand(&m, "a", 0, 5, &mut out);
+        assert_eq!(
+            out,
+            [
+                "b", "a", "b", "a", "b", "c", "d", "c", "e", "d", "e", "c", "e"
+            ]
+        );
+        let mut out = Vec::new();
+        expand(&m, "a", 0, 1, &mut out);
+        assert_eq!(
+            out,
+            ["b", "c"],
+            "max_fallbacks 1: the groups listed, none of theirs"
+        );
+    }
+
+    fn import_str(yaml: &str) -> (String, Vec<String>) {
+        let o = ImportOptions {
+            file: "c.yaml".into(),
+            name: "t".into(),
+            columns: None,
+            pricing_out: false,
+        };
+        let imp = import(yaml, &o).unwrap_or_else(|e| panic!("{e}"));
+        (
+            imp.policy.render(),
+            imp.policy.unmapped.iter().map(|u| u.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn mixed_groups_keep_429_retries_only_where_another_deployment_can_answer() {
+        // g has two deployments (weights 3 and 0), s one; the router has fallbacks,
+        // so s's 429 is not retried but g's is.
+        let (text, listing) = import_str(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, weight: 3}\n    model_info: {id: one}\n  - model_name: g\n    litellm_params: {model: azure/a, rpm: 10}\n  - model_name: s\n    litellm_params: {model: openai/s}\nrouter_settings:\n  num_retries: 1\n  fallbacks: [{s: [g]}]\n",
+        );
+        for line in [
+            "\"g#one\" = \"g\"  # openai/a",
+            "\"g#2\" = \"g\"  # azure/a",
+            "s = { model = \"s\", retries = { max = 1, backoff_ms = 0, multiplier = 1, max_backoff_ms = 60000, on = [\"5xx\", \"timeout\", \"error\"], honor_retry_after = true } }  # openai/s",
+            "retries = { max = 1, backoff_ms = 0, multiplier = 1, max_backoff_ms = 60000, on = [\"429\", \"5xx\", \"timeout\", \"error\"], honor_retry_after = true }",
+            "route = \"g#one\"",
+            "route = { model = \"s\", fallbacks = [\"g#one\"], fallback_on = [\"429\", \"5xx\", \"4xx\", \"timeout\", \"error\", \"gateway\"] }",
+        ] {
+            assert!(text.contains(line), "missing {line}\nin:\n{text}");
+        }
+        assert!(
+            listing.contains(&"approx   model_list[1] (group g): its weight is 0 while another deployment's is not: simple-shuffle never picks it, so it is left out".to_string()),
+            "{listing:#?}"
+        );
+        assert!(
+            listing.iter().any(|l| l.starts_with("approx   router_settings.fallbacks: LiteLLM does not retry a 429 of a group without another healthy deployment when the router has fallbacks: reproduced for single-deployment groups")),
+            "{listing:#?}"
+        );
+    }
 }
