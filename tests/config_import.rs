@@ -396,6 +396,143 @@ fn shared_synthetic_portkey_config_decides_as_worked_out() {
     );
 }
 
+#[test]
+fn every_shared_sample_config_imports_to_a_policy_that_parses() {
+    // Round trip: every config of the shared samples imports, and the text parses
+    // (import_text also parses it, and fails loudly if it does not) — except the two
+    // Portkey cookbook configs whose targets name no model, which need a dataset.
+    let Some(root) = common::shared_data("gateway-samples") else {
+        return;
+    };
+    let configs: &[(&str, ConfigGateway, Option<&str>)] = &[
+        (
+            "litellm/real-proxy/config.yaml",
+            ConfigGateway::Litellm,
+            None,
+        ),
+        (
+            "litellm/proxy_server_config.yaml",
+            ConfigGateway::Litellm,
+            None,
+        ),
+        (
+            "litellm/docs_configs_load_balancing.yaml",
+            ConfigGateway::Litellm,
+            None,
+        ),
+        (
+            "litellm/docs_load_balancing_deployment_ordering.yaml",
+            ConfigGateway::Litellm,
+            None,
+        ),
+        (
+            "litellm/docs_load_balancing_enforce_rate_limits.yaml",
+            ConfigGateway::Litellm,
+            None,
+        ),
+        (
+            "synthetic/litellm/config_router_full_synthetic.yaml",
+            ConfigGateway::Litellm,
+            None,
+        ),
+        (
+            "portkey/cookbook_config_conditional.json",
+            ConfigGateway::Portkey,
+            None,
+        ),
+        (
+            "synthetic/portkey/config_all_features_synthetic.json",
+            ConfigGateway::Portkey,
+            None,
+        ),
+        (
+            "portkey/cookbook_config_retry.json",
+            ConfigGateway::Portkey,
+            Some("config names no model (no override_params.model)"),
+        ),
+        (
+            "portkey/cookbook_config_loadbalance_nested_fallback.json",
+            ConfigGateway::Portkey,
+            Some("targets[1].targets[0] names no model (no override_params.model)"),
+        ),
+    ];
+    for (rel, gw, err) in configs {
+        let file = root.join(rel);
+        match (import_text(&opts(*gw, &file, None)), err) {
+            (Ok((_, text)), None) => {
+                routesim::policy::parse("p.toml", &text, "p")
+                    .unwrap_or_else(|e| panic!("{rel}: {e}\n{text}"));
+            }
+            (Err(e), Some(want)) => {
+                let e = format!("{e:#}");
+                assert!(e.contains(want), "{rel}: {e}");
+            }
+            (Ok(_), Some(_)) => panic!("{rel}: imported without a dataset"),
+            (Err(e), None) => panic!("{rel}: {e:#}"),
+        }
+    }
+}
+
+#[test]
+fn shared_synthetic_litellm_config_maps_every_router_setting() {
+    let Some(file) =
+        common::shared_data("gateway-samples/synthetic/litellm/config_router_full_synthetic.yaml")
+    else {
+        return;
+    };
+    let (text, listing) = import(ConfigGateway::Litellm, &file, None);
+    for line in [
+        // fast: order 1 (azure, with enable_pre_call_checks) first; its context-window
+        // fallback on context errors only; its openai deployment shares the column.
+        "route = { model = \"fast#deploy-azure-eastus-1\", fallbacks = [\"long-context\"], fallback_on = [\"context_length\"] }",
+        // smart (alias gpt-4): fallbacks smart-backup, then smart-backup's own (the
+        // default fallbacks: fast), then its context-window fallback long-context.
+        "when = { meta.asked_model = { in = [\"smart\", \"gpt-4\"] } }",
+        "route = { model = \"smart\", fallbacks = [\"smart-backup\", \"fast#deploy-azure-eastus-1\", \"long-context\"], fallback_on = [\"any\"] }",
+        "smart = { model = \"smart\", max_concurrency = 10 }  # anthropic/claude-sonnet-4-20250514",
+        // num_retries 2 (router) over 3 (litellm), raised to 3 by RateLimitErrorRetries;
+        // the retry policy covers 429, so 429 stays retried despite the fallbacks.
+        "retries = { max = 3, backoff_ms = 0, multiplier = 1, max_backoff_ms = 60000, on = [\"429\", \"5xx\", \"timeout\", \"error\"], honor_retry_after = true }",
+        // allowed_fails_policy set → LiteLLM's per-minute count (allowed_fails 3, 30 s).
+        "cooldown = { allowed_fails = 3, window_s = 60, cooldown_s = 30, on = [\"429\", \"5xx\", \"timeout\", \"4xx\", \"error\"] }",
+        "cache = { kind = \"exact\", ttl_s = 600 }",
+        "timeout_ms = 30000",
+    ] {
+        assert!(text.contains(line), "missing {line}\nin:\n{text}");
+    }
+    let keys: Vec<&str> = listing
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "approx   model_list (group fast)",
+            "approx   router_settings.routing_strategy = \"simple-shuffle\"",
+            "approx   router_settings.retry_policy",
+            "approx   router_settings.num_retries = 2",
+            "approx   router_settings.num_retries = 2",
+            "approx   router_settings.allowed_fails_policy = {RateLimitErrorAllowedFails",
+            "approx   model_list (group fast).order",
+            "approx   router_settings.context_window_fallbacks",
+            "approx   (requests for a model no group serves)",
+            "unmapped model_list[0].litellm_params.stream_timeout = 10",
+            "unmapped model_list[0].litellm_params.tags = [\"free\", \"default\"]",
+            "unmapped router_settings.enable_tag_filtering = true",
+            "unmapped router_settings.routing_strategy_args.ttl = 3600",
+            "unmapped router_settings.content_policy_fallbacks = [{smart",
+            "unmapped model_list[2].litellm_params.input_cost_per_token",
+            "ignored  litellm_settings.num_retries = 3",
+            "ignored  litellm_settings.request_timeout = 600",
+            "ignored  litellm_settings.cache_params.type = \"redis\"",
+            "ignored  model_list[].litellm_params.api_base",
+            "ignored  model_list[].litellm_params.api_key",
+            "ignored  model_list[].model_info.base_model",
+        ],
+        "{listing:#?}"
+    );
+}
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_routesim"))
 }

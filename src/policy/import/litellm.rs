@@ -1021,7 +1021,7 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
         cx.push(
             Kind::Approx,
             "router_settings.num_retries",
-            &max.to_string(),
+            &num_retries.to_string(),
             format!(
                 "LiteLLM waits int(0.5·2^n·jitter) s before retry n+1 without a retry-after header (0, 0, 1, 3, 6 s …, at least retry_after); routesim waits retry_after ({} s) before each",
                 num(retry_after)
@@ -1040,7 +1040,7 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
         cx.push(
             Kind::Approx,
             "router_settings.num_retries",
-            &max.to_string(),
+            &num_retries.to_string(),
             "LiteLLM retries only while the group has a healthy deployment (none cooling down) and not 4xx other than 408/409/429 (408 is a timeout here; 409 is not retried); routesim retries regardless of cooldowns",
         );
     }

@@ -544,7 +544,7 @@ fn flatten(
                 let mut first: Vec<(Col, f64)> = Vec::new();
                 for (i, c, w) in &arms {
                     if let Some(e) = c.entries() {
-                        check_keys(cx, &e.to_vec(), &tpath(*i));
+                        check_keys(cx, e, &tpath(*i));
                     }
                     let h2 = inherit(cx, c, &tpath(*i), &h, false);
                     let p = leaf(cx, c, &tpath(*i), &h2);
@@ -723,7 +723,7 @@ fn flatten(
 /// The models a non-first target of a fallback adds, in order.
 fn chain_of(cx: &mut Cx, t: &Node, path: &str, parent: &Inherited) -> Vec<Col> {
     if let Some(e) = t.entries() {
-        check_keys(cx, &e.to_vec(), path);
+        check_keys(cx, e, path);
     }
     let h = inherit(cx, t, path, parent, false);
     let Some(strategy) = t.get("strategy") else {
