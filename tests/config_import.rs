@@ -235,7 +235,7 @@ fn shared_real_proxy_config_has_this_exact_policy_and_decides_as_worked_out() {
 const REAL_PROXY_POLICY: &str = r#"# Imported by `routesim import-config litellm` from {file}.
 # 5 model groups, 5 deployments; one rule per group on meta.asked_model (the model the request asked for).
 # 10 settings not reproduced exactly (approx = mapped with the difference given,
-# unmapped = not reproduced, ignored = not a routing setting):
+# unmapped = not reproduced, ignored = not a routing setting or never used):
 #   approx   router_settings.num_retries = 1: LiteLLM retries only while the group has a healthy deployment (none cooling down) and not 4xx other than 408/409/429 (408 is a timeout here; 409 is not retried); routesim retries regardless of cooldowns
 #   approx   router_settings.fallbacks: LiteLLM does not retry a 429 of a group without another healthy deployment when the router has fallbacks: every group has one deployment, so 429 is left out of retries
 #   approx   (requests for a model no group serves): LiteLLM answers 400 Invalid model name; routesim sends them to the first group (gpt-4o-mini)

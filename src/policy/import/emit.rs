@@ -420,7 +420,7 @@ impl PolicyOut {
         } else {
             let _ = writeln!(
                 s,
-                "# {} settings not reproduced exactly (approx = mapped with the difference given,\n# unmapped = not reproduced, ignored = not a routing setting):",
+                "# {} settings not reproduced exactly (approx = mapped with the difference given,\n# unmapped = not reproduced, ignored = not a routing setting or never used):",
                 self.unmapped.len()
             );
             for u in &self.unmapped {

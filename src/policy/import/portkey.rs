@@ -669,7 +669,7 @@ fn flatten(
                         Kind::Ignored,
                         format!("{cpath}.query"),
                         "",
-                        "never holds (see the notes above); no rule written",
+                        "never holds under Portkey's semantics (e.g. a number compared with metadata, $in without a list): no rule written",
                     );
                     continue;
                 }
