@@ -34,6 +34,63 @@ pub enum Command {
     MockServer(MockArgs),
     /// Combine the shards of a run (`run --shard i/n`) into its report folder.
     Merge(MergeArgs),
+    /// Turn a gateway's config (LiteLLM config.yaml, Portkey config JSON) into a
+    /// routesim policy; settings not reproduced exactly are listed.
+    ImportConfig(ImportConfigArgs),
+}
+
+/// The gateway of `import-config`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GatewayArg {
+    /// LiteLLM proxy config.yaml.
+    Litellm,
+    /// Portkey config JSON.
+    Portkey,
+}
+
+/// `routesim import-config`.
+#[derive(Debug, Args)]
+pub struct ImportConfigArgs {
+    /// Which gateway wrote the config.
+    #[arg(value_enum)]
+    pub gateway: GatewayArg,
+    /// The config file.
+    pub file: PathBuf,
+    /// Policy file to write (default: print it).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Dataset the policy is for: model names are matched to its models, and the
+    /// policy is checked to bind to it.
+    #[arg(short, long)]
+    pub dataset: Option<PathBuf>,
+    /// Also write a pricing file: the provider model of each dataset model, and the
+    /// config's custom prices.
+    #[arg(long)]
+    pub pricing_out: Option<PathBuf>,
+    /// Policy name (default: the config file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Exit 1, writing nothing, when a routing setting is not reproduced exactly.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl ImportConfigArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::ImportConfigOptions {
+        routesim::app::ImportConfigOptions {
+            gateway: match self.gateway {
+                GatewayArg::Litellm => routesim::app::ConfigGateway::Litellm,
+                GatewayArg::Portkey => routesim::app::ConfigGateway::Portkey,
+            },
+            file: self.file,
+            out: self.out,
+            dataset: self.dataset,
+            pricing_out: self.pricing_out,
+            name: self.name,
+            strict: self.strict,
+        }
+    }
 }
 
 /// `routesim merge`.

@@ -2,9 +2,14 @@
 //! Options are plain structs (the binary converts its clap types into them);
 //! `routesim run` resolves its options into a typed [`RunPlan`] first.
 
+mod import_config;
 mod plan;
 mod run;
 mod shard;
+
+pub use import_config::{
+    ConfigGateway, ImportConfigOptions, columns_of, import_config, import_text,
+};
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use run::{Loaded, load_inputs, run};

@@ -310,7 +310,9 @@ fn parse_cache(doc: &mut TomlDoc, x: &Val) -> Option<Cache> {
     })
 }
 
-fn parse_retries(doc: &mut TomlDoc, v: &Val) -> Retries {
+/// `retries = N` or `retries = { max, backoff_ms, multiplier, max_backoff_ms, on,
+/// honor_retry_after }` (unset keys take the defaults of [`Retries`]).
+pub fn parse_retries(doc: &mut TomlDoc, v: &Val) -> Retries {
     let mut r = Retries::default();
     if let Some(n) = crate::tomlx::as_f64(v.get_ref()) {
         // `retries = 2`

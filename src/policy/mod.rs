@@ -9,6 +9,7 @@
 pub mod baselines;
 pub mod cond;
 pub mod gateway;
+pub mod import;
 pub mod parse;
 pub mod route;
 
@@ -45,6 +46,10 @@ pub struct Deployment {
     pub tpm: Option<u64>,
     /// Concurrent in-flight calls allowed (queueing beyond).
     pub max_concurrency: Option<u32>,
+    /// Retries of calls to this deployment, replacing `[gateway] retries` for them.
+    pub retries: Option<Retries>,
+    /// Timeout of calls to this deployment, ms, replacing `[gateway] timeout_ms`.
+    pub timeout_ms: Option<f64>,
 }
 
 /// A rule: when the condition holds, route.

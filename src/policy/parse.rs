@@ -1,7 +1,7 @@
 //! Policy files: top-level structure and cross-checks (rule names, tiers, levels).
 
 use super::cond::{Cond, parse_cond};
-use super::gateway::{Gateway, parse_gateway, parse_scenario};
+use super::gateway::{Gateway, parse_gateway, parse_retries, parse_scenario};
 use super::route::{MAX_PLAN, Route, Strategy, TierSelect, model_refs, parse_route};
 use super::{Classifier, Deployment, ModelRef, Policy, PolicyKind, Rule};
 use crate::error::{Diagnostic, InputError, display_path};
@@ -168,7 +168,14 @@ fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
                 DeValue::Table(dt) => {
                     doc.check_keys(
                         dt,
-                        &["model", "rpm", "tpm", "max_concurrency"],
+                        &[
+                            "model",
+                            "rpm",
+                            "tpm",
+                            "max_concurrency",
+                            "retries",
+                            "timeout_ms",
+                        ],
                         &format!("models.{alias}"),
                     );
                     let Some(mv) = get(dt, "model") else {
@@ -192,6 +199,9 @@ fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
                     let tpm = limit(doc, "tpm");
                     let max_concurrency =
                         limit(doc, "max_concurrency").map(|n| n.min(u32::MAX as u64) as u32);
+                    let retries = get(dt, "retries").map(|x| parse_retries(doc, x));
+                    let timeout_ms = get(dt, "timeout_ms")
+                        .and_then(|x| doc.positive(x, &format!("models.{alias}.timeout_ms")));
                     deployments.push(Deployment {
                         alias,
                         model,
@@ -199,6 +209,8 @@ fn read_models(doc: &mut TomlDoc, root: &Table) -> Vec<Deployment> {
                         rpm,
                         tpm,
                         max_concurrency,
+                        retries,
+                        timeout_ms,
                     });
                 }
                 _ => doc.err(
@@ -524,6 +536,28 @@ route.best = { candidates = ["mini", "sonnet"], maximize = "quality", max_cost_u
         assert_eq!(p.gateway.budgets[0].period_s, 30.0 * 86400.0);
         assert!(matches!(p.default.strategy, Strategy::Best { .. }));
         assert!(p.is_stateful());
+    }
+
+    #[test]
+    fn deployments_may_set_their_own_retries_and_timeout() {
+        let src = "[models]\na = { model = \"m\", retries = { max = 1, on = [\"429\"] }, timeout_ms = 60000 }\nb = { model = \"n\", retries = 2 }\nc = { model = \"o\", timeout_ms = 0 }\n[default]\nroute = \"a\"\n";
+        let e = parse("p.toml", src, "p").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "p.toml:4:33: models.c.timeout_ms: expected a positive number, found 0"
+        );
+        let p = parse(
+            "p.toml",
+            &src.replace("timeout_ms = 0", "timeout_ms = 5"),
+            "p",
+        )
+        .unwrap();
+        let a = &p.deployments[0];
+        let r = a.retries.as_ref().unwrap();
+        assert_eq!((r.max, r.on), (1, crate::dataset::StatusClass::RATE_LIMIT));
+        assert_eq!(a.timeout_ms, Some(60000.0));
+        assert_eq!(p.deployments[1].retries.as_ref().unwrap().max, 2);
+        assert_eq!(p.deployments[1].timeout_ms, None);
     }
 
     #[test]

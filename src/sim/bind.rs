@@ -511,6 +511,7 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
     let complexity = b.complexity_levels();
     let budgets = b.budgets();
     let limits = b.limits();
+    let (model_retries, model_timeout_ms) = b.per_model_calls();
     let cache = b.cache();
     if !b.diags.is_empty() {
         return Err(b.diags);
@@ -534,6 +535,8 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
         traffic_factor: whatif.traffic_factor,
         budgets,
         limits,
+        model_retries,
+        model_timeout_ms,
         cache,
         stateful: p.is_stateful(),
     })
@@ -605,6 +608,32 @@ impl Binder<'_, '_> {
             }
         }
         limits
+    }
+
+    /// Per dataset model, the retries and timeout of its calls: those of its
+    /// `[models]` deployment when it sets them (the first one wins when several aliases
+    /// name the same model), otherwise the gateway's.
+    fn per_model_calls(&self) -> (Vec<crate::policy::Retries>, Vec<Option<f64>>) {
+        let ds = self.ctx.ds;
+        let g = &self.p.gateway;
+        let mut retries: Vec<Option<crate::policy::Retries>> = vec![None; ds.n_models()];
+        let mut timeouts: Vec<Option<f64>> = vec![None; ds.n_models()];
+        for d in &self.p.deployments {
+            if let Some(m) = ds.model_id(&d.model) {
+                let m = m as usize;
+                if retries[m].is_none() {
+                    retries[m] = d.retries.clone();
+                }
+                timeouts[m] = timeouts[m].or(d.timeout_ms);
+            }
+        }
+        (
+            retries
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| g.retries.clone()))
+                .collect(),
+            timeouts.into_iter().map(|t| t.or(g.timeout_ms)).collect(),
+        )
     }
 
     /// The exact cache's request groups; refused when the dataset has no text.

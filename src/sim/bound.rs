@@ -258,6 +258,10 @@ pub struct Bound {
     pub budgets: Vec<BBudget>,
     /// Limits per model.
     pub limits: Vec<Limits>,
+    /// Retries of calls to each model: its `[models]` deployment's, else the gateway's.
+    pub model_retries: Vec<crate::policy::Retries>,
+    /// Timeout of calls to each model, ms: its deployment's, else the gateway's.
+    pub model_timeout_ms: Vec<Option<f64>>,
     /// Cache keys, when the policy has a cache.
     pub cache: Option<CacheKeys>,
     /// Whether the virtual-time engine is needed.

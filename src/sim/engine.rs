@@ -480,7 +480,7 @@ impl Flight {
                 o.quality = f64::NAN;
             }
         }
-        if let Some(limit) = b.gateway.timeout_ms
+        if let Some(limit) = b.model_timeout_ms[mi]
             && o.latency_ms >= limit
         {
             o.status = Status::TIMEOUT;
@@ -559,7 +559,7 @@ impl Flight {
         }
         self.last_status = o.status;
         let class = o.status.class();
-        let retries = &b.gateway.retries;
+        let retries = &b.model_retries[o.model as usize];
         if (self.try_no as u32) < retries.max && retries.on.intersects(class) {
             let mut wait = retries.backoff(self.try_no as u32 + 1);
             if retries.honor_retry_after && !o.retry_after_ms.is_nan() {
