@@ -11,6 +11,7 @@ pub mod cond;
 pub mod gateway;
 pub mod parse;
 pub mod route;
+pub mod sweep;
 
 pub use cond::{Cond, KeyRef, MetaOp, NumField, NumTest, TextTest};
 pub use gateway::{Budget, Cache, CircuitBreaker, Cooldown, Gateway, Retries, Scenario};
