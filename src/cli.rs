@@ -243,6 +243,19 @@ pub struct RunArgs {
     /// policies whose state is kept per that field (budgets `per` it) can then shard.
     #[arg(long, value_name = "FIELD")]
     pub shard_key: Option<String>,
+    /// Sweep a numeric setting of a policy: 'POLICY:PATH=START:STOP:STEP' (inclusive)
+    /// or 'POLICY:PATH=A,B,C', the path by TOML keys with rules and levels by name
+    /// (classifier.level.simple.when.input_chars.lt). Each value runs as the policy
+    /// `POLICY[PATH=VALUE]`; several --sweep of one policy form their grid. Repeatable.
+    #[arg(long = "sweep", value_name = "POLICY:PATH=VALUES")]
+    pub sweeps: Vec<String>,
+    /// The strong model of a two-model family (RouteLLM metrics; default: the better of
+    /// the two models when the dataset has exactly two).
+    #[arg(long, requires = "weak")]
+    pub strong: Option<String>,
+    /// The weak model of a two-model family (with --strong).
+    #[arg(long, requires = "strong")]
+    pub weak: Option<String>,
 }
 
 /// `routesim validate`.
@@ -310,6 +323,8 @@ impl RunArgs {
             quiet: self.quiet,
             shard: self.shard,
             shard_key: self.shard_key,
+            sweeps: self.sweeps,
+            pair: self.strong.zip(self.weak),
         }
     }
 }

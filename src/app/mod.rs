@@ -144,6 +144,10 @@ pub fn validate(policies: &[PathBuf], dataset: Option<&Path>, example: bool) -> 
     }
     let files = policy_files(&args)?;
     let pols = policy::load_all(&files)?;
+    let (pols, diags) = policy::sweep::expand_all(pols, &[]);
+    if !diags.is_empty() {
+        return Err(InputError::new(diags).into());
+    }
     let ds_path = dataset
         .map(Path::to_path_buf)
         .or_else(|| example.then(|| find_root("datasets/example")));

@@ -97,6 +97,10 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// `--shard-key`: assign requests to shards by this field instead of the id.
     pub shard_key: Option<String>,
+    /// `--sweep POLICY:PATH=VALUES` (each a policy's numeric setting over values).
+    pub sweeps: Vec<String>,
+    /// `--strong M --weak M`: the two-model family of the RouteLLM metrics.
+    pub pair: Option<(String, String)>,
 }
 
 impl Default for RunOptions {
@@ -126,6 +130,8 @@ impl Default for RunOptions {
             quiet: false,
             shard: None,
             shard_key: None,
+            sweeps: Vec::new(),
+            pair: None,
         }
     }
 }

@@ -119,6 +119,8 @@ pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
         Ok(files) => {
             let (p, d) = policy::load_all_partial(&files);
             diags.extend(d);
+            let (p, d) = policy::sweep::expand_all(p, &o.sweeps);
+            diags.extend(d);
             p
         }
         Err(e) => {

@@ -145,6 +145,8 @@ pub struct ChartData {
     pub budgets: Vec<(String, f64, f64)>,
     /// Quality by segment.
     pub segments: Option<SegmentGrid>,
+    /// Swept policies, each drawn as one curve on the cost–quality chart.
+    pub sweeps: Vec<cost_quality::SweepCurve>,
 }
 
 /// Write every chart that has data into `dir`.
@@ -153,7 +155,7 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
     std::fs::create_dir_all(dir)?;
     let mut out = vec![
         draw_both!(dir, "cost_quality", "Cost vs quality", |root| {
-            cost_quality::draw(root, &d.points, &d.hull)
+            cost_quality::draw(root, &d.points, &d.hull, &d.sweeps)
         }),
         draw_both!(dir, "latency_cdf", "Latency distribution", |root| {
             latency_cdf::draw(root, &d.latencies)

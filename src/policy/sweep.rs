@@ -723,6 +723,13 @@ pub fn settings_label(name: &str) -> Option<&str> {
     Some(&name[b.len() + 1..name.len() - 1])
 }
 
+/// The (path, value) pairs of a variant's name (empty for other names).
+pub fn settings_pairs(name: &str) -> Vec<(&str, &str)> {
+    settings_label(name)
+        .map(|l| l.split(',').filter_map(|kv| kv.rsplit_once('=')).collect())
+        .unwrap_or_default()
+}
+
 /// The sweeps of a run, from its policy names in order: for each swept policy (two or
 /// more variants), the indices of its variants in sweep order.
 pub fn curves(names: &[&str]) -> Vec<(String, Vec<usize>)> {
@@ -962,6 +969,13 @@ route.split = { mini = 70, "anthropic/claude-3.5-sonnet" = 30 }
         assert_eq!(
             settings_label(&v.name),
             Some("classifier.level.simple.when.input_chars.lt=80,cascade.threshold=0.6")
+        );
+        assert_eq!(
+            settings_pairs(&v.name),
+            [
+                ("classifier.level.simple.when.input_chars.lt", "80"),
+                ("cascade.threshold", "0.6")
+            ]
         );
         // The snippet is the file's line with the value in place.
         let (line, text) = snippet(&p.source, &vs[3].settings[0]);

@@ -401,5 +401,33 @@ fn chart_data(
         cost_time,
         budgets: o.budgets.clone(),
         segments,
+        sweeps: sweep_curves(policies),
     }
+}
+
+/// The run's swept policies (variants named `base[path=value]`), as chart curves.
+fn sweep_curves(policies: &[PolicyInfo]) -> Vec<crate::plot::cost_quality::SweepCurve> {
+    use crate::policy::sweep;
+    let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
+    sweep::curves(&names)
+        .into_iter()
+        .map(|(base, members)| {
+            let settings: Vec<Vec<(&str, &str)>> = members
+                .iter()
+                .map(|&i| sweep::settings_pairs(names[i]))
+                .collect();
+            let params: Vec<&str> = settings
+                .first()
+                .map(|s| s.iter().map(|(p, _)| *p).collect())
+                .unwrap_or_default();
+            crate::plot::cost_quality::SweepCurve {
+                label: format!("{base} ({})", params.join(", ")),
+                values: settings
+                    .iter()
+                    .map(|s| s.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(","))
+                    .collect(),
+                members,
+            }
+        })
+        .collect()
 }
