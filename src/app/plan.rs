@@ -267,6 +267,25 @@ impl RunPlan {
                 format!("no policy named \"{b}\"; policies: {}", names.join(", ")),
             ));
         }
+        if let Some((strong, weak)) = &self.opts.pair {
+            for (flag, m) in [("--strong", strong), ("--weak", weak)] {
+                if loaded.ds.model_id(m).is_none() {
+                    diags.push(Diagnostic::file(
+                        flag,
+                        format!(
+                            "\"{m}\" is not a model of the dataset; models: {}",
+                            loaded.ds.models.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if strong == weak {
+                diags.push(Diagnostic::file(
+                    "--strong",
+                    format!("\"{strong}\" is also --weak; name two different models"),
+                ));
+            }
+        }
         let req = &loaded.ds.requests;
         for key in &self.by {
             if req.meta_index(&key["meta.".len()..]).is_none() {
