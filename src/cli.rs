@@ -34,6 +34,76 @@ pub enum Command {
     MockServer(MockArgs),
     /// Combine the shards of a run (`run --shard i/n`) into its report folder.
     Merge(MergeArgs),
+    /// Find the cheapest setting of a policy's parameters whose quality stays within a
+    /// margin of a baseline: searched on a training split, reported on a held-out one.
+    Tune(TuneArgs),
+}
+
+/// `routesim tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The policy file to tune.
+    #[arg(short, long)]
+    pub policy: PathBuf,
+    /// Dataset: a folder with dataset.toml, a FastChat folder, or a CSV/JSONL/Parquet file.
+    #[arg(short, long)]
+    pub dataset: PathBuf,
+    /// A parameter and its values, PATH=START:STOP:STEP or PATH=A,B,C (as in run
+    /// --sweep, without the policy name); several form a grid. Default: the policy's
+    /// [[sweep]] tables.
+    #[arg(long = "param", value_name = "PATH=VALUES")]
+    pub params: Vec<String>,
+    /// Largest quality drop allowed: the 95% CI lower bound of Δquality against the
+    /// baseline must be at least minus this.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_quality_drop: f64,
+    /// The policy to stay close to: a baseline (always:<model>, random, oracle) or the
+    /// tuned policy's own name (as written).
+    #[arg(long)]
+    pub baseline: String,
+    /// Share of the requests held out (by a stable hash of the id); the search never
+    /// reads them.
+    #[arg(long, default_value_t = 0.3)]
+    pub holdout: f64,
+    /// Seed of the split, of every random choice and of the bootstrap.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Pricing files, tried after the dataset's own.
+    #[arg(long, num_args = 1..)]
+    pub pricing: Vec<PathBuf>,
+    /// Run even when some models have no price (such settings cannot qualify: their
+    /// cost is unknown).
+    #[arg(long)]
+    pub unpriced: bool,
+    /// Bootstrap resamples for the confidence intervals.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// What to do when a chosen model has no recorded response: skip, fail or impute.
+    #[arg(long, value_enum, default_value_t = MissingArg::Skip)]
+    pub missing: MissingArg,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl TuneArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::TuneOptions {
+        routesim::app::TuneOptions {
+            policy: self.policy,
+            dataset: self.dataset,
+            params: self.params,
+            max_quality_drop: self.max_quality_drop,
+            baseline: self.baseline,
+            holdout: self.holdout,
+            seed: self.seed,
+            pricing: self.pricing,
+            unpriced: self.unpriced,
+            bootstrap: self.bootstrap,
+            missing: self.missing.into(),
+            quiet: self.quiet,
+        }
+    }
 }
 
 /// `routesim merge`.

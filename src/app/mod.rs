@@ -5,10 +5,12 @@
 mod plan;
 mod run;
 mod shard;
+pub mod tune;
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use run::{Loaded, load_inputs, run};
 pub use shard::ShardSpec;
+pub use tune::{TuneOptions, tune};
 
 /// `routesim merge`: combine the shards of a run into its report folder.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
