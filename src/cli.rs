@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Simulate policies over a dataset and write a report folder.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check policy files (and, with a dataset, that their models and fields exist).
     Validate(ValidateArgs),
     /// Generate a synthetic dataset with a realistic, documented shape.
