@@ -440,6 +440,42 @@ mod tests {
         assert!(cpt(&[(0.0, 0.25), (1.0, 0.5)], 0.25, 0.75, 0.8).is_nan());
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, .. ProptestConfig::default() })]
+
+        /// No routing of the requests between the two models beats the optimal curve
+        /// at its strong share, and no curve of such routings has a larger APGR.
+        #[test]
+        fn the_optimal_curve_is_above_every_routing(
+            cells in proptest::collection::vec((0u8..=10, 0u8..=10, any::<bool>(), any::<bool>()), 1..40),
+        ) {
+            let qw: Vec<f64> = cells.iter().map(|c| c.0 as f64 / 10.0).collect();
+            let qs: Vec<f64> = cells.iter().map(|c| c.1 as f64 / 10.0).collect();
+            let n = cells.len() as f64;
+            let opt = optimal_curve(&qw, &qs);
+            let route = |pick: &dyn Fn(usize) -> bool| -> Pt {
+                let k = (0..cells.len()).filter(|&i| pick(i)).count() as f64;
+                let q = (0..cells.len()).map(|i| if pick(i) { qs[i] } else { qw[i] }).sum::<f64>() / n;
+                (k / n, q)
+            };
+            let a = route(&|i| cells[i].2);
+            let b = route(&|i| cells[i].3);
+            let c = route(&|i| cells[i].2 && cells[i].3);
+            for p in [a, b, c] {
+                prop_assert!(p.1 <= value_at(&opt, p.0) + 1e-12, "{p:?} above {opt:?}");
+            }
+            let (w, s) = (qw.iter().sum::<f64>() / n, qs.iter().sum::<f64>() / n);
+            if s > w + 1e-9 {
+                let curve = anchored(&[a, b, c], w, s);
+                prop_assert!(apgr(&curve, w, s) <= apgr(&opt, w, s) + 1e-9);
+                // The line from all-weak to all-strong recovers half the gap.
+                prop_assert!((apgr(&[(0.0, w), (1.0, s)], w, s) - 0.5).abs() < 1e-12);
+            }
+        }
+    }
+
     #[test]
     fn values_between_vertices_are_linear() {
         let c = [(0.0, 0.0), (0.5, 1.0), (1.0, 1.0)];

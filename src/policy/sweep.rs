@@ -1070,6 +1070,50 @@ route.split = { mini = 70, "anthropic/claude-3.5-sonnet" = 30 }
         assert_eq!(curves(&names), vec![("cbc".to_string(), vec![0, 1, 2])]);
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, .. ProptestConfig::default() })]
+
+        /// start:stop:step gives every value from start to stop, inclusive, evenly
+        /// spaced, written with the inputs' decimals.
+        #[test]
+        fn ranges_hold_every_step(start in -500i64..500, step in 1i64..40, count in 1usize..30, cents in any::<bool>()) {
+            let scale = if cents { 100.0 } else { 1.0 };
+            let (a, d) = (start as f64 / scale, step as f64 / scale);
+            let b = a + d * (count - 1) as f64;
+            let text = if cents {
+                format!("{a:.2}:{b:.2}:{d:.2}")
+            } else {
+                format!("{a}:{b}:{d}")
+            };
+            let v = parse_values(&text).unwrap();
+            prop_assert_eq!(v.len(), count);
+            for (i, x) in v.iter().enumerate() {
+                let want = (start + step * i as i64) as f64 / scale;
+                prop_assert!((x.x - want).abs() < 1e-9, "{} vs {want}", x.x);
+                prop_assert_eq!(x.text.parse::<f64>().unwrap(), x.x);
+                prop_assert_eq!(x.text.split_once('.').map_or(0, |(_, f)| f.len()), if cents { 2 } else { 0 });
+            }
+        }
+
+        /// A value written into the policy is the value the parsed variant holds.
+        #[test]
+        fn written_values_are_read_back_exactly(x in 0.001f64..1e6, integral in any::<bool>()) {
+            let x = if integral { x.round() } else { x };
+            let p = pol();
+            let vs = expand(&p, &[SweepSpec {
+                path: "rule.hard.when.input_tokens.gt".into(),
+                values: vec![value_of(x)],
+                origin: SweepOrigin::Cli("test".into()),
+            }]).unwrap();
+            match &vs[0].policy.rules[1].when {
+                crate::policy::Cond::Num { test, .. } => prop_assert_eq!(test.gt, Some(x)),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn brackets_in_a_user_policy_name_are_refused() {
         let p = crate::policy::parse("b.toml", "name = \"x[1]\"\n[default]\nroute = \"m\"\n", "b")
