@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Simulate policies over a dataset and write a report folder.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check policy files (and, with a dataset, that their models and fields exist).
     Validate(ValidateArgs),
     /// Generate a synthetic dataset with a realistic, documented shape.
@@ -37,6 +37,9 @@ pub enum Command {
     /// Turn a gateway's config (LiteLLM config.yaml, Portkey config JSON) into a
     /// routesim policy; settings not reproduced exactly are listed.
     ImportConfig(ImportConfigArgs),
+    /// Find the cheapest setting of a policy's parameters whose quality stays within a
+    /// margin of a baseline: searched on a training split, reported on a held-out one.
+    Tune(TuneArgs),
 }
 
 /// The gateway of `import-config`.
@@ -89,6 +92,74 @@ impl ImportConfigArgs {
             pricing_out: self.pricing_out,
             name: self.name,
             strict: self.strict,
+        }
+    }
+}
+
+
+/// `routesim tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The policy file to tune.
+    #[arg(short, long)]
+    pub policy: PathBuf,
+    /// Dataset: a folder with dataset.toml, a FastChat folder, or a CSV/JSONL/Parquet file.
+    #[arg(short, long)]
+    pub dataset: PathBuf,
+    /// A parameter and its values, PATH=START:STOP:STEP or PATH=A,B,C (as in run
+    /// --sweep, without the policy name); several form a grid. Default: the policy's
+    /// [[sweep]] tables.
+    #[arg(long = "param", value_name = "PATH=VALUES")]
+    pub params: Vec<String>,
+    /// Largest quality drop allowed: the 95% CI lower bound of Δquality against the
+    /// baseline must be at least minus this.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_quality_drop: f64,
+    /// The policy to stay close to: a baseline (always:<model>, random, oracle) or the
+    /// tuned policy's own name (as written).
+    #[arg(long)]
+    pub baseline: String,
+    /// Share of the requests held out (by a stable hash of the id); the search never
+    /// reads them.
+    #[arg(long, default_value_t = 0.3)]
+    pub holdout: f64,
+    /// Seed of the split, of every random choice and of the bootstrap.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Pricing files, tried after the dataset's own.
+    #[arg(long, num_args = 1..)]
+    pub pricing: Vec<PathBuf>,
+    /// Run even when some models have no price (such settings cannot qualify: their
+    /// cost is unknown).
+    #[arg(long)]
+    pub unpriced: bool,
+    /// Bootstrap resamples for the confidence intervals.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// What to do when a chosen model has no recorded response: skip, fail or impute.
+    #[arg(long, value_enum, default_value_t = MissingArg::Skip)]
+    pub missing: MissingArg,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl TuneArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::TuneOptions {
+        routesim::app::TuneOptions {
+            policy: self.policy,
+            dataset: self.dataset,
+            params: self.params,
+            max_quality_drop: self.max_quality_drop,
+            baseline: self.baseline,
+            holdout: self.holdout,
+            seed: self.seed,
+            pricing: self.pricing,
+            unpriced: self.unpriced,
+            bootstrap: self.bootstrap,
+            missing: self.missing.into(),
+            quiet: self.quiet,
         }
     }
 }
@@ -300,6 +371,19 @@ pub struct RunArgs {
     /// policies whose state is kept per that field (budgets `per` it) can then shard.
     #[arg(long, value_name = "FIELD")]
     pub shard_key: Option<String>,
+    /// Sweep a numeric setting of a policy: 'POLICY:PATH=START:STOP:STEP' (inclusive)
+    /// or 'POLICY:PATH=A,B,C', the path by TOML keys with rules and levels by name
+    /// (classifier.level.simple.when.input_chars.lt). Each value runs as the policy
+    /// `POLICY[PATH=VALUE]`; several --sweep of one policy form their grid. Repeatable.
+    #[arg(long = "sweep", value_name = "POLICY:PATH=VALUES")]
+    pub sweeps: Vec<String>,
+    /// The strong model of a two-model family (RouteLLM metrics; default: the better of
+    /// the two models when the dataset has exactly two).
+    #[arg(long, requires = "weak")]
+    pub strong: Option<String>,
+    /// The weak model of a two-model family (with --strong).
+    #[arg(long, requires = "strong")]
+    pub weak: Option<String>,
 }
 
 /// `routesim validate`.
@@ -367,6 +451,8 @@ impl RunArgs {
             quiet: self.quiet,
             shard: self.shard,
             shard_key: self.shard_key,
+            sweeps: self.sweeps,
+            pair: self.strong.zip(self.weak),
         }
     }
 }

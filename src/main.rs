@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::MockServer(a) => routesim::app::mock_server(a.port, a.latency_ms),
         Command::Merge(a) => routesim::app::merge(&a.shards, &a.out),
         Command::ImportConfig(a) => routesim::app::import_config(&a.into_options()),
+        Command::Tune(a) => routesim::app::tune(&a.into_options()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

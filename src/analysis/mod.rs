@@ -8,6 +8,7 @@ pub mod frame;
 pub mod partial;
 pub mod policy;
 pub mod quality;
+pub mod routellm;
 pub mod sketch;
 pub mod stats;
 pub mod summary;

@@ -6,6 +6,7 @@ mod import_config;
 mod plan;
 mod run;
 mod shard;
+pub mod tune;
 
 pub use import_config::{
     ConfigGateway, ImportConfigOptions, columns_of, import_config, import_text,
@@ -14,6 +15,7 @@ pub use import_config::{
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use run::{Loaded, load_inputs, run};
 pub use shard::ShardSpec;
+pub use tune::{TuneOptions, tune};
 
 /// `routesim merge`: combine the shards of a run into its report folder.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
@@ -149,6 +151,10 @@ pub fn validate(policies: &[PathBuf], dataset: Option<&Path>, example: bool) -> 
     }
     let files = policy_files(&args)?;
     let pols = policy::load_all(&files)?;
+    let (pols, diags) = policy::sweep::expand_all(pols, &[]);
+    if !diags.is_empty() {
+        return Err(InputError::new(diags).into());
+    }
     let ds_path = dataset
         .map(Path::to_path_buf)
         .or_else(|| example.then(|| find_root("datasets/example")));

@@ -97,6 +97,10 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// `--shard-key`: assign requests to shards by this field instead of the id.
     pub shard_key: Option<String>,
+    /// `--sweep POLICY:PATH=VALUES` (each a policy's numeric setting over values).
+    pub sweeps: Vec<String>,
+    /// `--strong M --weak M`: the two-model family of the RouteLLM metrics.
+    pub pair: Option<(String, String)>,
 }
 
 impl Default for RunOptions {
@@ -126,6 +130,8 @@ impl Default for RunOptions {
             quiet: false,
             shard: None,
             shard_key: None,
+            sweeps: Vec::new(),
+            pair: None,
         }
     }
 }
@@ -260,6 +266,25 @@ impl RunPlan {
                 "--baseline",
                 format!("no policy named \"{b}\"; policies: {}", names.join(", ")),
             ));
+        }
+        if let Some((strong, weak)) = &self.opts.pair {
+            for (flag, m) in [("--strong", strong), ("--weak", weak)] {
+                if loaded.ds.model_id(m).is_none() {
+                    diags.push(Diagnostic::file(
+                        flag,
+                        format!(
+                            "\"{m}\" is not a model of the dataset; models: {}",
+                            loaded.ds.models.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if strong == weak {
+                diags.push(Diagnostic::file(
+                    "--strong",
+                    format!("\"{strong}\" is also --weak; name two different models"),
+                ));
+            }
         }
         let req = &loaded.ds.requests;
         for key in &self.by {

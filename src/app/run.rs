@@ -119,6 +119,8 @@ pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
         Ok(files) => {
             let (p, d) = policy::load_all_partial(&files);
             diags.extend(d);
+            let (p, d) = policy::sweep::expand_all(p, &o.sweeps);
+            diags.extend(d);
             p
         }
         Err(e) => {
@@ -270,6 +272,7 @@ pub(super) fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> Re
         models: ds.models.clone(),
         notes: report::build::run_notes(&ds.info.warnings, &l.unpriced),
         n_requests: ds.n_requests(),
+        pair: plan.opts.pair.clone(),
     }
 }
 
@@ -338,6 +341,10 @@ fn print_run(l: &Loaded, a: &Analysis, written: Option<&std::path::Path>) {
         for c in &a.comparisons {
             println!("{}", report::markdown::headline(a, c).replace("**", ""));
         }
+    }
+    if let Some(r) = &a.routellm {
+        println!();
+        print!("{}", report::routellm::terminal(r));
     }
     if let Some(w) = written {
         println!();

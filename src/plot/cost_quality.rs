@@ -37,21 +37,65 @@ pub struct Point {
     pub left_out: bool,
 }
 
+/// A swept policy: its variants drawn as one connected curve, in sweep order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepCurve {
+    /// Curve label: the policy and the swept parameter(s).
+    pub label: String,
+    /// Indices of its variants in the points, in sweep order.
+    pub members: Vec<usize>,
+    /// Each variant's value(s), as written in its name (`20`; `20,0.5` for a grid).
+    pub values: Vec<String>,
+}
+
 fn overlaps(a: (i32, i32, i32, i32), b: &(i32, i32, i32, i32)) -> bool {
     a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
 }
 
-/// Draw the chart.
+/// Draw the chart; each sweep's variants are joined by a line in sweep order, in one
+/// colour, labelled with the policy and parameter once and with each value.
 pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     pts: &[Point],
     hull: &[(f64, f64)],
+    sweeps: &[SweepCurve],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let all = pts;
+    // Colour per point: one per policy, one per sweep (its first variant's turn).
+    let mut colours: Vec<Option<RGBColor>> = vec![None; all.len()];
+    // Per point: (sweep, position in it).
+    let mut member: Vec<Option<(usize, usize)>> = vec![None; all.len()];
+    for (c, sw) in sweeps.iter().enumerate() {
+        for (k, &i) in sw.members.iter().enumerate() {
+            if i < all.len() {
+                member[i] = Some((c, k));
+            }
+        }
+    }
+    {
+        let mut next = 0usize;
+        let mut sweep_colour: Vec<Option<RGBColor>> = vec![None; sweeps.len()];
+        for (i, p) in all.iter().enumerate() {
+            if p.kind != Kind::Policy {
+                continue;
+            }
+            colours[i] = Some(match member[i] {
+                Some((c, _)) => *sweep_colour[c].get_or_insert_with(|| {
+                    next += 1;
+                    color(next - 1)
+                }),
+                None => {
+                    next += 1;
+                    color(next - 1)
+                }
+            });
+        }
+    }
+    let index_of = |p: &Point| all.iter().position(|q| std::ptr::eq(q, p)).unwrap_or(0);
     let unknown_cost: Vec<&str> = pts
         .iter()
         .filter(|p| !p.cost.is_finite() && p.quality.is_finite())
@@ -140,6 +184,24 @@ where
             RGBColor(90, 90, 90).stroke_width(2),
         ))?;
     }
+    // Sweeps: one connected line through the variants, in sweep order.
+    for sw in sweeps {
+        let line: Vec<(f64, f64)> = sw
+            .members
+            .iter()
+            .filter_map(|&i| all.get(i))
+            .filter(|p| p.cost.is_finite() && p.cost > 0.0 && p.quality.is_finite())
+            .map(|p| (p.cost, p.quality))
+            .collect();
+        let col = sw
+            .members
+            .first()
+            .and_then(|&i| colours.get(i).copied().flatten())
+            .unwrap_or(GREY);
+        if line.len() >= 2 {
+            chart.draw_series(std::iter::once(PathElement::new(line, col.stroke_width(3))))?;
+        }
+    }
     // CI bars.
     for p in &pts {
         if p.lo.is_finite() && p.hi.is_finite() {
@@ -155,7 +217,6 @@ where
         }
     }
     // Points: baselines first, policies on top.
-    let mut policy_idx = 0usize;
     let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
     let mut labels: Vec<(String, (i32, i32), RGBColor, bool)> = Vec::new();
     for kind in [Kind::Single, Kind::Random, Kind::Oracle, Kind::Policy] {
@@ -170,12 +231,26 @@ where
                 }
             };
             let mark = if p.left_out { " *" } else { "" };
+            let i = index_of(p);
             let (col, label) = match p.kind {
                 Kind::Policy => {
-                    let c = color(policy_idx);
-                    policy_idx += 1;
-                    chart.draw_series(std::iter::once(Circle::new(at, 11, style(c))))?;
-                    (c, format!("{}{mark}", p.label))
+                    let c = colours[i].unwrap_or(GREY);
+                    match member[i] {
+                        Some((sc, k)) => {
+                            chart.draw_series(std::iter::once(Circle::new(at, 8, style(c))))?;
+                            let px = chart.backend_coord(&at);
+                            if k == 0 {
+                                labels.push((sweeps[sc].label.clone(), px, c, true));
+                            }
+                            let value = sweeps[sc].values.get(k).cloned().unwrap_or_default();
+                            labels.push((format!("{value}{mark}"), px, c, false));
+                            continue;
+                        }
+                        None => {
+                            chart.draw_series(std::iter::once(Circle::new(at, 11, style(c))))?;
+                            (c, format!("{}{mark}", p.label))
+                        }
+                    }
                 }
                 Kind::Single => {
                     let px = chart.backend_coord(&at);

@@ -8,6 +8,7 @@ pub mod cost_quality;
 pub mod cost_time;
 pub mod latency_cdf;
 pub mod model_mix;
+pub mod routellm;
 pub mod segments;
 
 use anyhow::Result;
@@ -145,6 +146,10 @@ pub struct ChartData {
     pub budgets: Vec<(String, f64, f64)>,
     /// Quality by segment.
     pub segments: Option<SegmentGrid>,
+    /// Swept policies, each drawn as one curve on the cost–quality chart.
+    pub sweeps: Vec<cost_quality::SweepCurve>,
+    /// Quality against the strong model's share, for a two-model family.
+    pub routellm: Option<routellm::RouteLlmChart>,
 }
 
 /// Write every chart that has data into `dir`.
@@ -153,7 +158,7 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
     std::fs::create_dir_all(dir)?;
     let mut out = vec![
         draw_both!(dir, "cost_quality", "Cost vs quality", |root| {
-            cost_quality::draw(root, &d.points, &d.hull)
+            cost_quality::draw(root, &d.points, &d.hull, &d.sweeps)
         }),
         draw_both!(dir, "latency_cdf", "Latency distribution", |root| {
             latency_cdf::draw(root, &d.latencies)
@@ -168,6 +173,14 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
             "cost_over_time",
             "Cumulative cost over time",
             |root| cost_time::draw(root, &d.cost_time, &d.budgets)
+        ));
+    }
+    if let Some(r) = &d.routellm {
+        out.push(draw_both!(
+            dir,
+            "routellm",
+            "Quality vs share of strong-model calls (RouteLLM)",
+            |root| routellm::draw(root, r)
         ));
     }
     if let Some((key, values, rows)) = &d.segments {

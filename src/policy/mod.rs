@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod import;
 pub mod parse;
 pub mod route;
+pub mod sweep;
 
 pub use cond::{Cond, KeyRef, MetaOp, NumField, NumTest, TextTest};
 pub use gateway::{Budget, Cache, CircuitBreaker, Cooldown, Gateway, Retries, Scenario};

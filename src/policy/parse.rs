@@ -21,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "rule",
     "default",
     "scenario",
+    "sweep",
 ];
 
 /// Read and check a policy file.

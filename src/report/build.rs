@@ -46,6 +46,9 @@ pub struct ReportOptions {
     pub notes: Vec<String>,
     /// Requests in the dataset.
     pub n_requests: usize,
+    /// `--strong M --weak M`: the two-model family of the RouteLLM section (default:
+    /// the dataset's two models, when it has exactly two).
+    pub pair: Option<(String, String)>,
 }
 
 /// The notes a run's report starts with: the dataset's warnings (estimated, modelled
@@ -75,6 +78,8 @@ pub struct Analysis {
     pub comparisons: Vec<Comparison>,
     /// Chart inputs.
     pub charts: ChartData,
+    /// RouteLLM metrics of a two-model family (strong / weak), when the run has one.
+    pub routellm: Option<crate::analysis::routellm::RouteLlm>,
 }
 
 impl Analysis {
@@ -269,7 +274,141 @@ pub fn analyze(
         .into_iter()
         .map(|r| r.expect("every policy analysed"))
         .collect();
-    Ok(assemble(ctx, results, comparisons, opts, baseline))
+    let family = routellm_family(ctx, &results, opts);
+    let covered: Vec<Vec<u64>> = match &family {
+        Ok(Some(_)) => results.iter().map(|r| r.covered.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let mut a = assemble(ctx, results, comparisons, opts, baseline);
+    match family {
+        Ok(Some((weak, strong, chosen))) => {
+            // The two single-model baselines' rows again (simulated or read), for the
+            // per-request qualities of the optimal curve.
+            let t = src.load(&[weak, strong])?;
+            let (rw, rs) = (&t[0].rows, &t[1].rows);
+            let both: Vec<u64> = covered[weak]
+                .iter()
+                .zip(&covered[strong])
+                .map(|(a, b)| a & b)
+                .collect();
+            let (qw, qs): (Vec<f64>, Vec<f64>) = rw
+                .iter()
+                .zip(rs)
+                .filter(|(x, y)| {
+                    x.covered() && y.covered() && x.quality.is_finite() && y.quality.is_finite()
+                })
+                .map(|(x, y)| (x.quality, y.quality))
+                .unzip();
+            let same: Vec<bool> = covered.iter().map(|c| *c == both).collect();
+            let r = crate::analysis::routellm::analyze(&crate::analysis::routellm::Inputs {
+                policies: &ctx.policies,
+                summaries: &a.summaries,
+                same_requests: &same,
+                weak,
+                strong,
+                pairs: (&qw, &qs),
+                chosen,
+            });
+            a.charts.routellm = Some(routellm_chart(&r));
+            a.routellm = Some(r);
+        }
+        Ok(None) => {}
+        // A re-rendered report reads its notes back from the manifest: once only.
+        Err(note) if !a.opts.notes.contains(&note) => a.opts.notes.push(note),
+        Err(_) => {}
+    }
+    Ok(a)
+}
+
+/// The two-model family of the RouteLLM section: the indices of the weak and strong
+/// single-model baselines and how they were chosen — `--strong/--weak`, or the
+/// dataset's two models (the better one strong). `Ok(None)`: no family (more models,
+/// none named); `Err`: a note saying why the section is missing.
+fn routellm_family(
+    ctx: &RunContext,
+    results: &[PolicyResult],
+    opts: &ReportOptions,
+) -> std::result::Result<Option<(usize, usize, String)>, String> {
+    let single = |m: &str| {
+        ctx.policies
+            .iter()
+            .position(|p| p.kind.single_model() == Some(m))
+    };
+    let (strong, weak, chosen) = match &opts.pair {
+        Some((s, w)) => (s.clone(), w.clone(), "--strong / --weak".to_string()),
+        None if ctx.models.len() == 2 => {
+            let (a, b) = (&ctx.models[0], &ctx.models[1]);
+            let (Some(pa), Some(pb)) = (single(a), single(b)) else {
+                return Ok(None);
+            };
+            let (qa, qb) = (
+                results[pa].summary.quality_mean,
+                results[pb].summary.quality_mean,
+            );
+            if !(qa.is_finite() && qb.is_finite()) {
+                return Err("no RouteLLM metrics: the two models need quality labels".to_string());
+            }
+            if qa == qb {
+                return Err(format!(
+                    "no RouteLLM metrics: {a} and {b} have the same quality ({qa:.4}), so there is no gap to recover; name them with --strong and --weak"
+                ));
+            }
+            let (s, w) = if qa > qb { (a, b) } else { (b, a) };
+            (
+                s.clone(),
+                w.clone(),
+                "the dataset's two models; the strong one has the higher quality".to_string(),
+            )
+        }
+        None => return Ok(None),
+    };
+    match (single(&weak), single(&strong)) {
+        (Some(w), Some(s)) => {
+            let (qw, qs) = (
+                results[w].summary.quality_mean,
+                results[s].summary.quality_mean,
+            );
+            if qs.is_finite() && qw.is_finite() && qs != qw {
+                Ok(Some((w, s, chosen)))
+            } else {
+                Err(format!(
+                    "no RouteLLM metrics: {strong} ({qs:.4}) and {weak} ({qw:.4}) leave no quality gap to recover"
+                ))
+            }
+        }
+        _ => Err(format!(
+            "no RouteLLM metrics: they need the single-model baselines always:{strong} and always:{weak} (drop --no-baselines)"
+        )),
+    }
+}
+
+/// The RouteLLM chart's data.
+fn routellm_chart(r: &crate::analysis::routellm::RouteLlm) -> crate::plot::routellm::RouteLlmChart {
+    use crate::analysis::routellm::RouterKind;
+    use crate::plot::routellm::{Series, SeriesKind};
+    crate::plot::routellm::RouteLlmChart {
+        strong: (r.strong.clone(), r.strong_quality),
+        weak: (r.weak.clone(), r.weak_quality),
+        series: r
+            .rows
+            .iter()
+            .map(|row| Series {
+                name: row.name.clone(),
+                kind: match row.kind {
+                    RouterKind::Sweep => SeriesKind::Router,
+                    RouterKind::Policy => SeriesKind::Point,
+                    // `oracle` is reserved for the hindsight baseline.
+                    RouterKind::Baseline if row.name == "oracle" => SeriesKind::Oracle,
+                    RouterKind::Baseline => SeriesKind::Baseline,
+                    RouterKind::RandomLine => SeriesKind::Random,
+                    RouterKind::Optimal => SeriesKind::Optimal,
+                },
+                curve: row.curve.clone(),
+                points: row.points.iter().map(|p| (p.share, p.quality)).collect(),
+                apgr: row.apgr,
+            })
+            .collect(),
+    }
 }
 
 /// Put a report together from every policy's figures and its comparisons with the
@@ -299,6 +438,7 @@ pub fn assemble(
         tradeoff: trade,
         comparisons,
         charts,
+        routellm: None,
     }
 }
 
@@ -401,5 +541,34 @@ fn chart_data(
         cost_time,
         budgets: o.budgets.clone(),
         segments,
+        sweeps: sweep_curves(policies),
+        routellm: None,
     }
+}
+
+/// The run's swept policies (variants named `base[path=value]`), as chart curves.
+fn sweep_curves(policies: &[PolicyInfo]) -> Vec<crate::plot::cost_quality::SweepCurve> {
+    use crate::policy::sweep;
+    let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
+    sweep::curves(&names)
+        .into_iter()
+        .map(|(base, members)| {
+            let settings: Vec<Vec<(&str, &str)>> = members
+                .iter()
+                .map(|&i| sweep::settings_pairs(names[i]))
+                .collect();
+            let params: Vec<&str> = settings
+                .first()
+                .map(|s| s.iter().map(|(p, _)| *p).collect())
+                .unwrap_or_default();
+            crate::plot::cost_quality::SweepCurve {
+                label: format!("{base} ({})", params.join(", ")),
+                values: settings
+                    .iter()
+                    .map(|s| s.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(","))
+                    .collect(),
+                members,
+            }
+        })
+        .collect()
 }

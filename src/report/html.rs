@@ -122,6 +122,9 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
         fh(t.aiq_single_models, 4),
         fh(t.aiq_all, 4)
     ));
+    if let Some(r) = &a.routellm {
+        h.push_str(&super::routellm::html(r));
+    }
     for c in charts {
         h.push_str(&format!(
             "<h2>{}</h2><div class=\"chart\">{}</div>\n",

@@ -124,6 +124,7 @@ pub fn report_options_json(o: &super::build::ReportOptions) -> Value {
         "models": o.models,
         "notes": o.notes,
         "requests": o.n_requests,
+        "routellm_pair": o.pair.as_ref().map(|(s, w)| json!({"strong": s, "weak": w})),
     })
 }
 
@@ -181,5 +182,12 @@ pub fn report_options_from_json(v: &Value) -> super::build::ReportOptions {
         models: strs(&v["models"]),
         notes: strs(&v["notes"]),
         n_requests: v["requests"].as_u64().unwrap_or(0) as usize,
+        pair: match (
+            v["routellm_pair"]["strong"].as_str(),
+            v["routellm_pair"]["weak"].as_str(),
+        ) {
+            (Some(s), Some(w)) => Some((s.to_string(), w.to_string())),
+            _ => None,
+        },
     }
 }

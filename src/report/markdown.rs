@@ -231,6 +231,9 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
         fh(t.aiq_single_models, 4),
         fh(t.aiq_all, 4)
     ));
+    if let Some(r) = &a.routellm {
+        s.push_str(&super::routellm::markdown(r));
+    }
     if !a.segments.is_empty() {
         s.push_str("## Segments\n\n");
         s.push_str("| policy | segment | requests | cost / 1k req | quality | p95 |\n|---|---|---:|---:|---:|---:|\n");

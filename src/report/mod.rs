@@ -8,6 +8,7 @@ pub mod fmt;
 pub mod html;
 pub mod manifest;
 pub mod markdown;
+pub mod routellm;
 pub mod tables;
 
 use crate::analysis::frame;
@@ -23,6 +24,10 @@ fn write_files(staged: &StagedDir, a: &Analysis) -> Result<()> {
     staged.write("summary.json", &tables::summary_json(&a.summaries))?;
     if !a.segments.is_empty() {
         staged.write("segments.csv", &tables::segments_csv(&a.segments))?;
+    }
+    if let Some(r) = &a.routellm {
+        staged.write("routellm.csv", &routellm::csv(r))?;
+        staged.write("routellm.json", &routellm::json(r))?;
     }
     let charts = crate::plot::write_all(&staged.path("charts"), &a.charts)?;
     staged.write("report.md", markdown::render(a, &charts).as_bytes())?;
