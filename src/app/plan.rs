@@ -97,6 +97,8 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// `--shard-key`: assign requests to shards by this field instead of the id.
     pub shard_key: Option<String>,
+    /// `--json`: print the figures as JSON instead of the table.
+    pub json: bool,
 }
 
 impl Default for RunOptions {
@@ -126,6 +128,7 @@ impl Default for RunOptions {
             quiet: false,
             shard: None,
             shard_key: None,
+            json: false,
         }
     }
 }

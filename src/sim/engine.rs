@@ -599,6 +599,11 @@ fn drive<P: Probe>(
 ) -> Result<(), MissingCell> {
     let mut gate = NoGate;
     let mut t = f.arrival;
+    if P::ACTIVE && probe.watches(f.r) {
+        probe.record(ProbeEvent::Plan {
+            models: f.plan.as_slice().to_vec(),
+        });
+    }
     loop {
         let step = if P::ACTIVE && probe.watches(f.r) {
             let mut g = Probed {
