@@ -405,3 +405,52 @@ fn explain_and_diff_refuse_bad_input_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--missing live"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() })]
+    /// For any two threshold policies on the hand data, the diff's groups add up to
+    /// its total, and the total is the plain difference of the two runs' sums.
+    #[test]
+    fn diff_groups_always_add_up_to_the_plain_difference(
+        x in 0u32..80, y in 0u32..600, ma in 0usize..3, mb in 0usize..3,
+        ta in proptest::bool::ANY,
+    ) {
+        let models = ["cheap", "mid", "premium"];
+        let a = format!(
+            "name = \"a\"\n[[rule]]\nname = \"short\"\nwhen = {{ input_chars = {{ lt = {x} }} }}\nroute = \"{}\"\n[[rule]]\nname = \"free\"\nwhen = {{ meta.plan = \"free\" }}\nroute.fallback = [\"mid\", \"premium\"]\n[default]\nroute = \"{}\"\n",
+            models[ma], models[(ma + 1) % 3]
+        );
+        let b = format!(
+            "name = \"b\"\n[gateway]\n{}\n[[rule]]\nname = \"small\"\nwhen = {{ input_tokens = {{ le = {y} }} }}\nroute = \"{}\"\n[default]\nroute.split = {{ cheap = 1, premium = 1 }}\n",
+            if ta { "timeout_ms = 1000" } else { "" },
+            models[mb]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), a).unwrap();
+        std::fs::write(dir.path().join("b.toml"), b).unwrap();
+        let ds = load(&common::fixture("hand"), &LoadOptions::default()).unwrap();
+        let prices = PriceBook::load(&ds.pricing_files, 0).unwrap().resolve(&ds.models).unwrap();
+        let pols = load_all(&[dir.path().join("a.toml"), dir.path().join("b.toml")]).unwrap();
+        let sim = Simulation::new(&ds, &prices, &pols, &SimOptions::default()).unwrap_or_else(|_| panic!("binds"));
+        let t = sim.run(&[0, 1]).unwrap_or_else(|_| panic!("runs"));
+        let infos = sim.policy_infos();
+        let side = |i: usize| routesim::decision::diff::Side { rows: &t[i].rows, rules: &infos[i].rules };
+        let by = vec!["meta.plan".to_string(), "meta.task".to_string()];
+        let d = routesim::decision::diff::diff(&ds, &side(0), &side(1), &by).unwrap();
+        // Plain sums, written again: B − A over requests both cover.
+        let (mut cost, mut lat, mut changed) = (0.0, 0.0, 0usize);
+        for r in 0..ds.n_requests() {
+            let (ra, rb) = (&t[0].rows[r], &t[1].rows[r]);
+            cost += rb.cost_usd - ra.cost_usd;
+            lat += rb.latency_ms - ra.latency_ms;
+            changed += usize::from(ra.model != rb.model);
+        }
+        proptest::prop_assert!((d.total.cost.value() - cost).abs() < 1e-12);
+        proptest::prop_assert!((d.total.latency.value() - lat).abs() < 1e-6);
+        proptest::prop_assert_eq!(d.total.model_changed, changed);
+        let n: usize = d.by_rule.iter().map(|g| g.sums.requests).sum();
+        proptest::prop_assert_eq!(n, 5);
+        let seg_cost: f64 = d.by_segment.iter().filter(|g| g.key == "meta.task").map(|g| g.sums.cost.value()).sum();
+        proptest::prop_assert!((seg_cost - cost).abs() < 1e-12);
+    }
+}

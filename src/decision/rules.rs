@@ -369,7 +369,8 @@ mod tests {
     use crate::tomlx::TomlDoc;
 
     fn cond(src: &str) -> Cond {
-        let (mut doc, root) = TomlDoc::parse("p.toml", &format!("when = {src}"));
+        let text = format!("when = {src}");
+        let (mut doc, root) = TomlDoc::parse("p.toml", &text);
         let v = root.get_ref().get("when").expect("when").clone();
         let c = crate::policy::cond::parse_cond(&mut doc, &v, "when");
         assert!(doc.diags.is_empty(), "{:?}", doc.diags);
@@ -393,6 +394,37 @@ mod tests {
         assert!(implies(&cond("{ turns = 3 }"), &between));
         assert!(implies(&cond("{ turns = 3 }"), &cond("{ turns = { ne = 5 } }")));
         assert!(!implies(&between, &cond("{ turns = { ne = 3 } }")));
+    }
+
+    fn num_test(bounds: [Option<i8>; 6]) -> NumTest {
+        let f = |x: Option<i8>| x.map(|v| v as f64);
+        NumTest {
+            lt: f(bounds[0]),
+            le: f(bounds[1]),
+            gt: f(bounds[2]),
+            ge: f(bounds[3]),
+            eq: f(bounds[4]),
+            ne: f(bounds[5]),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+        /// Soundness: when `num_implies(a, b)` says so, every value passing `a`
+        /// passes `b` (checked on a grid of halves around every bound).
+        #[test]
+        fn numeric_implication_is_sound(
+            a in proptest::array::uniform6(proptest::option::weighted(0.4, -4i8..5)),
+            b in proptest::array::uniform6(proptest::option::weighted(0.4, -4i8..5)),
+        ) {
+            let (ta, tb) = (num_test(a), num_test(b));
+            if num_implies(&ta, &tb) {
+                for k in -14..=14 {
+                    let x = k as f64 / 2.0;
+                    proptest::prop_assert!(!ta.test(x) || tb.test(x), "x = {x}: {ta:?} ⇒ {tb:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -822,6 +822,23 @@ mod tests {
     }
 
     #[test]
+    fn text_tests_keep_how_they_were_written() {
+        let label = |src: &str| match cond(src).0 {
+            Some(Cond::Text(t)) => t.label,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(label("when = { input = \"explain\" }"), "contains \"explain\"");
+        assert_eq!(
+            label("when = { input = { contains_any = [\"a\", \"b\"], not_contains = \"c\", case_sensitive = true } }"),
+            "contains_any [\"a\", \"b\"] and not_contains \"c\" (case-sensitive)"
+        );
+        assert_eq!(
+            label("when = { input = { regex = \"^fix\" } }"),
+            "regex \"^fix\""
+        );
+    }
+
+    #[test]
     fn text_tests_are_case_insensitive_by_default() {
         let (c, _) = cond(
             "when = { input = { contains_all = [\"Explain\", \"code\"], not_contains = \"python\" } }",
