@@ -40,8 +40,14 @@ const B: &str = "tests/fixtures/decision/b.toml";
 const GUARDED: &str = "tests/fixtures/decision/guarded.toml";
 const HAND: &str = "tests/fixtures/hand";
 
-/// (requests, compared, model_changed, Δcost, Δquality, Δlatency) of a JSON group.
-fn figures(v: &Value) -> (u64, u64, u64, f64, f64, f64) {
+/// (requests, compared, model_changed, Δcost, Δquality, Δlatency) of a group.
+type Figures = (u64, u64, u64, f64, f64, f64);
+
+/// A finding: rule, kind, earlier rules with their request counts.
+type Found = (String, String, Vec<(String, u64)>);
+
+/// The [`Figures`] of a JSON group.
+fn figures(v: &Value) -> Figures {
     (
         v["requests"].as_u64().unwrap(),
         v["compared"].as_u64().unwrap(),
@@ -52,9 +58,13 @@ fn figures(v: &Value) -> (u64, u64, u64, f64, f64, f64) {
     )
 }
 
-fn close(a: (u64, u64, u64, f64, f64, f64), b: (u64, u64, u64, f64, f64, f64), what: &str) {
+fn close(a: Figures, b: Figures, what: &str) {
     assert_eq!((a.0, a.1, a.2), (b.0, b.1, b.2), "{what}: counts");
-    for (x, y, name) in [(a.3, b.3, "cost"), (a.4, b.4, "quality"), (a.5, b.5, "latency")] {
+    for (x, y, name) in [
+        (a.3, b.3, "cost"),
+        (a.4, b.4, "quality"),
+        (a.5, b.5, "latency"),
+    ] {
         assert!((x - y).abs() < 1e-9, "{what}: Δ{name} {x} != {y}");
     }
 }
@@ -85,7 +95,7 @@ fn diff_groups_and_deltas_are_hand_worked_and_add_up() {
     assert_eq!(v["b"]["policy"], "b");
     let total = figures(&v["total"]);
     close(total, (5, 5, 2, 0.0107, 1.65, -26800.0), "total");
-    let groups: Vec<(String, String, (u64, u64, u64, f64, f64, f64))> = v["by_rule"]
+    let groups: Vec<(String, String, Figures)> = v["by_rule"]
         .as_array()
         .unwrap()
         .iter()
@@ -111,12 +121,22 @@ fn diff_groups_and_deltas_are_hand_worked_and_add_up() {
     // The groups of each table add up to the total.
     for table in ["by_rule", "by_segment"] {
         let gs = v[table].as_array().unwrap();
-        let sum = gs.iter().map(figures).fold((0, 0, 0, 0.0, 0.0, 0.0), |s, g| {
-            (s.0 + g.0, s.1 + g.1, s.2 + g.2, s.3 + g.3, s.4 + g.4, s.5 + g.5)
-        });
+        let sum = gs
+            .iter()
+            .map(figures)
+            .fold((0, 0, 0, 0.0, 0.0, 0.0), |s, g| {
+                (
+                    s.0 + g.0,
+                    s.1 + g.1,
+                    s.2 + g.2,
+                    s.3 + g.3,
+                    s.4 + g.4,
+                    s.5 + g.5,
+                )
+            });
         close(sum, total, table);
     }
-    let segs: Vec<(&str, (u64, u64, u64, f64, f64, f64))> = v["by_segment"]
+    let segs: Vec<(&str, Figures)> = v["by_segment"]
         .as_array()
         .unwrap()
         .iter()
@@ -174,7 +194,7 @@ fn diff_text_shows_the_json_figures() {
 fn dead_and_shadowed_rules_are_found() {
     let v: Value =
         serde_json::from_str(&ok(&routesim(&["diff", A, B, "-d", HAND, "--json"]))).unwrap();
-    let kinds = |side: &str| -> Vec<(String, String, Vec<(String, u64)>)> {
+    let kinds = |side: &str| -> Vec<Found> {
         v[side]["rules"]
             .as_array()
             .unwrap()
@@ -209,7 +229,11 @@ fn dead_and_shadowed_rules_are_found() {
     );
     assert_eq!(
         kinds("b"),
-        [(s("simple-again"), s("shadowed_static"), vec![(s("simple"), 0)])]
+        [(
+            s("simple-again"),
+            s("shadowed_static"),
+            vec![(s("simple"), 0)]
+        )]
     );
     // validate shows them too: statically without a dataset, all with one.
     let plain = ok(&routesim(&["validate", A, B]));
@@ -230,9 +254,10 @@ fn dead_and_shadowed_rules_are_found() {
 #[test]
 fn a_policy_against_itself_changes_nothing() {
     let split = "tests/fixtures/hand/policies/split.toml";
-    let v: Value =
-        serde_json::from_str(&ok(&routesim(&["diff", split, split, "-d", HAND, "--json"])))
-            .unwrap();
+    let v: Value = serde_json::from_str(&ok(&routesim(&[
+        "diff", split, split, "-d", HAND, "--json",
+    ])))
+    .unwrap();
     close(figures(&v["total"]), (5, 5, 0, 0.0, 0.0, 0.0), "self");
     assert_eq!(v["by_rule"].as_array().unwrap().len(), 1);
     assert_eq!(v["by_rule"][0]["rule_a"], "default");
@@ -255,10 +280,15 @@ fn a_policy_against_itself_changes_nothing() {
 #[test]
 fn explain_snapshot_of_a_request_that_falls_back_twice() {
     let text = ok(&routesim(&[
-        "explain", "-p", GUARDED, "-d", HAND, "--request", "q3",
+        "explain",
+        "-p",
+        GUARDED,
+        "-d",
+        HAND,
+        "--request",
+        "q3",
     ]));
-    let want =
-        std::fs::read_to_string(common::fixture("decision/explain-guarded-q3.txt")).unwrap();
+    let want = std::fs::read_to_string(common::fixture("decision/explain-guarded-q3.txt")).unwrap();
     assert_eq!(text, want, "explain output changed:\n{text}");
 }
 
@@ -267,7 +297,14 @@ fn explain_snapshot_of_a_request_that_falls_back_twice() {
 #[test]
 fn explain_json_matches_the_text_and_the_normal_run() {
     let v: Value = serde_json::from_str(&ok(&routesim(&[
-        "explain", "-p", GUARDED, "-d", HAND, "--request", "q3", "--json",
+        "explain",
+        "-p",
+        GUARDED,
+        "-d",
+        HAND,
+        "--request",
+        "q3",
+        "--json",
     ])))
     .unwrap();
     assert_eq!(v["request"]["id"], "q3");
@@ -325,7 +362,13 @@ fn explain_json_matches_the_text_and_the_normal_run() {
     assert_eq!(o["flags"], serde_json::json!(["fell_back"]));
     // And the text says the same.
     let text = ok(&routesim(&[
-        "explain", "-p", GUARDED, "-d", HAND, "--request", "q3",
+        "explain",
+        "-p",
+        GUARDED,
+        "-d",
+        HAND,
+        "--request",
+        "q3",
     ]));
     assert!(text.contains(
         "outcome: ok from mid after 3 calls; cost $0.002200; latency 2000 ms; quality 0.800; fell_back"
@@ -373,7 +416,11 @@ fn explained_rows_equal_the_normal_run_for_every_request() {
                     matches!(ev, routesim::sim::probe::ProbeEvent::CallEnd { call, .. } if call.admitted)
                 })
                 .count();
-            assert_eq!(calls, e.row.attempts as usize, "{} request {r}", pols[p].name);
+            assert_eq!(
+                calls, e.row.attempts as usize,
+                "{} request {r}",
+                pols[p].name
+            );
         }
     }
     assert!(stateful >= 1, "a stateful policy is among them");
@@ -381,13 +428,13 @@ fn explained_rows_equal_the_normal_run_for_every_request() {
 
 #[test]
 fn explain_and_diff_refuse_bad_input_clearly() {
-    let out = routesim(&[
-        "explain", "-p", GUARDED, "-d", HAND, "--request", "q9",
-    ]);
+    let out = routesim(&["explain", "-p", GUARDED, "-d", HAND, "--request", "q9"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--request: no request with id \"q9\" in hand (5 requests; ids like q1, q2, q3, q4, q5)"),
+        err.contains(
+            "--request: no request with id \"q9\" in hand (5 requests; ids like q1, q2, q3, q4, q5)"
+        ),
         "{err}"
     );
     let out = routesim(&["diff", A, "tests/fixtures/decision/nope.toml", "-d", HAND]);
@@ -397,7 +444,8 @@ fn explain_and_diff_refuse_bad_input_clearly() {
     let out = routesim(&["diff", A, B, "-d", HAND, "--by", "meta.colour"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--by: the dataset has no field \"meta.colour\""),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--by: the dataset has no field \"meta.colour\""),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

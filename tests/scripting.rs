@@ -84,12 +84,37 @@ fn run_json_has_the_figures_of_summary_csv_and_the_headline() {
         assert_eq!(p["requests"].to_string(), col(row, "requests"));
         same(&p["coverage"], &col(row, "coverage"), 4, &name);
         same(&p["cost_total_usd"], &col(row, "cost_total_usd"), 6, &name);
-        same(&p["cost_per_1k_usd"], &col(row, "cost_per_1k_usd"), 6, &name);
+        same(
+            &p["cost_per_1k_usd"],
+            &col(row, "cost_per_1k_usd"),
+            6,
+            &name,
+        );
         same(&p["quality"]["mean"], &col(row, "quality_mean"), 4, &name);
-        same(&p["quality"]["ci95"][0], &col(row, "quality_ci_lo"), 4, &name);
-        same(&p["quality"]["ci95"][1], &col(row, "quality_ci_hi"), 4, &name);
-        same(&p["latency_ms"]["p95"], &col(row, "latency_p95_ms"), 1, &name);
-        same(&p["rates"]["fallback"], &col(row, "fallback_rate"), 4, &name);
+        same(
+            &p["quality"]["ci95"][0],
+            &col(row, "quality_ci_lo"),
+            4,
+            &name,
+        );
+        same(
+            &p["quality"]["ci95"][1],
+            &col(row, "quality_ci_hi"),
+            4,
+            &name,
+        );
+        same(
+            &p["latency_ms"]["p95"],
+            &col(row, "latency_p95_ms"),
+            1,
+            &name,
+        );
+        same(
+            &p["rates"]["fallback"],
+            &col(row, "fallback_rate"),
+            4,
+            &name,
+        );
     }
     // The comparisons are the headlines' figures: the text run prints them rounded.
     let text = ok(&run_hand(&dir.path().join("t"), &[]));
@@ -102,12 +127,12 @@ fn run_json_has_the_figures_of_summary_csv_and_the_headline() {
             .find(|l| l.starts_with(&format!("{policy} vs ")))
             .unwrap_or_else(|| panic!("no headline for {policy}:\n{text}"));
         let q = c["d_quality"]["delta"].as_f64().unwrap();
-        assert!(
-            line.contains(&format!("quality {q:+.3}")),
-            "{line} / {q}"
-        );
+        assert!(line.contains(&format!("quality {q:+.3}")), "{line} / {q}");
         let pb = c["cost_per_1k_usd"]["baseline"].as_f64().unwrap();
-        assert!(line.contains(&format!("vs ${pb:.3} per 1k")), "{line} / {pb}");
+        assert!(
+            line.contains(&format!("vs ${pb:.3} per 1k")),
+            "{line} / {pb}"
+        );
     }
 }
 
@@ -135,7 +160,11 @@ fn compare_json_has_the_figures_of_the_markdown_table() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     ok(&run_hand(&a, &[]));
     ok(&run_hand(&b, &["--seed", "8"]));
-    let md = ok(&routesim(&["compare".as_ref(), a.as_os_str(), b.as_os_str()]));
+    let md = ok(&routesim(&[
+        "compare".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]));
     let v: Value = serde_json::from_str(&ok(&routesim(&[
         "compare".as_ref(),
         a.as_os_str(),
@@ -156,12 +185,26 @@ fn compare_json_has_the_figures_of_the_markdown_table() {
         assert_eq!(p["policy"], r[0].as_str());
         assert_eq!(p["pairs"].to_string(), r[1]);
         let (ca, cb) = r[2].split_once(" → ").unwrap();
-        assert!((lead(ca) - p["cost_per_1k_usd"]["a"].as_f64().unwrap()).abs() < 1e-3, "{ca}");
-        assert!((lead(cb) - p["cost_per_1k_usd"]["b"].as_f64().unwrap()).abs() < 1e-3, "{cb}");
+        assert!(
+            (lead(ca) - p["cost_per_1k_usd"]["a"].as_f64().unwrap()).abs() < 1e-3,
+            "{ca}"
+        );
+        assert!(
+            (lead(cb) - p["cost_per_1k_usd"]["b"].as_f64().unwrap()).abs() < 1e-3,
+            "{cb}"
+        );
         let dq = p["d_quality"]["delta"].as_f64().unwrap();
-        assert!((lead(&r[4]) - dq).abs() <= 0.0005 + 1e-12, "{} vs {dq}", r[4]);
+        assert!(
+            (lead(&r[4]) - dq).abs() <= 0.0005 + 1e-12,
+            "{} vs {dq}",
+            r[4]
+        );
         let dc = p["d_cost_per_request_usd"]["delta"].as_f64().unwrap();
-        assert!((lead(&r[6]) - dc).abs() <= 0.0000005 + 1e-12, "{} vs {dc}", r[6]);
+        assert!(
+            (lead(&r[6]) - dc).abs() <= 0.0000005 + 1e-12,
+            "{} vs {dc}",
+            r[6]
+        );
         changed += usize::from(dq != 0.0 || dc != 0.0);
     }
     // Seed 8 changes the random baseline, so not every delta is zero.
@@ -195,7 +238,10 @@ fn completions_complete_in_bash_and_name_every_command() {
     } else {
         eprintln!("SKIPPED: bash is not installed; only the script's text was checked");
     }
-    for (shell, marker) in [("zsh", "#compdef routesim"), ("fish", "complete -c routesim")] {
+    for (shell, marker) in [
+        ("zsh", "#compdef routesim"),
+        ("fish", "complete -c routesim"),
+    ] {
         let s = ok(&routesim(&["completions".as_ref(), shell.as_ref()]));
         assert!(s.contains(marker), "{shell}: {s}");
         for cmd in ["run", "diff", "explain", "compare", "completions"] {

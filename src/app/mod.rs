@@ -171,8 +171,7 @@ pub fn validate(policies: &[PathBuf], dataset: Option<&Path>, example: bool) -> 
         for (p, b) in pols.iter().zip(&bounds) {
             let usage = crate::decision::rules::rule_usage(p, b, &ds);
             print_policy_line(p);
-            let findings =
-                crate::decision::rules::all_findings(p, Some((&usage, &ds.info.name)));
+            let findings = crate::decision::rules::all_findings(p, Some((&usage, &ds.info.name)));
             for f in findings {
                 println!("    {}", f.message);
             }

@@ -139,7 +139,11 @@ impl Side<'_> {
         match rule {
             DEFAULT_RULE => "default",
             NONE16 => "",
-            i => self.rules.get(i as usize).map(String::as_str).unwrap_or("?"),
+            i => self
+                .rules
+                .get(i as usize)
+                .map(String::as_str)
+                .unwrap_or("?"),
         }
     }
 
@@ -179,7 +183,9 @@ pub fn diff(ds: &Dataset, a: &Side, b: &Side, by: &[String]) -> Result<Diff, Str
         let key = (Side::order(ra.rule), Side::order(rb.rule));
         groups.entry(key).or_default().add(ra, rb, rule_changed);
         if ra.covered() && rb.covered() && (ra.model, ra.served) != (rb.model, rb.served) {
-            *changes.entry((answered(ds, ra), answered(ds, rb))).or_default() += 1;
+            *changes
+                .entry((answered(ds, ra), answered(ds, rb)))
+                .or_default() += 1;
         }
     }
     let rule_of = |o: u32| -> u16 {

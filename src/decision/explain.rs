@@ -116,7 +116,15 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn push(&mut self, depth: usize, field: &str, value: Value, shown: String, test: String, result: bool) {
+    fn push(
+        &mut self,
+        depth: usize,
+        field: &str,
+        value: Value,
+        shown: String,
+        test: String,
+        result: bool,
+    ) {
         self.lines.push(CondLine {
             depth,
             text: format!("{field}{shown} {test}"),
@@ -132,9 +140,14 @@ impl Walk<'_> {
         let q = &ds.requests;
         let result = eval(bc, ds, r, self.levels);
         match (c, bc) {
-            (Cond::Always, _) => {
-                self.push(depth, "no condition", Value::Null, String::new(), "(always)".into(), true)
-            }
+            (Cond::Always, _) => self.push(
+                depth,
+                "no condition",
+                Value::Null,
+                String::new(),
+                "(always)".into(),
+                true,
+            ),
             (Cond::Num { field, test, .. }, _) => {
                 let x = match field {
                     NumField::InputTokens => q.input_tokens[r] as f64,
@@ -143,15 +156,31 @@ impl Walk<'_> {
                     NumField::Hour => crate::dataset::time::hour_utc(q.ts_ms[r]) as f64,
                     NumField::Weekday => crate::dataset::time::weekday_utc(q.ts_ms[r]) as f64,
                 };
-                self.push(depth, field.name(), json!(x), format!(" = {}", n(x)), num_test_text(test), result);
+                self.push(
+                    depth,
+                    field.name(),
+                    json!(x),
+                    format!(" = {}", n(x)),
+                    num_test_text(test),
+                    result,
+                );
             }
             (Cond::Text(t), _) => {
                 let text = q.input.get(r);
-                self.push(depth, "input", json!(excerpt(text)), format!(" {:?}", excerpt(text)), t.label.clone(), result);
+                self.push(
+                    depth,
+                    "input",
+                    json!(excerpt(text)),
+                    format!(" {:?}", excerpt(text)),
+                    t.label.clone(),
+                    result,
+                );
             }
             (Cond::Meta { key, ops, .. }, _) => {
                 let field = format!("meta.{key}");
-                let col = q.meta_index(key).expect("bound conditions name dataset fields");
+                let col = q
+                    .meta_index(key)
+                    .expect("bound conditions name dataset fields");
                 let mc: &MetaColumn = &q.meta[col];
                 let (value, shown) = match mc.get(r) {
                     Some(v) => (json!(v), format!(" = {v:?}")),
@@ -163,7 +192,14 @@ impl Walk<'_> {
                 };
                 for (op, part) in ops.iter().zip(parts) {
                     let ok = eval(part, ds, r, self.levels);
-                    self.push(depth, &field, value.clone(), shown.clone(), meta_op_text(op), ok);
+                    self.push(
+                        depth,
+                        &field,
+                        value.clone(),
+                        shown.clone(),
+                        meta_op_text(op),
+                        ok,
+                    );
                 }
             }
             (Cond::Bucket { key, lo, hi, .. }, BCond::Bucket { buckets, .. }) => {
@@ -183,16 +219,28 @@ impl Walk<'_> {
                     .and_then(|l| self.level_names.get(l[r] as usize))
                     .cloned()
                     .unwrap_or_default();
-                let want: Vec<MetaValue> = levels.iter().map(|l| MetaValue::Str(l.clone())).collect();
+                let want: Vec<MetaValue> =
+                    levels.iter().map(|l| MetaValue::Str(l.clone())).collect();
                 let test = if want.len() == 1 {
                     format!("is {}", values_text(&want))
                 } else {
                     format!("in {}", values_text(&want))
                 };
-                self.push(depth, "complexity", json!(level), format!(" = {level:?}"), test, result);
+                self.push(
+                    depth,
+                    "complexity",
+                    json!(level),
+                    format!(" = {level:?}"),
+                    test,
+                    result,
+                );
             }
             (Cond::Any(cs), BCond::Any(bs)) | (Cond::All(cs), BCond::All(bs)) => {
-                let name = if matches!(c, Cond::Any(_)) { "any" } else { "all" };
+                let name = if matches!(c, Cond::Any(_)) {
+                    "any"
+                } else {
+                    "all"
+                };
                 let test = if name == "any" {
                     format!("of {} conditions holds", cs.len())
                 } else {
@@ -204,11 +252,25 @@ impl Walk<'_> {
                 }
             }
             (Cond::Not(c), BCond::Not(b)) => {
-                self.push(depth, "not", Value::Null, String::new(), "(the condition below fails)".into(), result);
+                self.push(
+                    depth,
+                    "not",
+                    Value::Null,
+                    String::new(),
+                    "(the condition below fails)".into(),
+                    result,
+                );
                 self.walk(c, b, depth + 1);
             }
             // Shapes always match (binding maps one to one); shown plainly otherwise.
-            _ => self.push(depth, "condition", Value::Null, String::new(), String::new(), result),
+            _ => self.push(
+                depth,
+                "condition",
+                Value::Null,
+                String::new(),
+                String::new(),
+                result,
+            ),
         }
     }
 }
@@ -395,9 +457,10 @@ fn state_parts(s: &GateView) -> Vec<(&'static str, String)> {
                 plural(*total, "call")
             ),
         )),
-        Some(BreakerView::Open { until_ms }) => {
-            parts.push(("breaker", format!("breaker open until {}", clock(*until_ms))))
-        }
+        Some(BreakerView::Open { until_ms }) => parts.push((
+            "breaker",
+            format!("breaker open until {}", clock(*until_ms)),
+        )),
         Some(BreakerView::HalfOpen { probes_left }) => parts.push((
             "breaker",
             format!("breaker half-open ({} left)", plural(*probes_left, "probe")),
@@ -426,7 +489,10 @@ fn state_parts(s: &GateView) -> Vec<(&'static str, String)> {
     if let Some(l) = s.latency {
         parts.push((
             "latency",
-            format!("latency {} ms per output token", n((l * 1000.0).round() / 1000.0)),
+            format!(
+                "latency {} ms per output token",
+                n((l * 1000.0).round() / 1000.0)
+            ),
         ));
     }
     parts
@@ -508,12 +574,24 @@ impl Explanation {
             self.index + 1,
             self.dataset,
             self.policy,
-            if self.file.is_empty() { "baseline" } else { &self.file },
+            if self.file.is_empty() {
+                "baseline"
+            } else {
+                &self.file
+            },
             if self.stateful { ", stateful" } else { "" }
         );
-        let fields: Vec<String> = self.fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         let _ = writeln!(s, "  {}", fields.join(", "));
-        let _ = writeln!(s, "  arrives at {} on the simulated clock", clock(self.run.arrival_ms));
+        let _ = writeln!(
+            s,
+            "  arrives at {} on the simulated clock",
+            clock(self.run.arrival_ms)
+        );
         let _ = writeln!(s, "\nrules, in order:");
         if self.rules.is_empty() {
             let _ = writeln!(s, "  (none)");

@@ -340,19 +340,24 @@ fn num_implies(a: &NumTest, b: &NumTest) -> bool {
         && b.le.is_none_or(at_most)
         && b.gt.is_none_or(above)
         && b.ge.is_none_or(at_least)
-        && b.eq.is_none_or(|v| a.eq == Some(v) || (alo == v && ahi == v && alo_in && ahi_in))
-        && b.ne.is_none_or(|v| a.ne == Some(v) || below(v) || above(v) || a.eq.is_some_and(|x| x != v))
+        && b.eq
+            .is_none_or(|v| a.eq == Some(v) || (alo == v && ahi == v && alo_in && ahi_in))
+        && b.ne
+            .is_none_or(|v| a.ne == Some(v) || below(v) || above(v) || a.eq.is_some_and(|x| x != v))
 }
 
 fn values_subset(a: &[MetaValue], b: &[MetaValue]) -> bool {
-    a.iter().all(|x| b.iter().any(|y| x.as_text() == y.as_text()))
+    a.iter()
+        .all(|x| b.iter().any(|y| x.as_text() == y.as_text()))
 }
 
 /// Whether a metadata test `x` implies the test `o` on the same field.
 fn meta_op_implies(x: &MetaOp, o: &MetaOp) -> bool {
     match (x, o) {
         (MetaOp::In(a), MetaOp::In(b)) => values_subset(a, b),
-        (MetaOp::In(a), MetaOp::NotIn(b)) => a.iter().all(|x| !values_subset(std::slice::from_ref(x), b)),
+        (MetaOp::In(a), MetaOp::NotIn(b)) => {
+            a.iter().all(|x| !values_subset(std::slice::from_ref(x), b))
+        }
         (MetaOp::NotIn(a), MetaOp::NotIn(b)) => values_subset(b, a),
         (MetaOp::Num(a), MetaOp::Num(b)) => num_implies(a, b),
         (MetaOp::Regex(a), MetaOp::Regex(b)) => a.as_str() == b.as_str(),
@@ -392,7 +397,10 @@ mod tests {
         assert!(implies(&between, &cond("{ turns = { gt = 1 } }")));
         assert!(!implies(&between, &cond("{ turns = { gt = 2 } }")));
         assert!(implies(&cond("{ turns = 3 }"), &between));
-        assert!(implies(&cond("{ turns = 3 }"), &cond("{ turns = { ne = 5 } }")));
+        assert!(implies(
+            &cond("{ turns = 3 }"),
+            &cond("{ turns = { ne = 5 } }")
+        ));
         assert!(!implies(&between, &cond("{ turns = { ne = 3 } }")));
     }
 
@@ -433,7 +441,10 @@ mod tests {
         let two = cond("{ meta.task = [\"simple\", \"reasoning\"] }");
         assert!(implies(&simple, &two));
         assert!(!implies(&two, &simple));
-        assert!(implies(&simple, &cond("{ meta.task = { ne = \"coding\" } }")));
+        assert!(implies(
+            &simple,
+            &cond("{ meta.task = { ne = \"coding\" } }")
+        ));
         assert!(!implies(&simple, &cond("{ meta.plan = \"simple\" }")));
         // Extra conditions narrow: A and B implies A.
         let both = cond("{ meta.task = \"simple\", input_chars = { lt = 5 } }");

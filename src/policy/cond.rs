@@ -827,9 +827,14 @@ mod tests {
             Some(Cond::Text(t)) => t.label,
             other => panic!("{other:?}"),
         };
-        assert_eq!(label("when = { input = \"explain\" }"), "contains \"explain\"");
         assert_eq!(
-            label("when = { input = { contains_any = [\"a\", \"b\"], not_contains = \"c\", case_sensitive = true } }"),
+            label("when = { input = \"explain\" }"),
+            "contains \"explain\""
+        );
+        assert_eq!(
+            label(
+                "when = { input = { contains_any = [\"a\", \"b\"], not_contains = \"c\", case_sensitive = true } }"
+            ),
             "contains_any [\"a\", \"b\"] and not_contains \"c\" (case-sensitive)"
         );
         assert_eq!(

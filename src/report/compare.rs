@@ -90,7 +90,8 @@ pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<De
 /// unrounded (to 1e-8 like the CSV); field names documented in the README.
 pub fn json(a: &Path, b: &Path, deltas: &[Delta]) -> serde_json::Value {
     use super::tables::jnum;
-    let paired = |x: &Paired| serde_json::json!({"delta": jnum(x.delta), "ci95": [jnum(x.lo), jnum(x.hi)]});
+    let paired =
+        |x: &Paired| serde_json::json!({"delta": jnum(x.delta), "ci95": [jnum(x.lo), jnum(x.hi)]});
     serde_json::json!({
         "a": a.display().to_string(),
         "b": b.display().to_string(),

@@ -179,9 +179,7 @@ pub fn summary_value(p: &PolicySummary) -> serde_json::Value {
 /// figures of the headline and of the report's comparison table.
 pub fn comparison_value(c: &crate::analysis::tradeoff::Comparison) -> serde_json::Value {
     let st = &c.stats;
-    let paired = |x: &crate::analysis::stats::Paired| {
-        serde_json::json!({"delta": jnum(x.delta), "ci95": [jnum(x.lo), jnum(x.hi)]})
-    };
+    let paired = |x: &crate::analysis::stats::Paired| serde_json::json!({"delta": jnum(x.delta), "ci95": [jnum(x.lo), jnum(x.hi)]});
     serde_json::json!({
         "policy": c.policy,
         "baseline": c.baseline,

@@ -296,16 +296,9 @@ impl<'a> Simulation<'a> {
             (rows[r], mine)
         } else {
             let mut attempts = Vec::new();
-            let row = engine::run_stateless_probed(
-                &env,
-                b,
-                r,
-                row_idx,
-                arr[r],
-                &mut attempts,
-                &mut rec,
-            )
-            .map_err(SimError::Missing)?;
+            let row =
+                engine::run_stateless_probed(&env, b, r, row_idx, arr[r], &mut attempts, &mut rec)
+                    .map_err(SimError::Missing)?;
             (row, attempts)
         };
         Ok(Explained {

@@ -18,8 +18,8 @@ use super::bound::{BStrategy, Bound, KeyCol, Limits};
 use super::engine::{Admit, Call, Env, Flight, Gate, MissingCell, Outcome, Step};
 use super::plan::Plan;
 use super::probe::{
-    BreakerView, BudgetView, CacheView, CooldownView, GateView, Inspect, MinuteView, Next,
-    NoProbe, Probe, ProbeEvent, Probed,
+    BreakerView, BudgetView, CacheView, CooldownView, GateView, Inspect, MinuteView, Next, NoProbe,
+    Probe, ProbeEvent, Probed,
 };
 use super::trace::{Attempt, TraceRow, flags};
 use crate::dataset::{ModelId, Status};
@@ -337,31 +337,39 @@ impl Inspect for StateGate {
             let w = cd.window_s * 1000.0;
             let current = (t / w).floor() * w;
             CooldownView {
-                fails: if current > st.cd_window { 0 } else { st.cd_fails },
+                fails: if current > st.cd_window {
+                    0
+                } else {
+                    st.cd_fails
+                },
                 allowed: cd.allowed_fails,
                 window_start_ms: current.max(st.cd_window),
                 until_ms: (t < st.cooldown_until).then_some(st.cooldown_until),
             }
         });
-        let breaker = b.gateway.circuit_breaker.as_ref().map(|cb| match st.breaker {
-            Breaker::Open { until } if t >= until && cb.half_open_probes == 0 => {
-                BreakerView::Closed {
-                    fails: 0,
-                    total: 0,
-                    threshold: cb.failure_threshold,
+        let breaker = b
+            .gateway
+            .circuit_breaker
+            .as_ref()
+            .map(|cb| match st.breaker {
+                Breaker::Open { until } if t >= until && cb.half_open_probes == 0 => {
+                    BreakerView::Closed {
+                        fails: 0,
+                        total: 0,
+                        threshold: cb.failure_threshold,
+                    }
                 }
-            }
-            Breaker::Open { until } if t >= until => BreakerView::HalfOpen {
-                probes_left: cb.half_open_probes,
-            },
-            Breaker::Open { until } => BreakerView::Open { until_ms: until },
-            Breaker::HalfOpen { probes_left } => BreakerView::HalfOpen { probes_left },
-            Breaker::Closed { fails, total } => BreakerView::Closed {
-                fails,
-                total,
-                threshold: cb.failure_threshold,
-            },
-        });
+                Breaker::Open { until } if t >= until => BreakerView::HalfOpen {
+                    probes_left: cb.half_open_probes,
+                },
+                Breaker::Open { until } => BreakerView::Open { until_ms: until },
+                Breaker::HalfOpen { probes_left } => BreakerView::HalfOpen { probes_left },
+                Breaker::Closed { fails, total } => BreakerView::Closed {
+                    fails,
+                    total,
+                    threshold: cb.failure_threshold,
+                },
+            });
         let Limits {
             rpm,
             tpm,
