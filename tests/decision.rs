@@ -502,3 +502,71 @@ proptest::proptest! {
         proptest::prop_assert!((seg_cost - cost).abs() < 1e-12);
     }
 }
+
+/// A cache hit and a local rate-limit refusal, explained. Three requests a second
+/// apart: r1 and r2 ask the same thing, r3 something else. `a` allows 1 call a
+/// minute. r1: a answers in 100 ms (cached until 100 ms + 1 h). r2: served from the
+/// cache, no call. r3: a has used its 1 rpm this minute → refused locally (429, no
+/// call, free) → falls back to b, which answers.
+#[test]
+fn explain_shows_a_cache_hit_and_a_local_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |f: &str, t: &str| std::fs::write(dir.path().join(f), t).unwrap();
+    w(
+        "dataset.toml",
+        "name = \"tiny\"\nrequests = \"requests.csv\"\nresponses = [\"responses.csv\"]\npricing = [\"pricing.toml\"]\n",
+    );
+    w(
+        "requests.csv",
+        "id,ts,input,input_tokens\nr1,1000,same question,10\nr2,1001,same question,10\nr3,1002,other question,10\n",
+    );
+    w(
+        "responses.csv",
+        "request_id,model,status,output_tokens,latency_ms,quality\nr1,a,ok,10,100,1\nr2,a,ok,10,100,1\nr3,a,ok,10,100,1\nr1,b,ok,10,200,0.5\nr2,b,ok,10,200,0.5\nr3,b,ok,10,200,0.5\n",
+    );
+    w(
+        "pricing.toml",
+        "[models.a]\ninput_per_mtok = 1\noutput_per_mtok = 1\n[models.b]\ninput_per_mtok = 1\noutput_per_mtok = 1\n",
+    );
+    w(
+        "p.toml",
+        "name = \"p\"\n[models]\nfast = { model = \"a\", rpm = 1 }\n[gateway]\ncache = { kind = \"exact\", ttl_s = 3600, hit_latency_ms = 5 }\n[default]\nroute.fallback = [\"fast\", \"b\"]\n",
+    );
+    let d = dir.path().to_str().unwrap().to_string();
+    let p = dir.path().join("p.toml").to_str().unwrap().to_string();
+    let r2 = ok(&routesim(&[
+        "explain",
+        "-p",
+        &p,
+        "-d",
+        &d,
+        "--request",
+        "r2",
+    ]));
+    assert!(
+        r2.contains("at arrival: cache hit (answer of a stored until 3600.100 s)"),
+        "{r2}"
+    );
+    assert!(
+        r2.contains("outcome: ok from a after 0 calls; cost $0.000000; latency 5 ms; quality 1.000; cache_hit"),
+        "{r2}"
+    );
+    let r3 = ok(&routesim(&[
+        "explain",
+        "-p",
+        &p,
+        "-d",
+        &d,
+        "--request",
+        "r3",
+    ]));
+    for line in [
+        "at arrival: cache miss (nothing stored for this input)",
+        "+0 ms a: minute from 0.000 s: 1 of 1 rpm → refused by the gateway (429, rate limit)",
+        "a → 429 without a call → fall back to the next model",
+        "+0 ms b: no gateway state → call",
+        "outcome: ok from b after 1 call; cost $0.000020; latency 200 ms; quality 0.500; fell_back, local_429",
+    ] {
+        assert!(r3.contains(line), "missing {line:?} in:\n{r3}");
+    }
+}

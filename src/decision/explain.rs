@@ -103,7 +103,11 @@ fn meta_op_text(op: &MetaOp) -> String {
 /// A prompt excerpt for explanations (first 40 characters, one line).
 fn excerpt(s: &str) -> String {
     let one: String = s.replace(['\n', '\r'], " ");
-    crate::plot::short(&one, 40)
+    if one.chars().count() <= 40 {
+        one
+    } else {
+        format!("{}…", one.chars().take(39).collect::<String>())
+    }
 }
 
 /// Context of a condition walk.
