@@ -55,6 +55,11 @@ fn n(x: f64) -> String {
     crate::dataset::records::fmt_num(x)
 }
 
+/// Milliseconds to 0.1 ms (recorded latencies are f32: no binary noise shown).
+fn ms1(x: f64) -> String {
+    n((x * 10.0).round() / 10.0)
+}
+
 fn num_test_text(t: &NumTest) -> String {
     let mut parts = Vec::new();
     for (op, v) in [
@@ -550,7 +555,7 @@ fn admit_name(a: &Admit) -> &'static str {
 
 fn next_text(next: &Next, e: &Explanation) -> String {
     match next {
-        Next::Retry { at_ms } => format!("retry at +{} ms", n(e.rel(*at_ms))),
+        Next::Retry { at_ms } => format!("retry at +{} ms", ms1(e.rel(*at_ms))),
         Next::Fallback => "fall back to the next model".into(),
         Next::Escalate => "not accepted: escalate to the next model".into(),
         Next::Done => "done".into(),
@@ -687,7 +692,7 @@ impl Explanation {
                     let _ = writeln!(
                         s,
                         "  +{} ms {}: {} → {}",
-                        n(self.rel(*t)),
+                        ms1(self.rel(*t)),
                         self.model(*model),
                         state_text(state),
                         admit_text(admit)
@@ -702,7 +707,7 @@ impl Explanation {
                     let _ = writeln!(
                         s,
                         "  +{} ms {}: refused without a call, the prompt's {input_tokens} tokens exceed its context window of {window}",
-                        n(self.rel(*t)),
+                        ms1(self.rel(*t)),
                         self.model(*model)
                     );
                 }
@@ -712,7 +717,7 @@ impl Explanation {
                         format!(
                             "{} after {} ms, {}",
                             o.status,
-                            n(o.latency_ms),
+                            ms1(o.latency_ms),
                             usd6(o.cost_usd)
                         )
                     } else {
@@ -760,7 +765,7 @@ impl Explanation {
             row.status,
             plural(row.attempts as u32, "call"),
             usd6(row.cost_usd),
-            n(row.latency_ms),
+            ms1(row.latency_ms),
             if fl.is_empty() {
                 String::new()
             } else {
