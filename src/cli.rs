@@ -40,6 +40,12 @@ pub enum Command {
     /// Find the cheapest setting of a policy's parameters whose quality stays within a
     /// margin of a baseline: searched on a training split, reported on a held-out one.
     Tune(TuneArgs),
+    /// What changes, request by request, when policy A is replaced by policy B.
+    Diff(DiffArgs),
+    /// Why one request went where it went under a policy, step by step.
+    Explain(ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
 }
 
 /// The gateway of `import-config`.
@@ -164,6 +170,127 @@ impl TuneArgs {
     }
 }
 
+
+/// `routesim completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The completion script of `shell` for the whole command line.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "routesim",
+        &mut out,
+    );
+    out
+}
+
+/// What `diff` and `explain` read and how they simulate it (as `run`).
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Dataset: a folder with dataset.toml, a FastChat folder, or a CSV/JSONL/Parquet file.
+    #[arg(short, long)]
+    pub dataset: PathBuf,
+    /// Pricing files, tried in order after the dataset's own.
+    #[arg(long, num_args = 1..)]
+    pub pricing: Vec<PathBuf>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// What to do when a chosen model has no recorded response (live is refused).
+    #[arg(long, value_enum, default_value_t = MissingArg::Skip)]
+    pub missing: MissingArg,
+    /// Arrival model (as for run).
+    #[arg(long, default_value = "recorded", value_parser = ArrivalSpec::parse)]
+    pub arrival: ArrivalSpec,
+    /// Only the first N requests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Run even when some models have no price (their costs are unknown).
+    #[arg(long)]
+    pub unpriced: bool,
+    /// Price dated catalog entries as of this date (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub pricing_date: Option<String>,
+    /// Print JSON instead of text (field names in the README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SimArgs {
+    fn into_inputs(self) -> routesim::app::SimInputs {
+        routesim::app::SimInputs {
+            dataset: self.dataset,
+            pricing: self.pricing,
+            seed: self.seed,
+            missing: self.missing.into(),
+            arrival: self.arrival,
+            limit: self.limit.map(|n| n as usize),
+            unpriced: self.unpriced,
+            pricing_date: self.pricing_date,
+            json: self.json,
+        }
+    }
+}
+
+/// `routesim diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Policy A (before).
+    pub a: PathBuf,
+    /// Policy B (after).
+    pub b: PathBuf,
+    /// Also group the changes by these fields (e.g. meta.task).
+    #[arg(long, num_args = 1..)]
+    pub by: Vec<String>,
+    /// Data and simulation.
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+impl DiffArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::DiffOptions {
+        routesim::app::DiffOptions {
+            a: self.a,
+            b: self.b,
+            by: self.by,
+            inputs: self.sim.into_inputs(),
+        }
+    }
+}
+
+/// `routesim explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Policy file.
+    #[arg(short, long)]
+    pub policy: PathBuf,
+    /// Id of the request to explain.
+    #[arg(long)]
+    pub request: String,
+    /// Data and simulation.
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+impl ExplainArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::ExplainOptions {
+        routesim::app::ExplainOptions {
+            policy: self.policy,
+            request: self.request,
+            inputs: self.sim.into_inputs(),
+        }
+    }
+}
+
 /// `routesim merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -265,6 +392,9 @@ pub struct CompareArgs {
     /// Write compare.md and compare.html into this folder (default: print Markdown).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
+    /// Print the deltas as JSON instead of Markdown (field names in the README).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--missing`.
@@ -384,6 +514,9 @@ pub struct RunArgs {
     /// The weak model of a two-model family (with --strong).
     #[arg(long, requires = "strong")]
     pub weak: Option<String>,
+    /// Print the figures as JSON instead of the table (field names in the README).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `routesim validate`.
@@ -453,6 +586,7 @@ impl RunArgs {
             shard_key: self.shard_key,
             sweeps: self.sweeps,
             pair: self.strong.zip(self.weak),
+            json: self.json,
         }
     }
 }

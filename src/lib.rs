@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod app;
 pub mod dataset;
+pub mod decision;
 pub mod error;
 pub mod plot;
 pub mod policy;

@@ -29,12 +29,20 @@ fn main() -> ExitCode {
         }
         Command::Synth(a) => routesim::app::synth(&a.into_options()),
         Command::Report(a) => routesim::app::report_dir(&a.dir, &a.by, a.baseline.as_deref()),
-        Command::Compare(a) => routesim::app::compare(&a.a, &a.b, a.out.as_deref()),
+        Command::Compare(a) => routesim::app::compare(&a.a, &a.b, a.out.as_deref(), a.json),
         Command::Record(a) => routesim::app::record(&a.into_options()),
         Command::MockServer(a) => routesim::app::mock_server(a.port, a.latency_ms),
         Command::Merge(a) => routesim::app::merge(&a.shards, &a.out),
         Command::ImportConfig(a) => routesim::app::import_config(&a.into_options()),
         Command::Tune(a) => routesim::app::tune(&a.into_options()),
+        Command::Diff(a) => routesim::app::diff_cmd(&a.into_options()),
+        Command::Explain(a) => routesim::app::explain_cmd(&a.into_options()),
+        Command::Completions(a) => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(&cli::completions(a.shell))
+                .map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -113,16 +113,39 @@ fn example_report_is_complete_deterministic_and_re_renderable() {
             "{c}.svg"
         );
     }
-    // The HTML is self-contained: no network references, charts inlined.
+    // The HTML is self-contained: no network references, charts inlined, one inline
+    // script (the tooltips) and nothing loaded by it.
     let html = std::fs::read_to_string(a.join("index.html")).unwrap();
     let no_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
     assert!(
         !no_ns.contains("http://")
             && !no_ns.contains("https://")
-            && !no_ns.contains("<script")
-            && !no_ns.contains("src="),
+            && !no_ns.contains("src=")
+            && !no_ns.contains("fetch(")
+            && !no_ns.contains("XMLHttpRequest")
+            && !no_ns.contains("import("),
         "self-contained"
     );
+    assert_eq!(html.matches("<script").count(), 1, "one inline script");
+    assert!(
+        html.contains("<script>(function(){"),
+        "inline, no attributes"
+    );
+    // Every chart has hover targets for its policies.
+    for c in [
+        "cost_quality",
+        "latency_cdf",
+        "model_mix",
+        "cost_over_time",
+        "quality_by_segment",
+    ] {
+        let at = html.find(&format!("id=\"chart-{c}\"")).expect(c);
+        let chart = &html[at..at + html[at..].find("</svg>").unwrap()];
+        assert!(
+            chart.contains("<g class=\"hot\">") && chart.contains("data-policy=\"hybrid\""),
+            "{c}"
+        );
+    }
     assert_eq!(html.matches("<svg").count(), 5);
     // Re-rendering from the trace folder reproduces the tables byte for byte.
     let before = std::fs::read(a.join("summary.csv")).unwrap();

@@ -3,6 +3,7 @@
 //! `routesim run` resolves its options into a typed [`RunPlan`] first.
 
 mod import_config;
+mod decide;
 mod plan;
 mod run;
 mod shard;
@@ -11,6 +12,8 @@ pub mod tune;
 pub use import_config::{
     ConfigGateway, ImportConfigOptions, columns_of, import_config, import_text,
 };
+
+pub use decide::{DiffOptions, ExplainOptions, SimInputs, diff_cmd, explain_cmd, json_text};
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use run::{Loaded, load_inputs, run};
@@ -169,26 +172,42 @@ pub fn validate(policies: &[PathBuf], dataset: Option<&Path>, example: bool) -> 
                 .map(|_| crate::pricing::ModelPrice::per_mtok(0.0, 0.0, "validation"))
                 .collect()
         });
-        sim::bind_all(&ds, &prices, &pols, &SimOptions::default())?;
+        let bounds = sim::bind_all(&ds, &prices, &pols, &SimOptions::default())?;
         println!(
             "{} policies OK against {} ({} models)",
             pols.len(),
             ds.info.name,
             ds.n_models()
         );
+        for (p, b) in pols.iter().zip(&bounds) {
+            let usage = crate::decision::rules::rule_usage(p, b, &ds);
+            print_policy_line(p);
+            let findings = crate::decision::rules::all_findings(p, Some((&usage, &ds.info.name)));
+            for f in findings {
+                println!("    {}", f.message);
+            }
+        }
     } else {
         println!("{} policies OK", pols.len());
-    }
-    for p in &pols {
-        println!(
-            "  {} ({}): {} rules{}",
-            p.name,
-            p.file,
-            p.rules.len(),
-            if p.is_stateful() { ", stateful" } else { "" }
-        );
+        for p in &pols {
+            print_policy_line(p);
+            for f in crate::decision::rules::all_findings(p, None) {
+                println!("    {}", f.message);
+            }
+        }
     }
     Ok(())
+}
+
+/// `validate`'s line for a policy.
+fn print_policy_line(p: &policy::Policy) {
+    println!(
+        "  {} ({}): {} rules{}",
+        p.name,
+        p.file,
+        p.rules.len(),
+        if p.is_stateful() { ", stateful" } else { "" }
+    );
 }
 
 /// Options of `routesim synth`.
@@ -251,19 +270,23 @@ pub fn report_dir(dir: &Path, by: &[String], baseline: Option<&str>) -> Result<(
     Ok(())
 }
 
-/// `routesim compare A B`.
-pub fn compare(a: &Path, b: &Path, out: Option<&Path>) -> Result<()> {
+/// `routesim compare A B` (`json`: print the deltas as JSON instead of Markdown).
+pub fn compare(a: &Path, b: &Path, out: Option<&Path>, json: bool) -> Result<()> {
     let deltas = report::compare::compare(a, b, 1000, 7)?;
     let md = report::compare::markdown(a, b, &deltas);
-    match out {
-        Some(dir) => {
-            let staged = crate::util::files::StagedDir::new(dir)?;
-            staged.write("compare.md", md.as_bytes())?;
-            staged.write("compare.html", report::compare::html(&md).as_bytes())?;
-            let p = staged.commit()?;
+    if let Some(dir) = out {
+        let staged = crate::util::files::StagedDir::new(dir)?;
+        staged.write("compare.md", md.as_bytes())?;
+        staged.write("compare.html", report::compare::html(&md).as_bytes())?;
+        let p = staged.commit()?;
+        if !json {
             println!("comparison written to {}", p.display());
         }
-        None => print!("{md}"),
+    } else if !json {
+        print!("{md}");
+    }
+    if json {
+        print!("{}", json_text(&report::compare::json(a, b, &deltas)));
     }
     Ok(())
 }

@@ -101,6 +101,8 @@ pub struct RunOptions {
     pub sweeps: Vec<String>,
     /// `--strong M --weak M`: the two-model family of the RouteLLM metrics.
     pub pair: Option<(String, String)>,
+    /// `--json`: print the figures as JSON instead of the table.
+    pub json: bool,
 }
 
 impl Default for RunOptions {
@@ -132,6 +134,7 @@ impl Default for RunOptions {
             shard_key: None,
             sweeps: Vec::new(),
             pair: None,
+            json: false,
         }
     }
 }

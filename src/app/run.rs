@@ -57,7 +57,14 @@ pub fn run(o: &super::RunOptions) -> Result<()> {
         (Some(w), a)
     };
     clock.lap("simulate, analyse and write the report");
-    print_run(&loaded, &analysis, written.as_deref());
+    if o.json {
+        print!(
+            "{}",
+            super::json_text(&run_json(&loaded, &analysis, written.as_deref()))
+        );
+    } else {
+        print_run(&loaded, &analysis, written.as_deref());
+    }
     Ok(())
 }
 
@@ -75,7 +82,7 @@ impl PolicySource for Checked<'_> {
 }
 
 /// A simulation error as `routesim run` reports it.
-fn simulation_error(ds: &Dataset, e: SimError) -> anyhow::Error {
+pub(super) fn simulation_error(ds: &Dataset, e: SimError) -> anyhow::Error {
     match e {
         SimError::Missing(m) => InputError::one(Diagnostic::file(
             &ds.info.name,
@@ -318,6 +325,22 @@ pub(super) fn out_dir(plan: &RunPlan, l: &Loaded) -> PathBuf {
             sanitize(&ds.info.name)
         };
         find_root("reports").join(name)
+    })
+}
+
+/// What `routesim run --json` prints: the figures of the table (the objects of
+/// `summary.json`) and of the headlines, with the notes and where the report is.
+fn run_json(l: &Loaded, a: &Analysis, written: Option<&std::path::Path>) -> serde_json::Value {
+    let ds = &l.ds;
+    serde_json::json!({
+        "dataset": ds.info.name,
+        "requests": ds.n_requests(),
+        "models": ds.n_models(),
+        "baseline": a.opts.baseline,
+        "report_dir": written.map(|w| w.display().to_string()),
+        "notes": a.opts.notes,
+        "policies": a.summaries.iter().map(report::tables::summary_value).collect::<Vec<_>>(),
+        "comparisons": a.comparisons.iter().map(report::tables::comparison_value).collect::<Vec<_>>(),
     })
 }
 

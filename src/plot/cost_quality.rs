@@ -1,7 +1,7 @@
 //! Cost vs quality: one point per policy with its 95% CI, the non-decreasing convex
 //! hull as the frontier, single-model baselines and the oracle labelled.
 
-use super::{DrawResult, FONT, GREY, color, text_width};
+use super::{DrawResult, FONT, GREY, Hot, Shape, color, text_width};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -21,6 +21,8 @@ pub enum Kind {
 /// One policy on the chart.
 #[derive(Debug, Clone)]
 pub struct Point {
+    /// Policy name (the hover target's).
+    pub policy: String,
     /// Label (a single-model baseline: its model's short name).
     pub label: String,
     /// Kind.
@@ -59,6 +61,7 @@ pub fn draw<DB: DrawingBackend>(
     pts: &[Point],
     hull: &[(f64, f64)],
     sweeps: &[SweepCurve],
+    hot: &mut Hot,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -115,7 +118,7 @@ where
             root.present()?;
             return Ok(());
         }
-        return draw_quality_only(root, all);
+        return draw_quality_only(root, all, hot);
     }
     if !unknown_cost.is_empty() {
         root.draw(&Text::new(
@@ -271,7 +274,17 @@ where
                     (RGBColor(0, 0, 0), "oracle (hindsight)".to_string())
                 }
             };
-            labels.push((label, chart.backend_coord(&at), col, p.kind == Kind::Policy));
+            let px = chart.backend_coord(&at);
+            hot.add(
+                Shape::Circle {
+                    x: px.0,
+                    y: px.1,
+                    r: 16,
+                },
+                &p.policy,
+                point_detail(p),
+            );
+            labels.push((label, px, col, p.kind == Kind::Policy));
         }
     }
     // Labels: try right, left, above, below; skip a baseline label that cannot fit.
@@ -335,7 +348,11 @@ where
 
 /// Without any known cost (no prices): quality per policy with its CI, one row each,
 /// titled so nobody reads a missing cost as $0.
-fn draw_quality_only<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, pts: &[Point]) -> DrawResult
+fn draw_quality_only<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    pts: &[Point],
+    hot: &mut Hot,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -392,9 +409,30 @@ where
             )))?;
         }
         chart.draw_series(std::iter::once(Circle::new((p.quality, y), 9, c.filled())))?;
+        let px = chart.backend_coord(&(p.quality, y));
+        hot.add(
+            Shape::Circle {
+                x: px.0,
+                y: px.1,
+                r: 14,
+            },
+            &p.policy,
+            point_detail(p),
+        );
     }
     root.present()?;
     Ok(())
+}
+
+/// What a point adds to the policy's figures (which the page shows with it).
+fn point_detail(p: &Point) -> String {
+    match (p.left_out, p.kind) {
+        (true, _) => "measured on other requests: not comparable with the hull".into(),
+        (false, Kind::Oracle) => "hindsight upper bound, not deployable".into(),
+        (false, Kind::Single) => "single-model baseline".into(),
+        (false, Kind::Random) => "uniform random baseline".into(),
+        (false, Kind::Policy) => String::new(),
+    }
 }
 
 trait Snap {

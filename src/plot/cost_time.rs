@@ -1,6 +1,6 @@
 //! Cumulative cost over time per policy, with budget limits as a staircase.
 
-use super::{Curve, DrawResult, FONT, color, short};
+use super::{Curve, DrawResult, FONT, Hot, Shape, color, short};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -10,6 +10,7 @@ pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Curve],
     budgets: &[(String, f64, f64)],
+    hot: &mut Hot,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -62,6 +63,25 @@ where
             .copied()
             .chain(pts.last().copied())
             .collect();
+        let last = pts.last().copied().unwrap_or((0.0, 0.0));
+        let budget = budgets
+            .iter()
+            .find(|(p, _, _)| p == name)
+            .map(|(_, l, h)| format!(" (budget ${l} per {h} h)"))
+            .unwrap_or_default();
+        hot.add(
+            Shape::Line(thin.iter().map(|p| chart.backend_coord(p)).collect()),
+            name,
+            format!(
+                "cumulative cost: ${:.4} after {}{budget}",
+                last.1,
+                if last.0 < 1.0 {
+                    format!("{:.0} min", last.0 * 60.0)
+                } else {
+                    format!("{:.1} h", last.0)
+                }
+            ),
+        );
         chart
             .draw_series(LineSeries::new(thin, c.stroke_width(3)))?
             .label(short(name, 28))

@@ -1,6 +1,6 @@
 //! Latency CDF per policy (log x).
 
-use super::{Curve, DrawResult, FONT, color, short};
+use super::{Curve, DrawResult, FONT, Hot, Shape, color, short};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -21,7 +21,11 @@ pub fn cdf_points(sorted: &[f64]) -> Vec<(f64, f64)> {
 }
 
 /// Draw the CDF curves of `series` ([`cdf_points`] per policy).
-pub fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, series: &[Curve]) -> DrawResult
+pub fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    series: &[Curve],
+    hot: &mut Hot,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -70,6 +74,20 @@ where
             continue;
         }
         let pts: Vec<(f64, f64)> = curve.points.iter().map(|&(x, y)| (x.max(x0), y)).collect();
+        let median = curve
+            .points
+            .iter()
+            .find(|p| p.1 >= 0.5)
+            .map(|p| p.0)
+            .unwrap_or(f64::NAN);
+        hot.add(
+            Shape::Line(pts.iter().map(|p| chart.backend_coord(p)).collect()),
+            &curve.name,
+            format!(
+                "latency: half of the requests within {} (CDF)",
+                super::fmt_ms(median)
+            ),
+        );
         let name = &curve.name;
         // Baselines in grey, policies in colour.
         let c = if curve.baseline {

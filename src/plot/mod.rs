@@ -64,6 +64,63 @@ pub struct ChartFile {
     pub title: String,
     /// SVG markup.
     pub svg: String,
+    /// Where each policy is drawn (SVG pixels), for the interactive page.
+    pub hot: Vec<HotSpot>,
+}
+
+/// The shape of a hover target, in the chart's pixel coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// A point's marker.
+    Circle {
+        /// Centre x.
+        x: i32,
+        /// Centre y.
+        y: i32,
+        /// Radius.
+        r: i32,
+    },
+    /// A bar or a cell.
+    Rect {
+        /// Left.
+        x0: i32,
+        /// Top.
+        y0: i32,
+        /// Right.
+        x1: i32,
+        /// Bottom.
+        y1: i32,
+    },
+    /// A line (hovered along its stroke).
+    Line(Vec<(i32, i32)>),
+}
+
+/// A hover target of the interactive page: where a policy is drawn and what the
+/// chart shows of it there. The page adds the policy's figures from the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotSpot {
+    /// Shape.
+    pub shape: Shape,
+    /// Policy name.
+    pub policy: String,
+    /// What this mark shows (`model gpt-4o: 62.4% of covered requests`).
+    pub detail: String,
+}
+
+/// Collects the hover targets of a chart while it is drawn (the SVG pass keeps
+/// them; the PNG pass draws the same marks and drops them).
+#[derive(Debug, Default)]
+pub struct Hot(pub Vec<HotSpot>);
+
+impl Hot {
+    /// Add a target.
+    pub fn add(&mut self, shape: Shape, policy: &str, detail: impl Into<String>) {
+        self.0.push(HotSpot {
+            shape,
+            policy: policy.to_string(),
+            detail: detail.into(),
+        });
+    }
 }
 
 /// Draw a chart to `<dir>/<name>.png` and `<dir>/<name>.svg` with the same drawing
@@ -75,18 +132,21 @@ macro_rules! draw_both {
         let png = $dir.join(format!("{}.png", $name));
         {
             let root = BitMapBackend::new(&png, $crate::plot::SIZE).into_drawing_area();
-            $f(root).map_err(|e| anyhow::anyhow!("drawing {}: {e}", $name))?;
+            $f(root, &mut $crate::plot::Hot::default())
+                .map_err(|e| anyhow::anyhow!("drawing {}: {e}", $name))?;
         }
         let mut svg = String::new();
+        let mut hot = $crate::plot::Hot::default();
         {
             let root = SVGBackend::with_string(&mut svg, $crate::plot::SIZE).into_drawing_area();
-            $f(root).map_err(|e| anyhow::anyhow!("drawing {}: {e}", $name))?;
+            $f(root, &mut hot).map_err(|e| anyhow::anyhow!("drawing {}: {e}", $name))?;
         }
         std::fs::write($dir.join(format!("{}.svg", $name)), &svg)?;
         $crate::plot::ChartFile {
             name: $name.to_string(),
             title: $title.to_string(),
             svg,
+            hot: hot.0,
         }
     }};
 }
@@ -157,14 +217,14 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
     init_fonts();
     std::fs::create_dir_all(dir)?;
     let mut out = vec![
-        draw_both!(dir, "cost_quality", "Cost vs quality", |root| {
-            cost_quality::draw(root, &d.points, &d.hull, &d.sweeps)
+        draw_both!(dir, "cost_quality", "Cost vs quality", |root, hot| {
+            cost_quality::draw(root, &d.points, &d.hull, &d.sweeps, hot)
         }),
-        draw_both!(dir, "latency_cdf", "Latency distribution", |root| {
-            latency_cdf::draw(root, &d.latencies)
+        draw_both!(dir, "latency_cdf", "Latency distribution", |root, hot| {
+            latency_cdf::draw(root, &d.latencies, hot)
         }),
-        draw_both!(dir, "model_mix", "Model mix", |root| model_mix::draw(
-            root, &d.mix, &d.models
+        draw_both!(dir, "model_mix", "Model mix", |root, hot| model_mix::draw(
+            root, &d.mix, &d.models, hot
         )),
     ];
     if !d.cost_time.is_empty() {
@@ -172,7 +232,7 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
             dir,
             "cost_over_time",
             "Cumulative cost over time",
-            |root| cost_time::draw(root, &d.cost_time, &d.budgets)
+            |root, hot| cost_time::draw(root, &d.cost_time, &d.budgets, hot)
         ));
     }
     if let Some(r) = &d.routellm {
@@ -180,7 +240,7 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
             dir,
             "routellm",
             "Quality vs share of strong-model calls (RouteLLM)",
-            |root| routellm::draw(root, r)
+            |root, hot| routellm::draw(root, r, hot)
         ));
     }
     if let Some((key, values, rows)) = &d.segments {
@@ -188,10 +248,21 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
             dir,
             "quality_by_segment",
             format!("Quality by {key}"),
-            |root| segments::draw(root, key, values, rows)
+            |root, hot| segments::draw(root, key, values, rows, hot)
         ));
     }
     Ok(out)
+}
+
+/// Milliseconds for hover text (`850 ms`, `2.41 s`).
+pub fn fmt_ms(x: f64) -> String {
+    if !x.is_finite() {
+        "—".into()
+    } else if x >= 1000.0 {
+        format!("{:.2} s", x / 1000.0)
+    } else {
+        format!("{x:.0} ms")
+    }
 }
 
 /// Approximate text width in pixels for a font size (DejaVu Sans averages ~0.55 em).

@@ -1,7 +1,7 @@
 //! Model mix: one horizontal stacked bar per policy (share of requests answered by
 //! each model).
 
-use super::{DrawResult, FONT, color, short};
+use super::{DrawResult, FONT, Hot, Shape, color, short};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -10,6 +10,7 @@ pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     mix: &[(String, Vec<(String, f64)>)],
     models: &[String],
+    hot: &mut Hot,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -48,7 +49,7 @@ where
             .unwrap_or_else(|_| super::text_width(&label, 22.0));
         chart_area.draw(&Text::new(label, (px.0 - 12 - tw, px.1 - 12), style))?;
     }
-    for (row, (_, shares)) in mix.iter().enumerate() {
+    for (row, (policy, shares)) in mix.iter().enumerate() {
         let y = (n - 1 - row) as f64;
         let mut x = 0.0;
         for (mi, m) in models.iter().enumerate() {
@@ -64,6 +65,23 @@ where
                 [(x, y + 0.15), (x + share, y + 0.85)],
                 color(mi).filled(),
             )))?;
+            let (a, b) = (
+                chart.backend_coord(&(x, y + 0.85)),
+                chart.backend_coord(&(x + share, y + 0.15)),
+            );
+            hot.add(
+                Shape::Rect {
+                    x0: a.0,
+                    y0: a.1,
+                    x1: b.0,
+                    y1: b.1,
+                },
+                policy,
+                format!(
+                    "model mix: {m} answered {:.1}% of covered requests",
+                    share * 100.0
+                ),
+            );
             x += share;
         }
     }

@@ -2,7 +2,7 @@
 //! router chart): each swept policy's curve, single policies and baselines as points,
 //! random routing's straight line, the optimal curve and the two models' qualities.
 
-use super::{DrawResult, FONT, GREY, color, draw_legend};
+use super::{DrawResult, FONT, GREY, Hot, Shape, color, draw_legend};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -54,7 +54,11 @@ fn pct(v: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// Draw the chart.
-pub fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &RouteLlmChart) -> DrawResult
+pub fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    d: &RouteLlmChart,
+    hot: &mut Hot,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -114,6 +118,25 @@ where
     let mut k = 0usize;
     for s in &d.series {
         let label = format!("{}: {}", super::short(&s.name, 40), apgr(s.apgr));
+        // Hover: the curve as a line, each measured point as a circle.
+        if s.curve.len() > 1 {
+            hot.add(
+                Shape::Line(pct(&s.curve).iter().map(|p| chart.backend_coord(p)).collect()),
+                &s.name,
+                format!("quality vs strong-model share: {}", apgr(s.apgr)),
+            );
+        }
+        for p in pct(&s.points) {
+            let (x, y) = chart.backend_coord(&p);
+            hot.add(
+                Shape::Circle { x, y, r: 12 },
+                &s.name,
+                format!(
+                    "{:.1}% of requests answered by {}, quality {:.3}",
+                    p.0, d.strong.0, p.1
+                ),
+            );
+        }
         match s.kind {
             SeriesKind::Random => {
                 chart

@@ -1,6 +1,6 @@
 //! Quality by segment: a heatmap of policies × segment values with the value printed.
 
-use super::{DrawResult, FONT, short};
+use super::{DrawResult, FONT, Hot, Shape, short};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -34,6 +34,7 @@ pub fn draw<DB: DrawingBackend>(
     key: &str,
     values: &[String],
     rows: &[(String, Vec<f64>)],
+    hot: &mut Hot,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -78,6 +79,24 @@ where
         ))?;
         for (j, q) in vals.iter().enumerate() {
             let x = left + j as i32 * cw;
+            hot.add(
+                Shape::Rect {
+                    x0: x,
+                    y0: y,
+                    x1: x + cw - 2,
+                    y1: y + ch - 2,
+                },
+                name,
+                format!(
+                    "{key} = {}: quality {}",
+                    values.get(j).map(String::as_str).unwrap_or(""),
+                    if q.is_finite() {
+                        format!("{q:.3}")
+                    } else {
+                        "— (no requests)".into()
+                    }
+                ),
+            );
             if !q.is_finite() {
                 root.draw(&Rectangle::new(
                     [(x, y), (x + cw - 2, y + ch - 2)],

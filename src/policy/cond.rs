@@ -105,6 +105,9 @@ pub struct TextTest {
     pub all: Vec<Pattern>,
     /// No pattern may match.
     pub none: Vec<Pattern>,
+    /// The test as written, for explanations and for comparing conditions
+    /// (`contains_any ["explain", "analyze"]`).
+    pub label: String,
 }
 
 impl TextTest {
@@ -113,6 +116,7 @@ impl TextTest {
         Ok(TextTest {
             all: vec![literal_alternation(words, case_sensitive)?],
             none: Vec::new(),
+            label: text_label("contains_any", words, case_sensitive),
         })
     }
 
@@ -121,6 +125,22 @@ impl TextTest {
     pub fn test(&self, text: &str) -> bool {
         self.all.iter().all(|r| r.is_match(text)) && !self.none.iter().any(|r| r.is_match(text))
     }
+}
+
+/// `op "w"` or `op ["a", "b"]`, plus ` (case-sensitive)`.
+fn text_label<S: AsRef<str>>(op: &str, words: &[S], case_sensitive: bool) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("{:?}", w.as_ref())).collect();
+    let list = if quoted.len() == 1 {
+        quoted[0].clone()
+    } else {
+        format!("[{}]", quoted.join(", "))
+    };
+    let case = if case_sensitive {
+        " (case-sensitive)"
+    } else {
+        ""
+    };
+    format!("{op} {list}{case}")
 }
 
 /// Literal words. Case-sensitive words use an Aho–Corasick automaton; case-insensitive
@@ -459,6 +479,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
             Cond::Text(TextTest {
                 all: vec![r],
                 none: vec![],
+                label: text_label("contains", &[s.as_ref()], false),
             })
         });
     }
@@ -470,10 +491,27 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
     let mut test = TextTest {
         all: Vec::new(),
         none: Vec::new(),
+        label: String::new(),
     };
+    let mut labels: Vec<String> = Vec::new();
     let mut ok = true;
     for (k, val) in t.iter() {
         let key: &str = k.get_ref();
+        if let Some(ws) = match key {
+            "regex" => val.get_ref().as_str().map(|p| vec![p.to_string()]),
+            "case_sensitive" => None,
+            _ => match val.get_ref() {
+                DeValue::String(w) => Some(vec![w.to_string()]),
+                DeValue::Array(a) => Some(
+                    a.iter()
+                        .filter_map(|x| x.get_ref().as_str().map(String::from))
+                        .collect(),
+                ),
+                _ => None,
+            },
+        } {
+            labels.push(text_label(key, &ws, false));
+        }
         match key {
             "contains" | "contains_any" | "not_contains" => {
                 let Some(words) = doc.strings(val, key) else {
@@ -528,6 +566,10 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
             "input: expected contains, contains_any, contains_all, not_contains or regex",
         );
         ok = false;
+    }
+    test.label = labels.join(" and ");
+    if case_sensitive {
+        test.label.push_str(" (case-sensitive)");
     }
     ok.then_some(Cond::Text(test))
 }
@@ -777,6 +819,28 @@ mod tests {
             cond("when = { meta.task = \"coding\", input_tokens = { between = [10, 20] } }");
         assert!(e.is_empty(), "{e:?}");
         assert!(matches!(c.unwrap(), Cond::All(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn text_tests_keep_how_they_were_written() {
+        let label = |src: &str| match cond(src).0 {
+            Some(Cond::Text(t)) => t.label,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            label("when = { input = \"explain\" }"),
+            "contains \"explain\""
+        );
+        assert_eq!(
+            label(
+                "when = { input = { contains_any = [\"a\", \"b\"], not_contains = \"c\", case_sensitive = true } }"
+            ),
+            "contains_any [\"a\", \"b\"] and not_contains \"c\" (case-sensitive)"
+        );
+        assert_eq!(
+            label("when = { input = { regex = \"^fix\" } }"),
+            "regex \"^fix\""
+        );
     }
 
     #[test]

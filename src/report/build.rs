@@ -457,6 +457,7 @@ fn chart_data(
         .map(|(r, info)| {
             let x = &r.summary;
             Point {
+                policy: x.policy.clone(),
                 label: match info.kind.single_model() {
                     Some(m) => crate::plot::short_model(m).to_string(),
                     None => x.policy.clone(),

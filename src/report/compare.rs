@@ -86,6 +86,27 @@ pub fn compare(a: &Path, b: &Path, resamples: usize, seed: u64) -> Result<Vec<De
     Ok(out)
 }
 
+/// The deltas as JSON (`routesim compare --json`): the figures of the Markdown table,
+/// unrounded (to 1e-8 like the CSV); field names documented in the README.
+pub fn json(a: &Path, b: &Path, deltas: &[Delta]) -> serde_json::Value {
+    use super::tables::jnum;
+    let paired =
+        |x: &Paired| serde_json::json!({"delta": jnum(x.delta), "ci95": [jnum(x.lo), jnum(x.hi)]});
+    serde_json::json!({
+        "a": a.display().to_string(),
+        "b": b.display().to_string(),
+        "policies": deltas.iter().map(|d| serde_json::json!({
+            "policy": d.policy,
+            "pairs": d.pairs,
+            "cost_per_1k_usd": {"a": jnum(d.cost_per_1k.0), "b": jnum(d.cost_per_1k.1)},
+            "quality": {"a": jnum(d.quality.0), "b": jnum(d.quality.1)},
+            "d_quality": {"delta": jnum(d.d_quality.delta), "ci95": [jnum(d.d_quality.lo), jnum(d.d_quality.hi)], "p": jnum(d.p), "p_holm": jnum(d.p_holm)},
+            "d_cost_per_request_usd": paired(&d.d_cost),
+            "d_p95_ms": paired(&d.d_p95),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// Markdown table of the deltas.
 pub fn markdown(a: &Path, b: &Path, deltas: &[Delta]) -> String {
     let mut s = format!(

@@ -1,10 +1,17 @@
-//! `index.html`: one self-contained page (inline CSS and SVG, no scripts, no network
-//! references) with the tables and charts of the report.
+//! `index.html`: one self-contained page (inline CSS, SVG and one small inline
+//! script; no network references) with the tables and charts of the report.
+//!
+//! Every chart is interactive: each policy's marks (points, lines, bars, cells) get
+//! an invisible hover target laid over the SVG, carrying the policy's name, what
+//! the mark shows, and its figures from the summary (cost, quality with its CI,
+//! latency, coverage, errors, fallbacks, top model); the script shows them in a
+//! tooltip. Without the script the page reads as before.
 
 use super::build::Analysis;
 use super::fmt::{fh, usd};
 use super::markdown::{headline, p_text, signed, signed_ms, signed_usd};
-use crate::plot::ChartFile;
+use crate::analysis::PolicySummary;
+use crate::plot::{ChartFile, HotSpot, Shape};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -48,7 +55,92 @@ tr.baseline td{color:#666}
 .chart{margin:1.2rem 0}.chart svg{width:100%;height:auto;border:1px solid #eee}
 .note{color:#555;font-size:.9rem}
 ul.headline li{margin:.4rem 0}
+.hot .on{fill:#000;fill-opacity:.12;stroke:#000;stroke-opacity:.35}.hot polyline.on{fill:none}
+#tip{position:absolute;display:none;pointer-events:none;background:#fff;border:1px solid #999;border-radius:4px;box-shadow:0 2px 8px rgba(0,0,0,.2);padding:.45rem .6rem;font-size:.85rem;white-space:pre-line;max-width:28rem;z-index:10}
+#tip b{display:block;margin-bottom:.2rem}
 "#;
+
+/// The tooltip: shows a hover target's text next to the pointer.
+const SCRIPT: &str = r#"(function(){var tip=document.getElementById('tip');if(!tip)return;
+document.querySelectorAll('.hot [data-tip]').forEach(function(el){
+function show(e){var t=el.getAttribute('data-tip').split('\n');tip.textContent='';var b=document.createElement('b');b.textContent=t[0];tip.appendChild(b);tip.appendChild(document.createTextNode(t.slice(1).join('\n')));tip.style.display='block';move(e);el.classList.add('on');}
+function move(e){var x=e.pageX+14,y=e.pageY+14,w=tip.offsetWidth;if(x+w>window.scrollX+document.documentElement.clientWidth)x=e.pageX-14-w;tip.style.left=x+'px';tip.style.top=y+'px';}
+el.addEventListener('mouseenter',show);el.addEventListener('mousemove',move);
+el.addEventListener('mouseleave',function(){tip.style.display='none';el.classList.remove('on');});});})();"#;
+
+/// A policy's figures for its tooltips (one line each).
+fn figures(p: &PolicySummary) -> String {
+    let c = crate::report::tables::row_cells(p);
+    let mut lines = vec![
+        format!("cost {} ({} per 1k requests)", c.cost, c.cost_per_1k),
+        format!("quality {} {} (95% CI)", c.quality, c.ci),
+        format!("latency p50 {}, p95 {}", c.p50, c.p95),
+        format!(
+            "coverage {}, errors {}, fallback {}",
+            c.coverage, c.errors, c.fallback
+        ),
+    ];
+    if !c.top.is_empty() {
+        lines.push(format!("top model {}", c.top));
+    }
+    lines.join("\n")
+}
+
+/// The hover targets of a chart, as an SVG group (its text in `data-tip`: the
+/// policy's name, the mark's detail, then the policy's figures).
+fn hot_layer(hot: &[HotSpot], summaries: &[PolicySummary]) -> String {
+    let mut g = String::from("<g class=\"hot\">");
+    for h in hot {
+        let figs = summaries
+            .iter()
+            .find(|s| s.policy == h.policy)
+            .map(figures)
+            .unwrap_or_default();
+        let tip = if h.detail.is_empty() {
+            format!("{}\n{figs}", h.policy)
+        } else {
+            format!("{}\n{}\n{figs}", h.policy, h.detail)
+        };
+        let attrs = format!(
+            "data-policy=\"{}\" data-tip=\"{}\"",
+            esc(&h.policy),
+            esc(&tip).replace('\n', "&#10;")
+        );
+        match &h.shape {
+            Shape::Circle { x, y, r } => g.push_str(&format!(
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"{r}\" fill=\"#000\" fill-opacity=\"0\" {attrs}/>"
+            )),
+            Shape::Rect { x0, y0, x1, y1 } => g.push_str(&format!(
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#000\" fill-opacity=\"0\" {attrs}/>",
+                x0.min(x1),
+                y0.min(y1),
+                (x1 - x0).abs().max(1),
+                (y1 - y0).abs().max(1)
+            )),
+            Shape::Line(pts) if pts.len() >= 2 => {
+                let d: Vec<String> = pts.iter().map(|(x, y)| format!("{x},{y}")).collect();
+                g.push_str(&format!(
+                    "<polyline points=\"{}\" fill=\"none\" stroke=\"#000\" stroke-opacity=\"0\" stroke-width=\"14\" pointer-events=\"stroke\" {attrs}/>",
+                    d.join(" ")
+                ));
+            }
+            Shape::Line(_) => {}
+        }
+    }
+    g.push_str("</g>");
+    g
+}
+
+/// The chart's SVG with its hover layer on top (inserted before the closing tag).
+fn interactive_svg(c: &ChartFile, summaries: &[PolicySummary]) -> String {
+    let svg = strip_xml_header(&c.svg);
+    match svg.rfind("</svg>") {
+        Some(i) if !c.hot.is_empty() => {
+            format!("{}{}{}", &svg[..i], hot_layer(&c.hot, summaries), &svg[i..])
+        }
+        _ => svg.to_string(),
+    }
+}
 
 /// Render the page.
 pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
@@ -127,10 +219,14 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     }
     for c in charts {
         h.push_str(&format!(
-            "<h2>{}</h2><div class=\"chart\">{}</div>\n",
+            "<h2>{}</h2><div class=\"chart\" id=\"chart-{}\">{}</div>\n",
             esc(&c.title),
-            strip_xml_header(&c.svg)
+            esc(&c.name),
+            interactive_svg(c, &a.summaries)
         ));
+    }
+    if charts.iter().any(|c| !c.hot.is_empty()) {
+        h.push_str("<p class=\"note\">Hover a point, line, bar or cell of a chart for the policy and its figures.</p>\n");
     }
     let figure_notes = super::markdown::figure_notes(a);
     if !o.notes.is_empty() || !figure_notes.is_empty() {
@@ -141,6 +237,8 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
         h.push_str("</ul>\n");
     }
     h.push_str("<p class=\"note\">Files: summary.csv, summary.json, segments.csv, trace/ (Parquet per policy), manifest.json, report.md, charts/.</p>\n");
+    h.push_str("<div id=\"tip\" role=\"tooltip\"></div>\n");
+    h.push_str(&format!("<script>{SCRIPT}</script>\n"));
     h.push_str("</body></html>\n");
     h
 }

@@ -131,7 +131,8 @@ pub fn segments_csv(s: &[SegmentSummary]) -> Vec<u8> {
     csv_bytes(&header, rows)
 }
 
-fn jnum(x: f64) -> serde_json::Value {
+/// A figure for JSON, rounded like the CSV (1e-8); unknown as null.
+pub(crate) fn jnum(x: f64) -> serde_json::Value {
     if x.is_finite() {
         // Round like the CSV so JSON and CSV agree digit for digit.
         serde_json::Value::from((x * 1e8).round() / 1e8)
@@ -142,36 +143,53 @@ fn jnum(x: f64) -> serde_json::Value {
 
 /// `summary.json`: the same figures as `summary.csv`, structured.
 pub fn summary_json(s: &[PolicySummary]) -> Vec<u8> {
-    let arr: Vec<serde_json::Value> = s
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "policy": p.policy,
-                "kind": p.kind,
-                "requests": p.requests,
-                "covered": p.covered,
-                "coverage": jnum(p.coverage),
-                "success_rate": jnum(p.success_rate),
-                "rejected_rate": jnum(p.rejected_rate),
-                "cost_total_usd": jnum(p.cost_total),
-                "cost_per_1k_usd": jnum(p.cost_per_1k),
-                "cost_per_success_usd": jnum(p.cost_per_success),
-                "quality": {"mean": jnum(p.quality_mean), "ci95": [jnum(p.quality_lo), jnum(p.quality_hi)], "n": p.quality_n, "labelled_share": jnum(p.labelled_share)},
-                "latency_ms": {"p50": jnum(p.latency_p50), "p90": jnum(p.latency_p90), "p95": jnum(p.latency_p95), "p99": jnum(p.latency_p99)},
-                "ttft_ms": {"p50": jnum(p.ttft_p50), "p95": jnum(p.ttft_p95)},
-                "rates": {
-                    "fallback": jnum(p.fallback_rate), "retry": jnum(p.retry_rate), "cache": jnum(p.cache_rate),
-                    "escalation": jnum(p.escalation_rate), "truncated": jnum(p.truncated_rate)
-                },
-                "attempts_mean": jnum(p.attempts_mean),
-                "model_mix": p.model_mix.iter().map(|(m, x)| serde_json::json!({"model": m, "share": jnum(*x)})).collect::<Vec<_>>(),
-                "rule_hits": p.rule_hits.iter().map(|(r, n)| serde_json::json!({"rule": r, "requests": n})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let arr: Vec<serde_json::Value> = s.iter().map(summary_value).collect();
     let mut out = serde_json::to_vec_pretty(&arr).expect("serialisable");
     out.push(b'\n');
     out
+}
+
+/// One policy's object of `summary.json` (also in `routesim run --json`).
+pub fn summary_value(p: &PolicySummary) -> serde_json::Value {
+    serde_json::json!({
+        "policy": p.policy,
+        "kind": p.kind,
+        "requests": p.requests,
+        "covered": p.covered,
+        "coverage": jnum(p.coverage),
+        "success_rate": jnum(p.success_rate),
+        "rejected_rate": jnum(p.rejected_rate),
+        "cost_total_usd": jnum(p.cost_total),
+        "cost_per_1k_usd": jnum(p.cost_per_1k),
+        "cost_per_success_usd": jnum(p.cost_per_success),
+        "quality": {"mean": jnum(p.quality_mean), "ci95": [jnum(p.quality_lo), jnum(p.quality_hi)], "n": p.quality_n, "labelled_share": jnum(p.labelled_share)},
+        "latency_ms": {"p50": jnum(p.latency_p50), "p90": jnum(p.latency_p90), "p95": jnum(p.latency_p95), "p99": jnum(p.latency_p99)},
+        "ttft_ms": {"p50": jnum(p.ttft_p50), "p95": jnum(p.ttft_p95)},
+        "rates": {
+            "fallback": jnum(p.fallback_rate), "retry": jnum(p.retry_rate), "cache": jnum(p.cache_rate),
+            "escalation": jnum(p.escalation_rate), "truncated": jnum(p.truncated_rate)
+        },
+        "attempts_mean": jnum(p.attempts_mean),
+        "model_mix": p.model_mix.iter().map(|(m, x)| serde_json::json!({"model": m, "share": jnum(*x)})).collect::<Vec<_>>(),
+        "rule_hits": p.rule_hits.iter().map(|(r, n)| serde_json::json!({"rule": r, "requests": n})).collect::<Vec<_>>(),
+    })
+}
+
+/// A paired comparison with the baseline as JSON (`routesim run --json`): the
+/// figures of the headline and of the report's comparison table.
+pub fn comparison_value(c: &crate::analysis::tradeoff::Comparison) -> serde_json::Value {
+    let st = &c.stats;
+    let paired = |x: &crate::analysis::stats::Paired| serde_json::json!({"delta": jnum(x.delta), "ci95": [jnum(x.lo), jnum(x.hi)]});
+    serde_json::json!({
+        "policy": c.policy,
+        "baseline": c.baseline,
+        "pairs": st.pairs,
+        "cost_per_1k_usd": {"policy": jnum(st.cost_means.0 * 1000.0), "baseline": jnum(st.cost_means.1 * 1000.0)},
+        "quality": {"policy": jnum(st.quality_values.0), "baseline": jnum(st.quality_values.1)},
+        "d_quality": {"delta": jnum(st.quality.delta), "ci95": [jnum(st.quality.lo), jnum(st.quality.hi)], "p": jnum(st.p_quality), "p_holm": jnum(c.p_quality_holm)},
+        "d_cost_per_request_usd": paired(&st.cost),
+        "d_p95_ms": paired(&st.p95),
+    })
 }
 
 /// The table printed by `routesim run`.

@@ -11,6 +11,7 @@
 
 use super::bound::{Bound, eval};
 use super::plan::{Plan, plan};
+use super::probe::{Next, NoProbe, Probe, ProbeEvent, Probed};
 use super::trace::{Attempt, DEFAULT_RULE, TraceRow, flags};
 use crate::dataset::{Dataset, ModelId, Sample, Status, StatusClass, flags as sflags};
 use crate::policy::gateway::TruncatedQuality;
@@ -125,6 +126,10 @@ pub trait Gate {
     fn start(&mut self, b: &Bound, m: ModelId, input_tokens: u32);
     /// A started call ended.
     fn complete(&mut self, b: &Bound, o: &Outcome, r: usize, start: f64, end: f64);
+    /// Model `m` was refused without a call: the prompt is longer than its context
+    /// window (only probes listen; a rare path, so the default does nothing).
+    #[inline]
+    fn context_refused(&mut self, _b: &Bound, _m: ModelId, _t: f64, _input_tokens: u32) {}
 }
 
 /// The stateless gate: admits everything, remembers nothing.
@@ -262,6 +267,7 @@ impl Flight {
             let m = self.plan.models[self.pos as usize];
             let in_tokens = env.ds.requests.input_tokens[r];
             if in_tokens > b.context_window[m as usize] {
+                gate.context_refused(b, m, t, in_tokens);
                 self.row.flags |= flags::CONTEXT_SKIP;
                 // Refused by the gateway itself: listed, but no call was made.
                 self.push_attempt(attempts, m, Status::CONTEXT_LENGTH, t, 0.0, 0.0, false);
@@ -582,22 +588,50 @@ impl Flight {
 }
 
 /// Drive a started flight to the end without gateway state (its row is then final).
-fn drive(
+/// `probe` hears about the flight when it watches it; with [`NoProbe`] every probe
+/// site is `if false` after monomorphisation (see [`super::probe`]).
+fn drive<P: Probe>(
     env: &Env,
     b: &Bound,
     f: &mut Flight,
     attempts: &mut Vec<Attempt>,
+    probe: &mut P,
 ) -> Result<(), MissingCell> {
     let mut gate = NoGate;
     let mut t = f.arrival;
+    if P::ACTIVE && probe.watches(f.r) {
+        probe.record(ProbeEvent::Plan {
+            models: f.plan.as_slice().to_vec(),
+        });
+    }
     loop {
-        match f.next(env, b, &mut gate, t, attempts)? {
+        let step = if P::ACTIVE && probe.watches(f.r) {
+            let mut g = Probed {
+                gate: &mut gate,
+                probe: &mut *probe,
+            };
+            f.next(env, b, &mut g, t, attempts)?
+        } else {
+            f.next(env, b, &mut gate, t, attempts)?
+        };
+        match step {
             // NoGate never parks: only the virtual-time engine queues.
             Step::Done | Step::Park(_) => return Ok(()),
-            Step::Call(c) => match f.finish_call(b, &c, attempts) {
-                Some(next) => t = next,
-                None => return Ok(()),
-            },
+            Step::Call(c) => {
+                let pos = f.pos;
+                let next = f.finish_call(b, &c, attempts);
+                if P::ACTIVE && probe.watches(f.r) {
+                    probe.record(ProbeEvent::CallEnd {
+                        call: c,
+                        next: Next::of(&c, pos, f, next),
+                        after: None,
+                    });
+                }
+                match next {
+                    Some(n) => t = n,
+                    None => return Ok(()),
+                }
+            }
         }
     }
 }
@@ -611,8 +645,21 @@ pub fn run_stateless(
     arrival: f64,
     attempts: &mut Vec<Attempt>,
 ) -> Result<TraceRow, MissingCell> {
+    run_stateless_probed(env, b, r, row_idx, arrival, attempts, &mut NoProbe)
+}
+
+/// [`run_stateless`] with a probe watching the request (`routesim explain`).
+pub fn run_stateless_probed<P: Probe>(
+    env: &Env,
+    b: &Bound,
+    r: usize,
+    row_idx: u32,
+    arrival: f64,
+    attempts: &mut Vec<Attempt>,
+    probe: &mut P,
+) -> Result<TraceRow, MissingCell> {
     let mut f = Flight::new(env, b, r, row_idx, arrival);
-    drive(env, b, &mut f, attempts)?;
+    drive(env, b, &mut f, attempts, probe)?;
     Ok(f.row)
 }
 
@@ -659,7 +706,7 @@ pub fn run_batch(
             flights.push(f);
         }
         for (row, f) in batch.iter_mut().zip(flights.iter_mut()) {
-            drive(env, b, f, attempts)?;
+            drive(env, b, f, attempts, &mut NoProbe)?;
             *row = f.row;
         }
     }

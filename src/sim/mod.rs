@@ -15,6 +15,7 @@ pub mod engine;
 pub mod estimate;
 pub mod impute;
 pub mod plan;
+pub mod probe;
 pub mod trace;
 pub mod vtime;
 
@@ -173,6 +174,19 @@ pub struct PolicyTrace {
     pub arrivals: std::sync::Arc<[f64]>,
 }
 
+/// One request under one policy, watched ([`Simulation::explain`]).
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// Its trace row (the same as in a normal run).
+    pub row: TraceRow,
+    /// Its attempts, in order.
+    pub attempts: Vec<Attempt>,
+    /// What the engine did for it, with the gateway state at each step.
+    pub events: Vec<probe::ProbeEvent>,
+    /// Its arrival, ms on the policy's clock.
+    pub arrival_ms: f64,
+}
+
 /// A run ready to simulate: policies bound to the dataset, arrivals computed. Policies
 /// are simulated on demand, a few at a time, so a report can stream them (bounded
 /// memory whatever the number of policies).
@@ -244,6 +258,57 @@ impl<'a> Simulation<'a> {
         ps.par_iter().map(|&p| self.run_one(p)).collect()
     }
 
+    /// Arrivals on policy `b`'s clock (a `traffic` what-if compresses them).
+    fn policy_arrivals(&self, b: &Bound) -> std::sync::Arc<[f64]> {
+        if b.traffic_factor != 1.0 {
+            self.arrivals
+                .iter()
+                .map(|t| t / b.traffic_factor)
+                .collect::<Vec<f64>>()
+                .into()
+        } else {
+            self.arrivals.clone()
+        }
+    }
+
+    /// Simulate policy `p` watching request `r` (`routesim explain`): its row and
+    /// attempts as the normal run gives them, and what the engine did for it step by
+    /// step, with the gateway state at each attempt. A stateful policy is simulated
+    /// whole (the state a request meets depends on the requests before it); a
+    /// stateless one needs only request `r`.
+    pub fn explain(&self, p: usize, r: usize) -> Result<Explained, SimError> {
+        let (ds, b) = (self.ds, &self.bounds[p]);
+        let n = ds.n_requests();
+        let env = Env {
+            ds,
+            missing: self.opts.missing,
+            imputed: &self.imputed,
+            seed: self.opts.seed,
+        };
+        let arr = self.policy_arrivals(b);
+        let row_idx = (p * n + r) as u32;
+        let mut rec = probe::Recorder::new(r);
+        let (row, attempts) = if b.stateful {
+            let mut rows = vec![TraceRow::EMPTY; n];
+            let all = vtime::run_policy_probed(&env, b, p, &arr, &mut rows, &mut rec)
+                .map_err(SimError::Missing)?;
+            let mine = all.into_iter().filter(|a| a.row == row_idx).collect();
+            (rows[r], mine)
+        } else {
+            let mut attempts = Vec::new();
+            let row =
+                engine::run_stateless_probed(&env, b, r, row_idx, arr[r], &mut attempts, &mut rec)
+                    .map_err(SimError::Missing)?;
+            (row, attempts)
+        };
+        Ok(Explained {
+            row,
+            attempts,
+            events: rec.events,
+            arrival_ms: arr[r],
+        })
+    }
+
     fn run_one(&self, p: usize) -> Result<PolicyTrace, SimError> {
         let (ds, b) = (self.ds, &self.bounds[p]);
         let n = ds.n_requests();
@@ -253,15 +318,7 @@ impl<'a> Simulation<'a> {
             imputed: &self.imputed,
             seed: self.opts.seed,
         };
-        let arr: std::sync::Arc<[f64]> = if b.traffic_factor != 1.0 {
-            self.arrivals
-                .iter()
-                .map(|t| t / b.traffic_factor)
-                .collect::<Vec<f64>>()
-                .into()
-        } else {
-            self.arrivals.clone()
-        };
+        let arr = self.policy_arrivals(b);
         let mut rows = vec![TraceRow::EMPTY; n];
         let mut attempts = if b.stateful {
             vtime::run_policy(&env, b, p, &arr, &mut rows).map_err(SimError::Missing)?

@@ -17,6 +17,10 @@
 use super::bound::{BStrategy, Bound, KeyCol, Limits};
 use super::engine::{Admit, Call, Env, Flight, Gate, MissingCell, Outcome, Step};
 use super::plan::Plan;
+use super::probe::{
+    BreakerView, BudgetView, CacheView, CooldownView, GateView, Inspect, MinuteView, Next, NoProbe,
+    Probe, ProbeEvent, Probed,
+};
 use super::trace::{Attempt, TraceRow, flags};
 use crate::dataset::{ModelId, Status};
 use crate::policy::route::LatencyStat;
@@ -324,6 +328,90 @@ impl Gate for StateGate {
     }
 }
 
+impl Inspect for StateGate {
+    /// The state as `admit` would see it at `t`, computed without changing anything
+    /// (the minute window and the breaker's open period roll over lazily in the gate).
+    fn view(&self, b: &Bound, m: ModelId, t: f64) -> GateView {
+        let st = &self.models[m as usize];
+        let cooldown = b.gateway.cooldown.as_ref().map(|cd| {
+            let w = cd.window_s * 1000.0;
+            let current = (t / w).floor() * w;
+            CooldownView {
+                fails: if current > st.cd_window {
+                    0
+                } else {
+                    st.cd_fails
+                },
+                allowed: cd.allowed_fails,
+                window_start_ms: current.max(st.cd_window),
+                until_ms: (t < st.cooldown_until).then_some(st.cooldown_until),
+            }
+        });
+        let breaker = b
+            .gateway
+            .circuit_breaker
+            .as_ref()
+            .map(|cb| match st.breaker {
+                Breaker::Open { until } if t >= until && cb.half_open_probes == 0 => {
+                    BreakerView::Closed {
+                        fails: 0,
+                        total: 0,
+                        threshold: cb.failure_threshold,
+                    }
+                }
+                Breaker::Open { until } if t >= until => BreakerView::HalfOpen {
+                    probes_left: cb.half_open_probes,
+                },
+                Breaker::Open { until } => BreakerView::Open { until_ms: until },
+                Breaker::HalfOpen { probes_left } => BreakerView::HalfOpen { probes_left },
+                Breaker::Closed { fails, total } => BreakerView::Closed {
+                    fails,
+                    total,
+                    threshold: cb.failure_threshold,
+                },
+            });
+        let Limits {
+            rpm,
+            tpm,
+            max_concurrency,
+        } = b.limits[m as usize];
+        let minute = (rpm.is_some() || tpm.is_some()).then(|| {
+            let w = (t / MINUTE_MS).floor() * MINUTE_MS;
+            let rolled = w > st.minute;
+            MinuteView {
+                start_ms: if rolled { w } else { st.minute },
+                rpm: rpm.map(|l| (if rolled { 0 } else { st.minute_requests }, l)),
+                tpm: tpm.map(|l| (if rolled { 0 } else { st.minute_tokens }, l)),
+            }
+        });
+        // The first `lowest_latency` setting's statistic (a policy rarely has two).
+        let latency = self.lat_cfgs.first().and_then(|&(_, stat)| {
+            let w = &st.lat[0];
+            if w.values.is_empty() {
+                return None;
+            }
+            Some(match stat {
+                LatencyStat::Mean => w.values.iter().sum::<f64>() / w.values.len() as f64,
+                LatencyStat::Ewma(_) => w.ewma,
+                LatencyStat::Quantile(q) => {
+                    // Explain only: a copy is fine here.
+                    let mut v = w.values.clone();
+                    v.sort_by(f64::total_cmp);
+                    crate::util::stats::quantile_sorted(&v, q).unwrap_or(f64::NAN)
+                }
+            })
+        });
+        GateView {
+            cooldown,
+            breaker,
+            minute,
+            concurrency: max_concurrency.map(|c| (st.in_flight, c, st.queue.len())),
+            in_flight: st.in_flight,
+            latency,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Complete = 0,
@@ -441,6 +529,20 @@ pub fn run_policy(
     arrivals: &[f64],
     rows: &mut [TraceRow],
 ) -> Result<Vec<Attempt>, MissingCell> {
+    run_policy_probed(env, b, p, arrivals, rows, &mut NoProbe)
+}
+
+/// [`run_policy`] with a probe watching one request (`routesim explain`): the whole
+/// policy is simulated (the state a request meets depends on the others), and the
+/// probe hears about the watched request only.
+pub fn run_policy_probed<P: Probe>(
+    env: &Env,
+    b: &Bound,
+    p: usize,
+    arrivals: &[f64],
+    rows: &mut [TraceRow],
+    probe: &mut P,
+) -> Result<Vec<Attempt>, MissingCell> {
     let n = env.ds.n_requests();
     // Requests in arrival order, ties in dataset order (usually already so).
     let mut order: Vec<u32> = (0..n as u32).collect();
@@ -451,7 +553,7 @@ pub fn run_policy(
                 .then(a.cmp(&b))
         });
     }
-    let mut sim = EventSim::new(env, b, p, rows);
+    let mut sim = EventSim::new(env, b, p, rows, probe);
     let mut next_arrival = 0usize;
     loop {
         // Next event: a queued event, or the next arrival (arrivals come after
@@ -490,7 +592,7 @@ pub fn run_policy(
 }
 
 /// The state of one policy's discrete-event simulation.
-struct EventSim<'a, 'r> {
+struct EventSim<'a, 'r, P> {
     env: &'a Env<'a>,
     b: &'a Bound,
     rows: &'r mut [TraceRow],
@@ -505,10 +607,18 @@ struct EventSim<'a, 'r> {
     cache: Vec<Option<CacheEntry>>,
     /// Budget spend per (budget, group): (period index, spent).
     spend: Vec<Vec<(i64, f64)>>,
+    /// The observer (`NoProbe` outside `routesim explain`).
+    probe: &'r mut P,
 }
 
-impl<'a, 'r> EventSim<'a, 'r> {
-    fn new(env: &'a Env<'a>, b: &'a Bound, p: usize, rows: &'r mut [TraceRow]) -> Self {
+impl<'a, 'r, P: Probe> EventSim<'a, 'r, P> {
+    fn new(
+        env: &'a Env<'a>,
+        b: &'a Bound,
+        p: usize,
+        rows: &'r mut [TraceRow],
+        probe: &'r mut P,
+    ) -> Self {
         let n = env.ds.n_requests();
         EventSim {
             env,
@@ -530,7 +640,38 @@ impl<'a, 'r> EventSim<'a, 'r> {
                 .iter()
                 .map(|bd| vec![(i64::MIN, 0.0); bd.key.as_ref().map(KeyCol::n_groups).unwrap_or(1)])
                 .collect(),
+            probe,
         }
+    }
+
+    /// The cache and budgets as request `r` finds them at `t` (for the probe).
+    fn arrival_view(&self, r: usize, t: f64) -> ProbeEvent {
+        let b = self.b;
+        let cache = b.cache.as_ref().map(|keys| {
+            let e = self.cache[keys.group[r] as usize];
+            CacheView {
+                entry: e.map(|e| (e.model, e.expires)),
+                hit: e.is_some_and(|e| e.expires > t),
+            }
+        });
+        let budgets = b
+            .budgets
+            .iter()
+            .enumerate()
+            .map(|(bi, bd)| {
+                let g = bd.key.as_ref().map(|k| k.group(r)).unwrap_or(0);
+                let period = (t / bd.period_ms).floor() as i64;
+                let (pidx, spent) = self.spend[bi][g];
+                BudgetView {
+                    limit_usd: bd.limit_usd,
+                    spent_usd: if pidx == period { spent } else { 0.0 },
+                    period_ms: bd.period_ms,
+                    period_start_ms: period as f64 * bd.period_ms,
+                    downgrade: bd.downgrade,
+                }
+            })
+            .collect();
+        ProbeEvent::Arrival { t, cache, budgets }
     }
 
     fn push(&mut self, t: f64, kind: Kind, slot: u32) {
@@ -547,6 +688,10 @@ impl<'a, 'r> EventSim<'a, 'r> {
     /// refuse it; otherwise it gets a slot (returned) and starts at once.
     fn arrive(&mut self, r: usize, t: f64) -> Option<u32> {
         let b = self.b;
+        if P::ACTIVE && self.probe.watches(r) {
+            let e = self.arrival_view(r, t);
+            self.probe.record(e);
+        }
         let mut f = Flight::new(self.env, b, r, (self.base + r) as u32, t);
         if let Some(keys) = &b.cache
             && let Some(cfg) = &b.gateway.cache
@@ -591,6 +736,11 @@ impl<'a, 'r> EventSim<'a, 'r> {
         }
         if f.row.flags & flags::BUDGET_DOWNGRADE == 0 {
             order_stateful(b, &mut f, &mut self.gate, t);
+        }
+        if P::ACTIVE && self.probe.watches(r) {
+            self.probe.record(ProbeEvent::Plan {
+                models: f.plan.as_slice().to_vec(),
+            });
         }
         let s = Slot {
             flight: f,
@@ -637,10 +787,18 @@ impl<'a, 'r> EventSim<'a, 'r> {
             }
             e.1 += call.outcome.cost_usd;
         }
-        match self.slots[si]
+        let pos = self.slots[si].flight.pos;
+        let next = self.slots[si]
             .flight
-            .finish_call(b, &call, &mut self.attempts)
-        {
+            .finish_call(b, &call, &mut self.attempts);
+        if P::ACTIVE && self.probe.watches(r) {
+            let after = call
+                .admitted
+                .then(|| self.gate.view(b, call.outcome.model, t));
+            let next = Next::of(&call, pos, &self.slots[si].flight, next);
+            self.probe.record(ProbeEvent::CallEnd { call, next, after });
+        }
+        match next {
             Some(next) if next <= t => self.start(slot, t)?,
             Some(next) => self.push(next, Kind::Start, slot),
             None => self.finish(slot, t),
@@ -658,9 +816,16 @@ impl<'a, 'r> EventSim<'a, 'r> {
             slot.park_t = t0;
         }
         let woken_by = slot.woken_by.take();
-        let step = slot
-            .flight
-            .next(env, b, &mut self.gate, t0, &mut self.attempts)?;
+        let step = if P::ACTIVE && self.probe.watches(slot.flight.r) {
+            let mut g = Probed {
+                gate: &mut self.gate,
+                probe: &mut *self.probe,
+            };
+            slot.flight.next(env, b, &mut g, t0, &mut self.attempts)?
+        } else {
+            slot.flight
+                .next(env, b, &mut self.gate, t0, &mut self.attempts)?
+        };
         // A flight woken by a freed slot of model w that does not take it (it skips w
         // in cooldown, is rejected, or is done) passes the wake-up on, so no queued
         // flight waits for a slot that is free.
