@@ -3,10 +3,12 @@
 //! `routesim run` resolves its options into a typed [`RunPlan`] first.
 
 mod plan;
+mod prices;
 mod run;
 mod shard;
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
+pub use prices::{PricesOptions, parse_price_as, prices};
 pub use run::{Loaded, load_inputs, run};
 pub use shard::ShardSpec;
 
