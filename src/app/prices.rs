@@ -80,7 +80,14 @@ pub fn prices(o: &PricesOptions) -> Result<()> {
     }
     let date = crate::dataset::time::format_ts(days * 86_400_000)[..10].to_string();
     let verdict = (!o.pattern.contains(['*', '?'])).then(|| book.resolve_name(&o.pattern));
-    let rows = search::search(&book, &o.pattern);
+    let mut rows = search::search(&book, &o.pattern);
+    // The entries the verdict names come first, in its order.
+    let named: Vec<String> = match &verdict {
+        Some(Resolution::Priced(_, m)) => vec![m.entry.clone()],
+        Some(Resolution::Ambiguous(a)) => a.candidates.iter().map(|c| c.entry.clone()).collect(),
+        _ => Vec::new(),
+    };
+    rows.sort_by_key(|r| named.iter().position(|e| *e == r.entry).unwrap_or(usize::MAX));
     let shown = if o.limit == 0 {
         rows.len()
     } else {
@@ -255,7 +262,9 @@ fn rows_table(rows: &[Row]) -> String {
         if !t.is_empty() {
             notes.insert(0, format!("tiers {t}"));
         }
-        notes.push(r.source.clone());
+        if !r.builtin {
+            notes.push(r.source.clone());
+        }
         s.push_str(&format!(
             "{:<w$}  {:<pw$}  {i:>8}  {o:>8}  {cr:>8}  {cw:>8}  {ctx:>8}  {}\n",
             r.entry,

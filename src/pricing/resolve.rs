@@ -112,6 +112,8 @@ pub struct Ambiguity {
     pub candidates: Vec<Candidate>,
     /// Which sources were asked (`built-in catalog LiteLLM 1.106.2 (…)`, a file).
     pub sources: String,
+    /// The pricing date (days since epoch).
+    pub as_of_days: i64,
 }
 
 /// What a book says about one name.
@@ -293,8 +295,7 @@ impl PriceBook {
 
     fn deprecation_note(&self, date: Option<&str>, notes: &mut Vec<String>) {
         if let Some(d) = date
-            && let Some(ms) = crate::dataset::time::parse_ts_ms(d)
-            && ms.div_euclid(86_400_000) <= self.as_of_days
+            && is_past(d, self.as_of_days)
         {
             notes.push(format!("deprecated since {d} (LiteLLM)"));
         }
@@ -389,6 +390,7 @@ impl PriceBook {
                 level,
                 candidates: cands.into_iter().cloned().collect(),
                 sources,
+                as_of_days: self.as_of_days,
             });
         }
         let w = cands[0];
@@ -471,7 +473,7 @@ impl Ambiguity {
             level_name(self.level),
             self.sources
         );
-        s.push_str(&candidate_table(&self.candidates));
+        s.push_str(&candidate_table(&self.candidates, self.as_of_days));
         s.push_str(
             "  ranked by closeness, then host, then catalog — not a recommendation: pick the host that served your data\n",
         );
@@ -484,8 +486,13 @@ impl Ambiguity {
     }
 }
 
+/// Whether a `YYYY-MM-DD` date is on or before a day (days since epoch).
+pub fn is_past(date: &str, as_of_days: i64) -> bool {
+    crate::dataset::time::parse_ts_ms(date).is_some_and(|ms| ms.div_euclid(86_400_000) <= as_of_days)
+}
+
 /// The ranked candidates as a table (entry, in, out, ctx, why).
-pub fn candidate_table(cands: &[Candidate]) -> String {
+pub fn candidate_table(cands: &[Candidate], as_of_days: i64) -> String {
     let w = cands
         .iter()
         .map(|c| c.entry.len())
@@ -499,7 +506,11 @@ pub fn candidate_table(cands: &[Candidate]) -> String {
     for (i, c) in cands.iter().enumerate() {
         let mut why = c.why.clone();
         if let Some(d) = &c.deprecated {
-            why.push_str(&format!("; deprecation date {d}"));
+            why.push_str(&if is_past(d, as_of_days) {
+                format!("; deprecated since {d}")
+            } else {
+                format!("; deprecation date {d}")
+            });
         }
         s.push_str(&format!(
             "  {:>2}  {:<w$}  {:>8}  {:>8}  {:>8}  {why}\n",

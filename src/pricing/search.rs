@@ -19,6 +19,8 @@ pub struct Row {
     pub price: Option<ModelPrice>,
     /// Where it is: a file, or `built-in LiteLLM 1.106.2 (2026-10-21)`.
     pub source: String,
+    /// Whether it is the built-in catalog's.
+    pub builtin: bool,
     /// Deprecation, `$0`, the genai-prices rule, "no price on the date".
     pub notes: Vec<String>,
 }
@@ -60,8 +62,8 @@ pub fn search(book: &PriceBook, pattern: &str) -> Vec<Row> {
     for (path, c) in &book.catalogs {
         let src = display_path(path);
         match c {
-            Catalog::LiteLlm(l) => litellm_rows(l, &pat, &src, book, &mut rows),
-            Catalog::Genai(g) => genai_rows(g, &pat, &src, book, &mut rows),
+            Catalog::LiteLlm(l) => litellm_rows(l, &pat, (&src, false), book, &mut rows),
+            Catalog::Genai(g) => genai_rows(g, &pat, (&src, false), book, &mut rows),
             Catalog::Overrides(o) => {
                 let mut names: Vec<&String> = o
                     .models
@@ -75,6 +77,7 @@ pub fn search(book: &PriceBook, pattern: &str) -> Vec<Row> {
                         provider: String::new(),
                         price: Some(o.models[n].clone()),
                         source: src.clone(),
+                        builtin: false,
                         notes: Vec::new(),
                     });
                 }
@@ -84,20 +87,9 @@ pub fn search(book: &PriceBook, pattern: &str) -> Vec<Row> {
     if book.builtin {
         let b = builtin::get();
         let [l, g] = builtin::snapshots();
-        litellm_rows(
-            &b.litellm,
-            &pat,
-            &format!("built-in {}", l.label()),
-            book,
-            &mut rows,
-        );
-        genai_rows(
-            &b.genai,
-            &pat,
-            &format!("built-in {}", g.label()),
-            book,
-            &mut rows,
-        );
+        let (ls, gs) = (format!("built-in {}", l.label()), format!("built-in {}", g.label()));
+        litellm_rows(&b.litellm, &pat, (&ls, true), book, &mut rows);
+        genai_rows(&b.genai, &pat, (&gs, true), book, &mut rows);
     }
     rows
 }
@@ -105,7 +97,7 @@ pub fn search(book: &PriceBook, pattern: &str) -> Vec<Row> {
 fn litellm_rows(
     l: &super::litellm::LiteLlm,
     pat: &str,
-    src: &str,
+    (src, builtin): (&str, bool),
     book: &PriceBook,
     rows: &mut Vec<Row>,
 ) {
@@ -115,9 +107,7 @@ fn litellm_rows(
         }
         let mut notes = Vec::new();
         if let Some(d) = &e.deprecation_date {
-            let past = crate::dataset::time::parse_ts_ms(d)
-                .is_some_and(|ms| ms.div_euclid(86_400_000) <= book.as_of_days);
-            notes.push(if past {
+            notes.push(if super::resolve::is_past(d, book.as_of_days) {
                 format!("deprecated since {d}")
             } else {
                 format!("deprecation date {d}")
@@ -131,12 +121,19 @@ fn litellm_rows(
             provider: e.provider.clone(),
             price: Some(e.price.clone()),
             source: src.to_string(),
+            builtin,
             notes,
         });
     }
 }
 
-fn genai_rows(g: &genai::GenaiData, pat: &str, src: &str, book: &PriceBook, rows: &mut Vec<Row>) {
+fn genai_rows(
+    g: &genai::GenaiData,
+    pat: &str,
+    (src, builtin): (&str, bool),
+    book: &PriceBook,
+    rows: &mut Vec<Row>,
+) {
     let mut out = Vec::new();
     for p in &g.providers {
         for m in &p.models {
@@ -181,6 +178,7 @@ fn genai_rows(g: &genai::GenaiData, pat: &str, src: &str, book: &PriceBook, rows
                 provider: p.id.clone(),
                 price,
                 source: src.to_string(),
+                builtin,
                 notes,
             });
         }
