@@ -87,7 +87,12 @@ pub fn prices(o: &PricesOptions) -> Result<()> {
         Some(Resolution::Ambiguous(a)) => a.candidates.iter().map(|c| c.entry.clone()).collect(),
         _ => Vec::new(),
     };
-    rows.sort_by_key(|r| named.iter().position(|e| *e == r.entry).unwrap_or(usize::MAX));
+    rows.sort_by_key(|r| {
+        named
+            .iter()
+            .position(|e| *e == r.entry)
+            .unwrap_or(usize::MAX)
+    });
     let shown = if o.limit == 0 {
         rows.len()
     } else {

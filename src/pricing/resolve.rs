@@ -397,17 +397,9 @@ impl PriceBook {
         let (source, snapshot) = self.source_label(w.catalog, label(w.source).as_deref());
         let mut price = w.price.clone();
         let exact = level == 1 && w.sub == 0;
-        let from = origin(&source, &snapshot);
-        price.source = if exact {
-            format!("{from}: {}", w.price.source)
-        } else {
-            format!(
-                "{from}: {} (level {level}, {}: {})",
-                w.price.source,
-                level_name(level),
-                w.why
-            )
-        };
+        // How it matched is the PriceMatch's (notes, manifest); the price keeps where
+        // it is from, as a pricing file's entry always did.
+        price.source = format!("{}: {}", origin(&source, &snapshot), w.price.source);
         let mut notes = Vec::new();
         self.deprecation_note(w.deprecated.as_deref(), &mut notes);
         let also: Vec<String> = cands[1..]
@@ -488,7 +480,8 @@ impl Ambiguity {
 
 /// Whether a `YYYY-MM-DD` date is on or before a day (days since epoch).
 pub fn is_past(date: &str, as_of_days: i64) -> bool {
-    crate::dataset::time::parse_ts_ms(date).is_some_and(|ms| ms.div_euclid(86_400_000) <= as_of_days)
+    crate::dataset::time::parse_ts_ms(date)
+        .is_some_and(|ms| ms.div_euclid(86_400_000) <= as_of_days)
 }
 
 /// The ranked candidates as a table (entry, in, out, ctx, why).

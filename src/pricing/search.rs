@@ -87,7 +87,10 @@ pub fn search(book: &PriceBook, pattern: &str) -> Vec<Row> {
     if book.builtin {
         let b = builtin::get();
         let [l, g] = builtin::snapshots();
-        let (ls, gs) = (format!("built-in {}", l.label()), format!("built-in {}", g.label()));
+        let (ls, gs) = (
+            format!("built-in {}", l.label()),
+            format!("built-in {}", g.label()),
+        );
         litellm_rows(&b.litellm, &pat, (&ls, true), book, &mut rows);
         genai_rows(&b.genai, &pat, (&gs, true), book, &mut rows);
     }
