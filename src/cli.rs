@@ -15,8 +15,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Commands.
+/// Commands. (Parsed once per process: the size of `run`'s arguments does not matter.)
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Simulate policies over a dataset and write a report folder.
     Run(RunArgs),

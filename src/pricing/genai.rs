@@ -66,7 +66,7 @@ impl Match {
     /// Whether `text` matches.
     pub fn is_match(&self, text: &str) -> bool {
         let lower = text.to_lowercase();
-        self.is_match_lower(text, &lower)
+        self.is_match_lower(&lower)
     }
 
     /// How a lower-cased text matches: through an `equals` literal (the catalog lists
@@ -82,9 +82,7 @@ impl Match {
                     kinds.first().copied()
                 }
             }
-            other => other
-                .is_match_lower(lower, lower)
-                .then_some(MatchKind::Pattern),
+            other => other.is_match_lower(lower).then_some(MatchKind::Pattern),
         }
     }
 
@@ -100,7 +98,7 @@ impl Match {
                         .flatten()
                 })
                 .or_else(|| v.iter().find_map(|m| m.rule_for(lower))),
-            m if m.is_match_lower(lower, lower) => Some(m.describe()),
+            m if m.is_match_lower(lower) => Some(m.describe()),
             _ => None,
         }
     }
@@ -129,15 +127,15 @@ impl Match {
         }
     }
 
-    fn is_match_lower(&self, text: &str, lower: &str) -> bool {
+    fn is_match_lower(&self, lower: &str) -> bool {
         match self {
             Match::Equals(s) => lower == s,
             Match::StartsWith(s) => lower.starts_with(s.as_str()),
             Match::EndsWith(s) => lower.ends_with(s.as_str()),
             Match::Contains(s) => lower.contains(s.as_str()),
             Match::Regex(r) => r.is_match(lower),
-            Match::Or(v) => v.iter().any(|m| m.is_match_lower(text, lower)),
-            Match::And(v) => v.iter().all(|m| m.is_match_lower(text, lower)),
+            Match::Or(v) => v.iter().any(|m| m.is_match_lower(lower)),
+            Match::And(v) => v.iter().all(|m| m.is_match_lower(lower)),
         }
     }
 }
@@ -660,7 +658,7 @@ impl GenaiData {
             self.providers[i]
                 .models
                 .iter()
-                .position(|m| m.matcher.is_match_lower(lower, lower))
+                .position(|m| m.matcher.is_match_lower(lower))
                 .map(|m| (i, m))
         };
         own(p).or_else(|| {

@@ -461,7 +461,7 @@ impl Index {
         for (si, s) in sources.iter().enumerate() {
             let Source::Genai(g) = s else { continue };
             for (pi, p) in g.providers.iter().enumerate() {
-                if !hs.iter().any(|h| *h == p.id) {
+                if !hs.contains(&p.id) {
                     continue;
                 }
                 if let Some((fp, fm)) = g.find_in(pi, &ml) {
@@ -521,7 +521,7 @@ impl Index {
                 };
                 let p = &g.providers[r.provider];
                 if r.last_lower == m_last
-                    && hs.iter().any(|h| *h == p.id)
+                    && hs.contains(&p.id)
                     && let Some(c) = self.genai_cand(g, r, as_of_days, 1, 3, || {
                         format!("at {}, org differs", p.id)
                     })

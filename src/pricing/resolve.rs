@@ -116,8 +116,10 @@ pub struct Ambiguity {
     pub as_of_days: i64,
 }
 
-/// What a book says about one name.
+/// What a book says about one name. (One per model name, never per request: the
+/// size of the priced variant does not matter.)
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Resolution {
     /// Priced.
     Priced(ModelPrice, PriceMatch),
