@@ -635,7 +635,8 @@ impl Index {
             Some((p, ProviderFrom::At | ProviderFrom::Prefix)) => hosts(p),
             _ => Vec::new(),
         };
-        let mut all: Vec<(Suggestion, String)> = Vec::new();
+        // (suggestion, host, edit similarity for ties)
+        let mut all: Vec<(Suggestion, String, f64)> = Vec::new();
         for r in &self.lite {
             let Source::LiteLlm(l) = sources[r.source] else {
                 continue;
@@ -651,6 +652,7 @@ impl Index {
                     price: e.price.clone(),
                 },
                 r.host.clone(),
+                edit_similarity(&target, &r.last_lower),
             ));
         }
         let mut by_entry: std::collections::HashMap<String, usize> = Default::default();
@@ -662,14 +664,14 @@ impl Index {
             let m = &p.models[r.model];
             let entry = format!("genai-prices:{}/{}", p.id, m.id);
             let score = similarity(&target, &r.last_lower);
+            let spell = edit_similarity(&target, &r.last_lower);
             if let Some(price) = genai::model_price(p, m, as_of_days)
                 && !is_zero(&price)
             {
                 // One row per model: its best literal.
                 if let Some(&i) = by_entry.get(&entry) {
-                    if score > all[i].0.score {
-                        all[i].0.score = score;
-                    }
+                    all[i].0.score = all[i].0.score.max(score);
+                    all[i].2 = all[i].2.max(spell);
                     continue;
                 }
                 by_entry.insert(entry.clone(), all.len());
@@ -680,21 +682,24 @@ impl Index {
                         price,
                     },
                     p.id.clone(),
+                    spell,
                 ));
             }
         }
         if all
             .iter()
-            .any(|(_, h)| hs.iter().any(|x| x.eq_ignore_ascii_case(h)))
+            .any(|(_, h, _)| hs.iter().any(|x| x.eq_ignore_ascii_case(h)))
         {
-            all.retain(|(_, h)| hs.iter().any(|x| x.eq_ignore_ascii_case(h)));
+            all.retain(|(_, h, _)| hs.iter().any(|x| x.eq_ignore_ascii_case(h)));
         }
-        all.sort_by(|(a, _), (b, _)| {
+        // Ties (several entries containing the whole name) go to the closest spelling.
+        all.sort_by(|(a, _, sa), (b, _, sb)| {
             b.score
                 .total_cmp(&a.score)
+                .then_with(|| sb.total_cmp(sa))
                 .then_with(|| a.entry.cmp(&b.entry))
         });
-        all.into_iter().take(n).map(|(s, _)| s).collect()
+        all.into_iter().take(n).map(|(s, _, _)| s).collect()
     }
 }
 
@@ -713,8 +718,35 @@ fn is_zero(p: &ModelPrice) -> bool {
     p.input.base == 0.0 && p.output.base == 0.0
 }
 
-/// 1 − edit distance / longer length, on characters.
+/// How alike a name's last segment `a` is to an entry's `b`: the larger of the
+/// normalised edit similarity and the share of `a` found in `b` as one run
+/// (`claude-instant-1` in `anthropic.claude-instant-v1`).
 fn similarity(a: &str, b: &str) -> f64 {
+    let lcs = longest_common_run(a, b) as f64 / a.chars().count().max(1) as f64;
+    edit_similarity(a, b).max(lcs)
+}
+
+/// Length of the longest common substring, in characters.
+fn longest_common_run(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev = vec![0usize; b.len() + 1];
+    let mut best = 0;
+    for ca in &a {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            if ca == cb {
+                cur[j + 1] = prev[j] + 1;
+                best = best.max(cur[j + 1]);
+            }
+        }
+        prev = cur;
+    }
+    best
+}
+
+/// 1 − edit distance / longer length, on characters.
+fn edit_similarity(a: &str, b: &str) -> f64 {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let n = a.len().max(b.len());
@@ -1125,6 +1157,12 @@ mod tests {
         }
         // claude-1 is one edit from genai's claude-v1 (8/9 similar), two from others.
         assert_eq!(unpriced("claude-1")[0], "genai-prices:anthropic/claude-v1");
+        // claude-instant-1: Bedrock's anthropic.claude-instant-v1 holds 15 of its 16
+        // characters in one run (its regional copies tie; the shorter key sorts first).
+        assert_eq!(
+            unpriced("claude-instant-1")[0],
+            "litellm:anthropic.claude-instant-v1"
+        );
         // palm-2-chat-bison-001: four edits from OpenRouter's palm-2-chat-bison.
         assert_eq!(
             unpriced("palm-2-chat-bison-001")[0],
@@ -1202,10 +1240,24 @@ mod tests {
     }
 
     #[test]
-    fn similarity_is_normalised_edit_distance() {
-        assert!(close(similarity("claude-1", "claude-v1"), 1.0 - 1.0 / 9.0));
-        assert!(close(similarity("abc", "abc"), 1.0));
-        assert!(close(similarity("", "abcd"), 0.0));
-        assert!(close(similarity("kitten", "sitting"), 1.0 - 3.0 / 7.0));
+    fn similarity_is_edit_distance_or_a_shared_run() {
+        assert!(close(
+            edit_similarity("claude-1", "claude-v1"),
+            1.0 - 1.0 / 9.0
+        ));
+        assert!(close(edit_similarity("abc", "abc"), 1.0));
+        assert!(close(edit_similarity("", "abcd"), 0.0));
+        assert!(close(edit_similarity("kitten", "sitting"), 1.0 - 3.0 / 7.0));
+        // "claude-1" vs "claude-v1": edit 8/9, run "claude-" 7/8 → 8/9.
+        assert!(close(similarity("claude-1", "claude-v1"), 8.0 / 9.0));
+        // "claude-instant-1" in "anthropic.claude-instant-v1": run of 15 of 16.
+        assert_eq!(
+            longest_common_run("claude-instant-1", "anthropic.claude-instant-v1"),
+            15
+        );
+        assert!(close(
+            similarity("claude-instant-1", "anthropic.claude-instant-v1"),
+            15.0 / 16.0
+        ));
     }
 }

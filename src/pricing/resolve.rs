@@ -53,7 +53,7 @@ impl PriceMatch {
     pub fn note(&self) -> String {
         let mut s = format!("priced \"{}\" as {} ({}", self.model, self.entry, self.how);
         if let Some(r) = &self.rule {
-            s.push_str(&format!(": catalog rule {r}"));
+            s.push_str(&format!(": {r}"));
         }
         if let Some(a) = &self.alias {
             s.push_str(&format!("; alias from {a}"));
