@@ -309,7 +309,10 @@ impl PriceBook {
         let mut questions = Vec::new();
         let mut missing = Vec::new();
         for (m, &need) in models.iter().zip(needed) {
-            match self.resolve_name(m) {
+            // A model whose every cell records its cost needs no price: a pricing file
+            // may still give one (the manifest shows it), the built-in catalog is not
+            // asked (a run of recorded costs never decodes it).
+            match self.resolve_with(m, self.builtin && need) {
                 Resolution::Priced(p, how) => {
                     out.prices.push(p);
                     out.matches.push(how);

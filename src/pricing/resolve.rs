@@ -200,11 +200,16 @@ impl PriceBook {
 
     /// What the book says about one model name (module docs for the order).
     pub fn resolve_name(&self, model: &str) -> Resolution {
+        self.resolve_with(model, self.builtin)
+    }
+
+    /// [`PriceBook::resolve_name`], asking the built-in catalog only if `use_builtin`.
+    pub fn resolve_with(&self, model: &str, use_builtin: bool) -> Resolution {
         match self.alias_of(model) {
             Some((target, via)) => {
-                let mut r = match self.qualified(&target) {
+                let mut r = match self.qualified(&target, use_builtin) {
                     Some(r) => r,
-                    None => self.plain(&target),
+                    None => self.plain(&target, use_builtin),
                 };
                 match &mut r {
                     Resolution::Priced(p, m) => {
@@ -221,13 +226,13 @@ impl PriceBook {
                 }
                 r
             }
-            None => self.plain(model),
+            None => self.plain(model, use_builtin),
         }
     }
 
     /// A qualified alias target: `litellm:KEY` or `genai-prices:PROVIDER/MODEL_ID`
     /// names exactly one entry of the user's files, else of the built-in catalog.
-    fn qualified(&self, target: &str) -> Option<Resolution> {
+    fn qualified(&self, target: &str, use_builtin: bool) -> Option<Resolution> {
         let (kind, rest) = target.split_once(':')?;
         let want = match kind {
             "litellm" => Cat::LiteLlm,
@@ -235,7 +240,7 @@ impl PriceBook {
             _ => return None,
         };
         let (user, labels) = self.user_sources();
-        let b = (self.builtin).then(builtin::get);
+        let b = use_builtin.then(builtin::get);
         let b_sources = b.map(builtin_sources);
         let mut all: Vec<(Source, Option<String>)> =
             user.into_iter().zip(labels.into_iter().map(Some)).collect();
@@ -304,7 +309,7 @@ impl PriceBook {
     }
 
     /// A name without an alias.
-    fn plain(&self, name: &str) -> Resolution {
+    fn plain(&self, name: &str, use_builtin: bool) -> Resolution {
         for exact in [true, false] {
             for (path, c) in &self.catalogs {
                 let Catalog::Overrides(o) = c else { continue };
@@ -356,7 +361,7 @@ impl PriceBook {
             }
             suggestions = idx.suggest(&user, name, self.as_of_days, 5);
         }
-        if self.builtin {
+        if use_builtin {
             let b = builtin::get();
             let bs = builtin_sources(b);
             let found = builtin_index().find(&bs, name, self.as_of_days);
