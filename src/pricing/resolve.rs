@@ -526,3 +526,141 @@ pub fn candidate_table(cands: &[Candidate], as_of_days: i64) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pricing::litellm::LiteLlm;
+    use crate::pricing::overrides;
+    use std::path::PathBuf;
+
+    const DAY: i64 = 20_790; // 2026-12-03
+
+    fn book(toml: &str, litellm: Option<serde_json::Value>) -> PriceBook {
+        let mut b = PriceBook::load(&[], DAY).unwrap().with_builtin(true);
+        b.push(
+            PathBuf::from("p.toml"),
+            Catalog::Overrides(overrides::parse("p.toml", toml).unwrap()),
+        );
+        if let Some(v) = litellm {
+            b.push(
+                PathBuf::from("mine.json"),
+                Catalog::LiteLlm(LiteLlm::from_json(&v)),
+            );
+        }
+        b
+    }
+
+    fn priced(b: &PriceBook, name: &str) -> (ModelPrice, PriceMatch) {
+        match b.resolve_name(name) {
+            Resolution::Priced(p, m) => (p, m),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aliases_files_and_the_builtin_catalog_in_order() {
+        let mix = "mistralai/Mixtral-8x7B-Instruct-v0.1";
+        let b = book(
+            &format!(
+                "[aliases]\n\"a\" = \"litellm:deepinfra/{mix}\"\n\"b\" = \"Llama-2-70b-chat\"\n\"c\" = \"litellm:no-such-key\"\n\"d\" = \"M1\"\n[models.m1]\ninput_per_mtok = 1\noutput_per_mtok = 2\n"
+            ),
+            Some(serde_json::json!({
+                mix: {"input_cost_per_token": 5e-7, "output_cost_per_token": 6e-7, "litellm_provider": "mine"}
+            })),
+        );
+        // A qualified alias names one built-in entry: deepinfra's 0.40 / 0.40.
+        let (p, m) = priced(&b, "a");
+        assert_eq!(
+            (m.entry.as_str(), m.level),
+            (format!("litellm:deepinfra/{mix}").as_str(), 0)
+        );
+        assert!((p.input.base - 0.4e-6).abs() < 1e-18);
+        assert_eq!(m.alias.as_deref(), Some("[aliases] of p.toml"));
+        assert_eq!(m.snapshot.as_deref(), Some("LiteLLM 1.106.2 (2026-10-21)"));
+        // The user's LiteLLM file has the name itself: it decides, the built-in catalog
+        // (7 prices for this name) is not asked.
+        let (p, m) = priced(&b, mix);
+        assert_eq!((m.source.as_str(), m.exact), ("mine.json", true));
+        assert!((p.output.base - 6e-7).abs() < 1e-18);
+        // An alias to a name the built-in catalog finds ambiguous (3 prices, no user
+        // file knows it) is the question, about the dataset's name.
+        match b.resolve_name("b") {
+            Resolution::Ambiguous(a) => {
+                assert_eq!(
+                    (a.model.as_str(), a.looked_up.as_str()),
+                    ("b", "Llama-2-70b-chat")
+                );
+                assert!(
+                    a.message()
+                        .contains("\"b\" (as \"Llama-2-70b-chat\") matches 3 catalog entries")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // An alias to nothing says so.
+        match b.resolve_name("c") {
+            Resolution::Unpriced(_, Some(problem)) => assert!(
+                problem.contains("its alias ([aliases] of p.toml) names \"litellm:no-such-key\", which no source prices"),
+                "{problem}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // pricing.toml names match exactly, then case-folded (and through an alias).
+        let (_, m) = priced(&b, "d");
+        assert_eq!(
+            (m.entry.as_str(), m.how.as_str()),
+            ("m1", "name, case differs")
+        );
+        // --price-as comes before the file's alias.
+        let mut b = b;
+        b.price_as = vec![("a".into(), "m1".into())];
+        let (p, m) = priced(&b, "a");
+        assert_eq!(m.entry, "m1");
+        assert!((p.input.base - 1e-6).abs() < 1e-18);
+        assert_eq!(m.alias.as_deref(), Some("--price-as a=m1"));
+        // Without the built-in catalog the qualified alias finds nothing.
+        b.builtin = false;
+        b.price_as.clear();
+        assert!(matches!(
+            b.resolve_name("a"),
+            Resolution::Unpriced(_, Some(_))
+        ));
+    }
+
+    #[test]
+    fn unpriced_and_ambiguous_models_are_one_error_each_or_unknown_with_unpriced() {
+        let b = book("", None);
+        let models = vec![
+            "gpt-4o".to_string(),
+            "Mixtral-8x7B-Instruct-v0.1".to_string(),
+            "acme-unknown-1".to_string(),
+        ];
+        let e = b
+            .resolve_all(&models, &[true, true, true], false)
+            .unwrap_err();
+        assert_eq!(e.diagnostics.len(), 2);
+        let text = e.to_string();
+        assert!(
+            text.contains("\"Mixtral-8x7B-Instruct-v0.1\" matches 7 catalog entries"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "no price for model \"acme-unknown-1\" (looked in p.toml, the built-in catalog"
+            ),
+            "{text}"
+        );
+        let r = b.resolve_all(&models, &[true, true, true], true).unwrap();
+        assert_eq!(r.ambiguous, vec!["Mixtral-8x7B-Instruct-v0.1".to_string()]);
+        assert_eq!(r.unpriced, vec!["acme-unknown-1".to_string()]);
+        assert!(r.prices[0].is_known() && !r.prices[1].is_known() && !r.prices[2].is_known());
+        assert_eq!(r.matches.len(), 1);
+        // Not needed (every cell records its cost): no error, and the built-in catalog
+        // is not asked.
+        let r = b
+            .resolve_all(&models, &[false, false, false], false)
+            .unwrap();
+        assert!(r.prices.iter().all(|p| !p.is_known()) && r.matches.is_empty());
+    }
+}
