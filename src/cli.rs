@@ -15,8 +15,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Commands.
+/// Commands. (Parsed once per process: the size of `run`'s arguments does not matter.)
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Simulate policies over a dataset and write a report folder.
     Run(Box<RunArgs>),
@@ -46,6 +47,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+    /// Search the price catalogs (built-in and --pricing files) and show how `run`
+    /// prices a model name.
+    Prices(PricesArgs),
 }
 
 /// The gateway of `import-config`.
@@ -291,6 +295,47 @@ impl ExplainArgs {
     }
 }
 
+
+/// `routesim prices`.
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    /// A model name (also shows how `run` prices it), a substring, or a glob with * and ?.
+    pub pattern: String,
+    /// Prices on this date (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Pricing files, searched before the built-in catalog (as `run --pricing`).
+    #[arg(long, num_args = 1..)]
+    pub pricing: Vec<PathBuf>,
+    /// Leave the built-in catalog out.
+    #[arg(long)]
+    pub no_builtin_prices: bool,
+    /// An alias, as `run --price-as NAME=TARGET`. Repeatable.
+    #[arg(long = "price-as", value_name = "NAME=TARGET")]
+    pub price_as: Vec<String>,
+    /// JSON for scripts instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many catalog rows (0: all).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+impl PricesArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::PricesOptions {
+        routesim::app::PricesOptions {
+            pattern: self.pattern,
+            date: self.date,
+            pricing: self.pricing,
+            no_builtin_prices: self.no_builtin_prices,
+            price_as: self.price_as,
+            json: self.json,
+            limit: self.limit,
+        }
+    }
+}
+
 /// `routesim merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -436,6 +481,13 @@ pub struct RunArgs {
     /// Pricing files, tried in order after the dataset's own (LiteLLM JSON, genai-prices data.json, pricing.toml).
     #[arg(long, num_args = 1..)]
     pub pricing: Vec<PathBuf>,
+    /// Price a dataset model as this catalog name or entry (litellm:KEY,
+    /// genai-prices:PROVIDER/ID), before any pricing.toml alias. Repeatable.
+    #[arg(long = "price-as", value_name = "NAME=TARGET")]
+    pub price_as: Vec<String>,
+    /// Do not price from the built-in catalog what no pricing file knows.
+    #[arg(long)]
+    pub no_builtin_prices: bool,
     /// Report folder (default: reports/<dataset name>).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
@@ -564,6 +616,8 @@ impl RunArgs {
             dataset: self.dataset,
             policies: self.policy,
             pricing: self.pricing,
+            price_as: self.price_as,
+            no_builtin_prices: self.no_builtin_prices,
             out: self.out,
             seed: self.seed,
             missing: self.missing.into(),

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
                 .write_all(&cli::completions(a.shell))
                 .map_err(anyhow::Error::from)
         }
+        Command::Prices(a) => routesim::app::prices(&a.into_options()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 mod import_config;
 mod decide;
 mod plan;
+mod prices;
 mod run;
 mod shard;
 pub mod tune;
@@ -16,6 +17,7 @@ pub use import_config::{
 pub use decide::{DiffOptions, ExplainOptions, SimInputs, diff_cmd, explain_cmd, json_text};
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
+pub use prices::{PricesOptions, parse_price_as, prices};
 pub use run::{Loaded, load_inputs, run};
 pub use shard::ShardSpec;
 pub use tune::{TuneOptions, tune};

@@ -57,6 +57,10 @@ pub struct RunOptions {
     pub policies: Vec<PathBuf>,
     /// Extra pricing files.
     pub pricing: Vec<PathBuf>,
+    /// `--price-as NAME=TARGET` aliases.
+    pub price_as: Vec<String>,
+    /// Refuse the built-in price catalog.
+    pub no_builtin_prices: bool,
     /// Report folder.
     pub out: Option<PathBuf>,
     /// Seed.
@@ -112,6 +116,8 @@ impl Default for RunOptions {
             dataset: None,
             policies: Vec::new(),
             pricing: Vec::new(),
+            price_as: Vec::new(),
+            no_builtin_prices: false,
             out: None,
             seed: 7,
             missing: MissingMode::Skip,
@@ -152,6 +158,8 @@ pub struct RunPlan {
     pub arrival: Arrival,
     /// Pricing date, days since the epoch.
     pub pricing_days: i64,
+    /// `--price-as` aliases, parsed.
+    pub price_as: Vec<(String, String)>,
     /// Segment keys, each `meta.<field>`.
     pub by: Vec<String>,
     /// Where the report goes (default: `reports/<dataset name>`, decided once loaded).
@@ -201,6 +209,13 @@ impl RunPlan {
                 }
             },
         };
+        let price_as = match super::parse_price_as(&o.price_as) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.extend(e.diagnostics);
+                Vec::new()
+            }
+        };
         let arrival = match o.arrival.resolve() {
             Ok(a) => Some(a),
             Err(e) => {
@@ -249,6 +264,7 @@ impl RunPlan {
                 policies,
                 arrival,
                 pricing_days,
+                price_as,
                 by,
                 out: o.out.clone(),
                 shard,

@@ -7,7 +7,7 @@ use crate::dataset::{self, Dataset, LoadOptions};
 use crate::error::{Diagnostic, InputError};
 use crate::policy::gateway::{Scenario, parse_cli_scenario};
 use crate::policy::{self, Policy, baselines};
-use crate::pricing::{ModelPrice, PriceBook};
+use crate::pricing::{ModelPrice, PriceBook, PriceMatch};
 use crate::report::build::{Analysis, PolicySource, ReportOptions, analyze};
 use crate::report::{self, manifest::RunInfo};
 use crate::sim::{self, SimError, trace::Trace};
@@ -108,6 +108,10 @@ pub struct Loaded {
     pub book: PriceBook,
     /// Models whose costs are unknown (`--unpriced`).
     pub unpriced: Vec<String>,
+    /// Of those, the ones whose name matched catalog entries at several prices.
+    pub ambiguous: Vec<String>,
+    /// How each priced model was priced (run notes and manifest).
+    pub price_matches: Vec<PriceMatch>,
 }
 
 /// Load dataset, pricing and policies; every input problem of every source becomes
@@ -141,19 +145,24 @@ pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
     let cli_scenarios = cli_scenarios(&o.scenarios, &ds, plan.recorded_clock(), &mut diags);
     let mut files = ds.pricing_files.clone();
     files.extend(o.pricing.iter().cloned());
-    let book = match PriceBook::load(&files, plan.pricing_days) {
-        Ok(b) => b,
+    let mut book = match PriceBook::load(&files, plan.pricing_days) {
+        Ok(b) => b.with_builtin(!o.no_builtin_prices),
         Err(e) => {
             diags.extend(e.diagnostics);
             return Err(InputError::new(diags).into());
         }
     };
-    let (prices, unpriced) = match book.resolve_needed(&ds.models, &ds.needs_price(), o.unpriced) {
-        Ok(p) => p,
+    book.price_as = plan.price_as.clone();
+    let resolved = match book.resolve_all(&ds.models, &ds.needs_price(), o.unpriced) {
+        Ok(r) => Some(r),
         Err(e) => {
             diags.extend(e.diagnostics);
-            (Vec::new(), Vec::new())
+            None
         }
+    };
+    let (prices, unpriced, ambiguous, price_matches) = match resolved {
+        Some(r) => (r.prices, r.unpriced, r.ambiguous, r.matches),
+        None => Default::default(),
     };
     let baseline_policies = if o.no_baselines {
         Vec::new()
@@ -187,7 +196,28 @@ pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
         prices,
         book,
         unpriced,
+        ambiguous,
+        price_matches,
     })
+}
+
+/// The run notes on prices: every price that is not a pricing file's own entry under
+/// the model's exact name (built-in, matched, aliased), and the ambiguous names left
+/// unknown.
+pub(super) fn price_notes(l: &Loaded) -> Vec<String> {
+    let mut notes: Vec<String> = l
+        .price_matches
+        .iter()
+        .filter(|m| !m.exact || m.snapshot.is_some() || m.alias.is_some() || !m.notes.is_empty())
+        .map(PriceMatch::note)
+        .collect();
+    if !l.ambiguous.is_empty() {
+        notes.push(format!(
+            "{} match catalog entries at several prices (--unpriced leaves their costs unknown; `routesim prices NAME` lists them)",
+            l.ambiguous.join(", ")
+        ));
+    }
+    notes
 }
 
 /// Parse the `--scenario` what-ifs and check them against the dataset and the arrival
@@ -277,7 +307,11 @@ pub(super) fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> Re
             .collect(),
         policies: ctx.policies.to_vec(),
         models: ds.models.clone(),
-        notes: report::build::run_notes(&ds.info.warnings, &l.unpriced),
+        notes: {
+            let mut n = report::build::run_notes(&ds.info.warnings, &l.unpriced);
+            n.extend(price_notes(l));
+            n
+        },
         n_requests: ds.n_requests(),
         pair: plan.opts.pair.clone(),
     }
@@ -312,7 +346,19 @@ pub(super) fn run_manifest(plan: &RunPlan, l: &Loaded) -> serde_json::Value {
         pricing_date: crate::dataset::time::format_ts(plan.pricing_days * 86_400_000)[..10]
             .to_string(),
     };
-    report::manifest::build(&info, ds, &l.policies, &l.book.files(), &l.prices)
+    let mut m = report::manifest::build(&info, ds, &l.policies, &l.book.files(), &l.prices);
+    m["pricing"]["builtin"] = serde_json::json!({
+        "asked": l.book.builtin,
+        "used_for": l.price_matches.iter().filter(|p| p.snapshot.is_some()).map(|p| p.model.clone()).collect::<Vec<_>>(),
+        "catalogs": crate::pricing::builtin::snapshots().iter().map(|s| s.to_json()).collect::<Vec<_>>(),
+    });
+    m["pricing"]["matches"] = l.price_matches.iter().map(PriceMatch::to_json).collect();
+    m["pricing"]["price_as"] = plan
+        .price_as
+        .iter()
+        .map(|(n, t)| serde_json::json!({"model": n, "target": t}))
+        .collect();
+    m
 }
 
 /// The report folder: `-o`, else `reports/<dataset name>` (`reports/example`).

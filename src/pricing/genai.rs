@@ -1,8 +1,9 @@
 //! pydantic/genai-prices `data.json`: providers, model match rules, tiered and dated
 //! prices, and the usage extractors that turn a provider's `usage` object into token
-//! counts. Semantics follow genai-prices (matching is case-insensitive except regex;
-//! later conditional prices win when active; tiers are cliffs on total input tokens;
-//! `input_tokens` includes cached and audio tokens, which are priced apart).
+//! counts. Semantics follow genai-prices (a model reference is lower-cased before every
+//! match clause, regex included; later conditional prices win when active; tiers are
+//! cliffs on total input tokens; `input_tokens` includes cached and audio tokens, which
+//! are priced apart).
 
 use super::{ModelPrice, Rate};
 use serde_json::Value;
@@ -18,7 +19,8 @@ pub enum Match {
     EndsWith(String),
     /// Substring, case-insensitive.
     Contains(String),
-    /// Regular expression search.
+    /// Regular expression search, on the lower-cased text (as genai-prices lower-cases
+    /// a model reference before matching).
     Regex(regex::Regex),
     /// Any clause.
     Or(Vec<Match>),
@@ -64,20 +66,87 @@ impl Match {
     /// Whether `text` matches.
     pub fn is_match(&self, text: &str) -> bool {
         let lower = text.to_lowercase();
-        self.is_match_lower(text, &lower)
+        self.is_match_lower(&lower)
     }
 
-    fn is_match_lower(&self, text: &str, lower: &str) -> bool {
+    /// How a lower-cased text matches: through an `equals` literal (the catalog lists
+    /// that name), through a pattern (starts/ends with, contains, regex, and), or not.
+    pub fn kind_lower(&self, lower: &str) -> Option<MatchKind> {
+        match self {
+            Match::Equals(s) => (lower == s).then_some(MatchKind::Listed),
+            Match::Or(v) => {
+                let kinds: Vec<MatchKind> = v.iter().filter_map(|m| m.kind_lower(lower)).collect();
+                if kinds.contains(&MatchKind::Listed) {
+                    Some(MatchKind::Listed)
+                } else {
+                    kinds.first().copied()
+                }
+            }
+            other => other.is_match_lower(lower).then_some(MatchKind::Pattern),
+        }
+    }
+
+    /// The clause that accepts a lower-cased text, written as in data.json
+    /// (`starts_with "claude-3-5-sonnet"`).
+    pub fn rule_for(&self, lower: &str) -> Option<String> {
+        match self {
+            Match::Or(v) => v
+                .iter()
+                .find_map(|m| {
+                    (m.kind_lower(lower) == Some(MatchKind::Listed))
+                        .then(|| m.rule_for(lower))
+                        .flatten()
+                })
+                .or_else(|| v.iter().find_map(|m| m.rule_for(lower))),
+            m if m.is_match_lower(lower) => Some(m.describe()),
+            _ => None,
+        }
+    }
+
+    /// The clause as text.
+    pub fn describe(&self) -> String {
+        let list =
+            |v: &[Match], sep: &str| v.iter().map(|m| m.describe()).collect::<Vec<_>>().join(sep);
+        match self {
+            Match::Equals(s) => format!("equals \"{s}\""),
+            Match::StartsWith(s) => format!("starts_with \"{s}\""),
+            Match::EndsWith(s) => format!("ends_with \"{s}\""),
+            Match::Contains(s) => format!("contains \"{s}\""),
+            Match::Regex(r) => format!("regex \"{}\"", r.as_str()),
+            Match::Or(v) => list(v, " | "),
+            Match::And(v) => format!("({})", list(v, " & ")),
+        }
+    }
+
+    /// The `equals` literals of the clause (its own, or its `or` branches'), lower-cased.
+    pub fn literals(&self) -> Vec<&str> {
+        match self {
+            Match::Equals(s) => vec![s.as_str()],
+            Match::Or(v) => v.iter().flat_map(|m| m.literals()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn is_match_lower(&self, lower: &str) -> bool {
         match self {
             Match::Equals(s) => lower == s,
             Match::StartsWith(s) => lower.starts_with(s.as_str()),
             Match::EndsWith(s) => lower.ends_with(s.as_str()),
             Match::Contains(s) => lower.contains(s.as_str()),
-            Match::Regex(r) => r.is_match(text),
-            Match::Or(v) => v.iter().any(|m| m.is_match_lower(text, lower)),
-            Match::And(v) => v.iter().all(|m| m.is_match_lower(text, lower)),
+            Match::Regex(r) => r.is_match(lower),
+            Match::Or(v) => v.iter().any(|m| m.is_match_lower(lower)),
+            Match::And(v) => v.iter().all(|m| m.is_match_lower(lower)),
         }
     }
+}
+
+/// How a match clause accepts a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    /// An `equals` literal lists it.
+    Listed,
+    /// A pattern (prefix, suffix, substring, regex) accepts it.
+    Pattern,
 }
 
 /// A price per million tokens, flat or tiered.
@@ -561,28 +630,44 @@ impl GenaiData {
         None
     }
 
-    /// Find (provider, model) for a reference: `provider/model` when the prefix names a
-    /// provider; otherwise the first provider whose `model_match` accepts the name.
+    /// Find (provider, model) for a reference, as genai-prices does without a provider
+    /// id: `provider/model` when the prefix is a provider's id; otherwise the first
+    /// provider whose `model_match` accepts the whole (lower-cased) reference. A prefix
+    /// is never read through a provider's `provider_match` rule: `mistralai/…` is not
+    /// Mistral's API (the routesim name matcher, `matcher.rs`, decides such names).
     pub fn find(&self, reference: &str) -> Option<(&Provider, &Model)> {
         if let Some((prov, rest)) = reference.split_once('/')
-            && let Some(p) = self.provider(prov)
+            && let Some(p) = self.providers.iter().find(|p| p.id == prov.to_lowercase())
             && let Some(m) = self.find_model(p, rest)
         {
             return Some((p, m));
         }
-        for name in [
-            reference,
-            reference.split_once('/').map(|x| x.1).unwrap_or(reference),
-        ] {
-            for p in &self.providers {
-                if p.model_match.as_ref().is_some_and(|mm| mm.is_match(name))
-                    && let Some(m) = self.find_model(p, name)
-                {
-                    return Some((p, m));
-                }
-            }
-        }
-        None
+        let p = self.providers.iter().find(|p| {
+            p.model_match
+                .as_ref()
+                .is_some_and(|mm| mm.is_match(reference))
+        })?;
+        self.find_model(p, reference).map(|m| (p, m))
+    }
+
+    /// (provider index, model index) of the model provider `p` prices a lower-cased
+    /// name with: its first model whose clause accepts the name, else the first of its
+    /// `fallback_model_providers`' (one step, as genai-prices).
+    pub fn find_in(&self, p: usize, lower: &str) -> Option<(usize, usize)> {
+        let own = |i: usize| {
+            self.providers[i]
+                .models
+                .iter()
+                .position(|m| m.matcher.is_match_lower(lower))
+                .map(|m| (i, m))
+        };
+        own(p).or_else(|| {
+            self.providers[p]
+                .fallback_model_providers
+                .iter()
+                .filter_map(|fb| self.providers.iter().position(|x| &x.id == fb))
+                .find_map(own)
+        })
     }
 
     /// Our [`ModelPrice`] for a reference, priced as of a date (days since epoch, at
@@ -590,28 +675,35 @@ impl GenaiData {
     /// has no price yet on that date.
     pub fn lookup(&self, reference: &str, as_of_days: i64) -> Option<ModelPrice> {
         let (p, m) = self.find(reference)?;
-        let prices = m.prices_at(as_of_days, 12 * 3600)?;
-        let input = prices.input.as_ref()?;
-        let output = prices.output.as_ref()?;
-        Some(ModelPrice {
-            input: input.to_rate(),
-            output: output.to_rate(),
-            cache_read: prices.cache_read.as_ref().map(Tiered::to_rate),
-            cache_write: prices.cache_write.as_ref().map(Tiered::to_rate),
-            reasoning: None,
-            per_request: prices.requests_kcount.map(|k| k / 1000.0).unwrap_or(0.0),
-            context_window: m.context_window.map(|c| c.min(u32::MAX as u64) as u32),
-            max_output_tokens: None,
-            source: if m.has_time_of_day_prices() {
-                format!(
-                    "genai-prices {}/{} (time-of-day prices taken at 12:00 UTC)",
-                    p.id, m.id
-                )
-            } else {
-                format!("genai-prices {}/{}", p.id, m.id)
-            },
-        })
+        model_price(p, m, as_of_days)
     }
+}
+
+/// Our [`ModelPrice`] of a provider's model as of a date (days since epoch; at 12:00
+/// UTC for time-of-day prices — said in the source); `None` without both an input and
+/// an output price on that date.
+pub fn model_price(p: &Provider, m: &Model, as_of_days: i64) -> Option<ModelPrice> {
+    let prices = m.prices_at(as_of_days, 12 * 3600)?;
+    let input = prices.input.as_ref()?;
+    let output = prices.output.as_ref()?;
+    Some(ModelPrice {
+        input: input.to_rate(),
+        output: output.to_rate(),
+        cache_read: prices.cache_read.as_ref().map(Tiered::to_rate),
+        cache_write: prices.cache_write.as_ref().map(Tiered::to_rate),
+        reasoning: None,
+        per_request: prices.requests_kcount.map(|k| k / 1000.0).unwrap_or(0.0),
+        context_window: m.context_window.map(|c| c.min(u32::MAX as u64) as u32),
+        max_output_tokens: None,
+        source: if m.has_time_of_day_prices() {
+            format!(
+                "genai-prices {}/{} (time-of-day prices taken at 12:00 UTC)",
+                p.id, m.id
+            )
+        } else {
+            format!("genai-prices {}/{}", p.id, m.id)
+        },
+    })
 }
 
 impl Extractor {

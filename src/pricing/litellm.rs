@@ -4,17 +4,47 @@
 //! carry `input_cost_per_token`, `output_cost_per_token`, `cache_read_input_token_cost`,
 //! `cache_creation_input_token_cost`, `output_cost_per_reasoning_token`,
 //! `*_above_<N>k_tokens` tier prices, `max_input_tokens` and `max_output_tokens`.
-//! A reference `provider/model` is tried as given, then as `model` (when the entry's
+//! Each entry also keeps its `litellm_provider`, `mode` and `deprecation_date`, which
+//! the name matcher (`matcher.rs`) reads. [`LiteLlm::lookup`] is the plain lookup: a
+//! reference `provider/model` is tried as given, then as `model` (when the entry's
 //! `litellm_provider` is that provider), then `gemini/model` for Google.
 
 use super::{ModelPrice, Rate};
 use serde_json::Value;
 use std::collections::HashMap;
 
+/// One priced entry of the cost map.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The key, as in the file (`gpt-4o`, `together_ai/mistralai/…`).
+    pub key: String,
+    /// `litellm_provider` (empty when absent).
+    pub provider: String,
+    /// `mode` (`chat`, `completion`, `embedding`, …), when given.
+    pub mode: Option<String>,
+    /// `deprecation_date` (`YYYY-MM-DD`), when given.
+    pub deprecation_date: Option<String>,
+    /// Its price.
+    pub price: ModelPrice,
+}
+
+impl Entry {
+    /// Whether it prices text generation (mode chat, completion or responses, or no
+    /// mode): the entries a dataset model name can match.
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self.mode.as_deref(),
+            None | Some("chat") | Some("completion") | Some("responses")
+        )
+    }
+}
+
 /// Parsed cost map (entries without both input and output prices are skipped).
 #[derive(Debug, Default)]
 pub struct LiteLlm {
-    entries: HashMap<String, (String, ModelPrice)>,
+    /// Entries sorted by key.
+    entries: Vec<Entry>,
+    by_key: HashMap<String, usize>,
 }
 
 fn num(v: &Value, k: &str) -> Option<f64> {
@@ -44,7 +74,7 @@ fn rate(v: &Value, base_key: &str, prefix: &str) -> Option<Rate> {
 impl LiteLlm {
     /// Parse the JSON object.
     pub fn from_json(v: &Value) -> LiteLlm {
-        let mut entries = HashMap::new();
+        let mut entries = Vec::new();
         if let Some(o) = v.as_object() {
             for (name, e) in o {
                 if name == "sample_spec" {
@@ -56,11 +86,7 @@ impl LiteLlm {
                 ) else {
                     continue;
                 };
-                let provider = e
-                    .get("litellm_provider")
-                    .and_then(|p| p.as_str())
-                    .unwrap_or("")
-                    .to_string();
+                let text = |k: &str| e.get(k).and_then(|p| p.as_str()).map(String::from);
                 let p = ModelPrice {
                     input,
                     output,
@@ -86,10 +112,32 @@ impl LiteLlm {
                         .map(|x| x.min(u32::MAX as u64) as u32),
                     source: format!("LiteLLM \"{name}\""),
                 };
-                entries.insert(name.clone(), (provider, p));
+                entries.push(Entry {
+                    key: name.clone(),
+                    provider: text("litellm_provider").unwrap_or_default(),
+                    mode: text("mode"),
+                    deprecation_date: text("deprecation_date"),
+                    price: p,
+                });
             }
         }
-        LiteLlm { entries }
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        let by_key = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.key.clone(), i))
+            .collect();
+        LiteLlm { entries, by_key }
+    }
+
+    /// Every priced entry, sorted by key.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entry of a key, exactly as written.
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.by_key.get(key).map(|&i| &self.entries[i])
     }
 
     /// Number of priced entries.
@@ -104,19 +152,20 @@ impl LiteLlm {
 
     /// Price of a reference.
     pub fn lookup(&self, reference: &str) -> Option<ModelPrice> {
-        if let Some((_, p)) = self.entries.get(reference) {
-            return Some(p.clone());
+        if let Some(e) = self.get(reference) {
+            return Some(e.price.clone());
         }
         let (prov, model) = reference.split_once('/')?;
-        if let Some((lp, p)) = self.entries.get(model)
-            && (lp == prov || (prov == "google" && (lp == "gemini" || lp.starts_with("vertex_ai"))))
-        {
-            return Some(p.clone());
+        if let Some(e) = self.get(model) {
+            let lp = e.provider.as_str();
+            if lp == prov || (prov == "google" && (lp == "gemini" || lp.starts_with("vertex_ai"))) {
+                return Some(e.price.clone());
+            }
         }
         if prov == "google"
-            && let Some((_, p)) = self.entries.get(&format!("gemini/{model}"))
+            && let Some(e) = self.get(&format!("gemini/{model}"))
         {
-            return Some(p.clone());
+            return Some(e.price.clone());
         }
         None
     }

@@ -1,17 +1,28 @@
 //! PriceBook: what one call to a model costs.
 //!
 //! Reads LiteLLM's `model_prices_and_context_window.json`, pydantic/genai-prices
-//! `data.json` and our own `pricing.toml` overrides; sources are consulted in the
-//! order given and the first that knows a model prices it (the report records which).
-//! An unknown model is an error listing every unpriced model — never a silent $0.
-//! A response's recorded `cost_usd` wins over the book (the engine decides that).
+//! `data.json` and our own `pricing.toml` overrides, in the order given, then (when
+//! asked to) the built-in dated catalog (`builtin.rs`). Which entry prices a model
+//! name is decided by the name matcher (`matcher.rs`) in the order `resolve.rs`
+//! documents; the report records how each price was found. A model without a price
+//! is an error listing every such model with the closest entries, and a name that
+//! matches entries at several prices is a question listing them — never a silent $0
+//! or a silent pick. A response's recorded `cost_usd` wins over the book (the engine
+//! decides that).
 
+pub mod builtin;
 pub mod genai;
 pub mod litellm;
+pub mod matcher;
 pub mod overrides;
+pub mod resolve;
+pub mod search;
+
+pub use resolve::{Ambiguity, PriceMatch, Resolution};
 
 use crate::error::{Diagnostic, InputError, display_path};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Price per token with optional "cliff" tiers: when the request's total input tokens
 /// exceed a tier's start, *all* tokens of this kind cost that tier's price (the
@@ -185,14 +196,34 @@ pub struct PriceBook {
     catalogs: Vec<(PathBuf, Catalog)>,
     /// Date used for dated prices (days since epoch, UTC).
     pub as_of_days: i64,
+    /// Whether the built-in catalog prices what no pricing file knows (`routesim run`
+    /// unless `--no-builtin-prices`).
+    pub builtin: bool,
+    /// `--price-as NAME=TARGET` aliases, followed before any pricing.toml's.
+    pub price_as: Vec<(String, String)>,
+    /// The matcher's tables of the LiteLLM and genai-prices files, built on first use.
+    index: OnceLock<matcher::Index>,
+}
+
+/// Every model's price, and how each was found.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Price per model, in order.
+    pub prices: Vec<ModelPrice>,
+    /// Models left without a price although they needed one (`--unpriced`).
+    pub unpriced: Vec<String>,
+    /// Models whose name matched entries at several prices, left unknown (`--unpriced`).
+    pub ambiguous: Vec<String>,
+    /// How each priced model was priced, in model order.
+    pub matches: Vec<PriceMatch>,
 }
 
 impl PriceBook {
     /// Load pricing files (type detected from the extension and content).
     pub fn load(files: &[PathBuf], as_of_days: i64) -> Result<PriceBook, InputError> {
         let mut book = PriceBook {
-            catalogs: Vec::new(),
             as_of_days,
+            ..PriceBook::default()
         };
         let mut diags = Vec::new();
         for f in files {
@@ -211,6 +242,13 @@ impl PriceBook {
     /// Add an already-loaded catalog (tests, synth).
     pub fn push(&mut self, path: PathBuf, c: Catalog) {
         self.catalogs.push((path, c));
+        self.index = OnceLock::new();
+    }
+
+    /// Also price from the built-in catalog what no pricing file knows.
+    pub fn with_builtin(mut self, on: bool) -> PriceBook {
+        self.builtin = on;
+        self
     }
 
     /// Files in lookup order.
@@ -218,35 +256,13 @@ impl PriceBook {
         self.catalogs.iter().map(|(p, _)| p.as_path()).collect()
     }
 
-    /// Price of a model, from the first source that knows it (aliases in `pricing.toml`
-    /// files are followed first).
+    /// Price of a model, when the book prices it without ambiguity (see
+    /// [`PriceBook::resolve_name`] for the whole answer).
     pub fn lookup(&self, model: &str) -> Option<ModelPrice> {
-        let mut name = model.to_string();
-        for (_, c) in &self.catalogs {
-            if let Catalog::Overrides(o) = c
-                && let Some(target) = o.aliases.get(model)
-            {
-                name = target.clone();
-                break;
-            }
+        match self.resolve_name(model) {
+            Resolution::Priced(p, _) => Some(p),
+            _ => None,
         }
-        for (path, c) in &self.catalogs {
-            let found = match c {
-                Catalog::Overrides(o) => o.lookup(&name),
-                Catalog::LiteLlm(l) => l.lookup(&name),
-                Catalog::Genai(g) => g.lookup(&name, self.as_of_days),
-            };
-            if let Some(mut p) = found {
-                let alias = if name != model {
-                    format!(" (as {name})")
-                } else {
-                    String::new()
-                };
-                p.source = format!("{}{alias}: {}", display_path(path), p.source);
-                return Some(p);
-            }
-        }
-        None
     }
 
     /// Prices of every model, in order; an error lists each model no source knows.
@@ -267,47 +283,112 @@ impl PriceBook {
         needed: &[bool],
         accept_unknown: bool,
     ) -> Result<(Vec<ModelPrice>, Vec<String>), InputError> {
-        let mut out = Vec::with_capacity(models.len());
+        self.resolve_all(models, needed, accept_unknown).map(|r| {
+            let mut missing = r.unpriced;
+            missing.extend(r.ambiguous);
+            (r.prices, missing)
+        })
+    }
+
+    /// [`PriceBook::resolve_needed`] with how each price was found. A name that
+    /// matches entries at several prices is an error listing them ranked, with the
+    /// alias that settles it — or, with `accept_unknown`, an unknown price (never a
+    /// pick).
+    pub fn resolve_all(
+        &self,
+        models: &[String],
+        needed: &[bool],
+        accept_unknown: bool,
+    ) -> Result<Resolved, InputError> {
+        let mut out = Resolved {
+            prices: Vec::with_capacity(models.len()),
+            unpriced: Vec::new(),
+            ambiguous: Vec::new(),
+            matches: Vec::new(),
+        };
+        let mut questions = Vec::new();
         let mut missing = Vec::new();
         for (m, &need) in models.iter().zip(needed) {
-            match self.lookup(m) {
-                Some(p) => out.push(p),
-                None if !need => out.push(ModelPrice::unknown(
+            // A model whose every cell records its cost needs no price: a pricing file
+            // may still give one (the manifest shows it), the built-in catalog is not
+            // asked (a run of recorded costs never decodes it).
+            match self.resolve_with(m, self.builtin && need) {
+                Resolution::Priced(p, how) => {
+                    out.prices.push(p);
+                    out.matches.push(how);
+                }
+                _ if !need => out.prices.push(ModelPrice::unknown(
                     "no price needed: every response records its cost",
                 )),
-                None => {
-                    missing.push(m.clone());
-                    out.push(ModelPrice::unknown("unpriced (--unpriced): cost unknown"));
+                Resolution::Ambiguous(a) => {
+                    out.ambiguous.push(m.clone());
+                    out.prices.push(ModelPrice::unknown(
+                        "several catalog prices (--unpriced): cost unknown",
+                    ));
+                    questions.push(Diagnostic::file("pricing", a.message()));
+                }
+                Resolution::Unpriced(suggestions, problem) => {
+                    out.unpriced.push(m.clone());
+                    out.prices
+                        .push(ModelPrice::unknown("unpriced (--unpriced): cost unknown"));
+                    missing.push((m.clone(), suggestions, problem));
                 }
             }
         }
-        if missing.is_empty() || accept_unknown {
-            return Ok((out, missing));
+        if accept_unknown || (missing.is_empty() && questions.is_empty()) {
+            return Ok(out);
         }
-        let tried = if self.catalogs.is_empty() {
-            "no pricing files were given".to_string()
+        if !missing.is_empty() {
+            questions.push(Diagnostic::file("pricing", self.unpriced_message(&missing)));
+        }
+        Err(InputError::new(questions))
+    }
+
+    fn unpriced_message(
+        &self,
+        missing: &[(String, Vec<matcher::Suggestion>, Option<String>)],
+    ) -> String {
+        let mut tried: Vec<String> = self.catalogs.iter().map(|(p, _)| display_path(p)).collect();
+        if self.builtin {
+            tried.push(format!(
+                "the built-in catalog ({})",
+                resolve::builtin_label()
+            ));
+        }
+        let tried = if tried.is_empty() {
+            "no pricing files were given, and the built-in catalog was not asked".to_string()
         } else {
-            format!(
-                "looked in {}",
-                self.catalogs
-                    .iter()
-                    .map(|(p, _)| display_path(p))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("looked in {}", tried.join(", "))
         };
-        Err(InputError::one(Diagnostic::file(
-            "pricing",
-            format!(
-                "no price for model{} {} ({tried}). Add them to a pricing.toml ([models.\"name\"] input_per_mtok/output_per_mtok, or [aliases] name = \"catalog-name\"), pass --pricing with LiteLLM's model_prices_and_context_window.json or genai-prices data.json, or run with --unpriced to see the other figures with costs unknown",
-                if missing.len() > 1 { "s" } else { "" },
-                missing
-                    .iter()
-                    .map(|m| format!("\"{m}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )))
+        let mut s = format!(
+            "no price for model{} {} ({tried}). Add them to a pricing.toml ([models.\"name\"] input_per_mtok/output_per_mtok, or [aliases] name = \"catalog-name\"), pass --pricing with LiteLLM's model_prices_and_context_window.json or genai-prices data.json, or run with --unpriced to see the other figures with costs unknown",
+            if missing.len() > 1 { "s" } else { "" },
+            missing
+                .iter()
+                .map(|(m, _, _)| format!("\"{m}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for (m, sugg, problem) in missing {
+            if let Some(p) = problem {
+                s.push_str(&format!("\n  \"{m}\": {p}"));
+            }
+            if !sugg.is_empty() {
+                s.push_str(&format!(
+                    "\n  closest entries to \"{m}\" (not the same model as far as the catalogs say; `routesim prices` searches them): {}",
+                    sugg.iter()
+                        .map(|x| format!(
+                            "{} ${}/${}",
+                            x.entry,
+                            resolve::fmt_mtok(x.price.input.base * 1e6),
+                            resolve::fmt_mtok(x.price.output.base * 1e6)
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        s
     }
 }
 
