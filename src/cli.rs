@@ -106,7 +106,6 @@ impl ImportConfigArgs {
     }
 }
 
-
 /// `routesim tune`.
 #[derive(Debug, Args)]
 pub struct TuneArgs {
@@ -173,7 +172,6 @@ impl TuneArgs {
         }
     }
 }
-
 
 /// `routesim completions`.
 #[derive(Debug, Args)]
@@ -294,7 +292,6 @@ impl ExplainArgs {
         }
     }
 }
-
 
 /// `routesim prices`.
 #[derive(Debug, Args)]

@@ -102,17 +102,14 @@ fn example() -> Example {
 /// Acceptance (issue 15): a sweep of the shipped cost-by-complexity length threshold
 /// gives one row per value, in sweep order, each with the figures the policy has at
 /// that threshold — computed here from the files: a prompt shorter than `lt`
-/// characters is simple (gpt-4o-mini), else one that says "explain" or "analyze" is
-/// complex (claude-3.5-sonnet), else gemini-1.5-flash.
+/// characters is simple (gemini-1.5-flash), else one that says "explain" or "analyze"
+/// is complex (claude-3.5-sonnet), else gpt-4o-mini.
 ///
-/// The cost curve is *not* monotone on the example data, and this test pins that:
-/// raising the threshold moves prompts to gpt-4o-mini, which is dearer than
-/// gemini-1.5-flash (0.15/0.60 vs 0.075/0.30 $ per million tokens) and far cheaper
-/// than claude-3.5-sonnet; a band of lengths without complex prompts (20–40, 100–120
-/// characters) raises the cost, a band with them lowers it. What is monotone is the
-/// routing: the share sent to gpt-4o-mini never falls and the share sent to
-/// claude-3.5-sonnet never rises. From 120 characters (the longest prompt has 116)
-/// every value routes every request to gpt-4o-mini, so the rows are equal.
+/// Raising the threshold moves prompts from the medium level (gpt-4o-mini) and the
+/// complex one (claude-3.5-sonnet) to the simple one (gemini-1.5-flash, the cheapest:
+/// 0.075/0.30 $ per million tokens against 0.15/0.60 and 3/15), so the cost curve
+/// falls at every step until every prompt is simple (the longest prompt has 116
+/// characters: from 120 on the rows are equal), and the routing is monotone too.
 #[test]
 fn cost_by_complexity_threshold_sweep_gives_one_row_per_value_with_its_figures() {
     let out = tempfile::tempdir().unwrap();
@@ -138,7 +135,7 @@ fn cost_by_complexity_threshold_sweep_gives_one_row_per_value_with_its_figures()
     assert_eq!(rows.len(), values.len(), "one row per value");
     let ex = example();
     let mut costs = Vec::new();
-    let mut mini_share = Vec::new();
+    let mut flash_share = Vec::new();
     let mut sonnet_share = Vec::new();
     for (row, lt) in rows.iter().zip(&values) {
         assert_eq!(
@@ -151,12 +148,12 @@ fn cost_by_complexity_threshold_sweep_gives_one_row_per_value_with_its_figures()
             let lower = input.to_lowercase();
             let model = if (input.chars().count() as u32) < *lt {
                 simple += 1;
-                "openai/gpt-4o-mini"
+                "google/gemini-1.5-flash"
             } else if lower.contains("explain") || lower.contains("analyze") {
                 complex += 1;
                 "anthropic/claude-3.5-sonnet"
             } else {
-                "google/gemini-1.5-flash"
+                "openai/gpt-4o-mini"
             };
             let (c, q) = ex.cells[&(id.clone(), model.to_string())];
             cost += c;
@@ -178,12 +175,12 @@ fn cost_by_complexity_threshold_sweep_gives_one_row_per_value_with_its_figures()
         );
         assert!((num(row, "quality_mean") - quality / n as f64).abs() < 1e-4);
         costs.push(cost);
-        mini_share.push(simple as f64 / n as f64);
+        flash_share.push(simple as f64 / n as f64);
         sonnet_share.push(complex as f64 / n as f64);
     }
-    assert!(mini_share.windows(2).all(|w| w[1] >= w[0]));
+    assert!(flash_share.windows(2).all(|w| w[1] >= w[0]));
     assert!(sonnet_share.windows(2).all(|w| w[1] <= w[0]));
-    // The cost curve's shape, as described above: up, down ×3, up, then flat.
+    // A monotone cost curve: down at every step until every prompt is simple, then flat.
     let steps: Vec<std::cmp::Ordering> = costs
         .windows(2)
         .map(|w| {
@@ -194,12 +191,10 @@ fn cost_by_complexity_threshold_sweep_gives_one_row_per_value_with_its_figures()
             }
         })
         .collect();
-    use std::cmp::Ordering::{Equal, Greater, Less};
+    use std::cmp::Ordering::{Equal, Less};
     assert_eq!(
         steps,
-        [
-            Greater, Less, Less, Less, Greater, Equal, Equal, Equal, Equal
-        ],
+        [Less, Less, Less, Less, Less, Equal, Equal, Equal, Equal],
         "{costs:?}"
     );
     // The chart draws the sweep as one curve (its label once, in the SVG).

@@ -2,8 +2,8 @@
 //! Options are plain structs (the binary converts its clap types into them);
 //! `routesim run` resolves its options into a typed [`RunPlan`] first.
 
-mod import_config;
 mod decide;
+mod import_config;
 mod plan;
 mod prices;
 mod run;

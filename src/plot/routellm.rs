@@ -121,7 +121,12 @@ where
         // Hover: the curve as a line, each measured point as a circle.
         if s.curve.len() > 1 {
             hot.add(
-                Shape::Line(pct(&s.curve).iter().map(|p| chart.backend_coord(p)).collect()),
+                Shape::Line(
+                    pct(&s.curve)
+                        .iter()
+                        .map(|p| chart.backend_coord(p))
+                        .collect(),
+                ),
                 &s.name,
                 format!("quality vs strong-model share: {}", apgr(s.apgr)),
             );
