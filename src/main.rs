@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Record(a) => routesim::app::record(&a.into_options()),
         Command::MockServer(a) => routesim::app::mock_server(a.port, a.latency_ms),
         Command::Merge(a) => routesim::app::merge(&a.shards, &a.out),
+        Command::Import(a) => routesim::app::import(&a.into_options()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,9 +2,12 @@
 //! Options are plain structs (the binary converts its clap types into them);
 //! `routesim run` resolves its options into a typed [`RunPlan`] first.
 
+mod import;
 mod plan;
 mod run;
 mod shard;
+
+pub use import::{ImportArgs, import};
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use run::{Loaded, load_inputs, run};

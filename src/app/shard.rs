@@ -227,7 +227,7 @@ pub fn run_shard(plan: &RunPlan, mut l: Loaded, spec: &ShardSpec) -> Result<()> 
     let n_pol = ctx.policies.len();
     // Candidate baselines: the one named, or every single model (the default baseline
     // is chosen from the merged figures).
-    let candidates: Vec<usize> = match &plan.opts.baseline {
+    let candidates: Vec<usize> = match &ropts.baseline {
         Some(b) => vec![ctx.policy_index(b).ok_or_else(|| {
             InputError::one(Diagnostic::file(
                 "--baseline",

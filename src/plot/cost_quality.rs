@@ -16,6 +16,8 @@ pub enum Kind {
     Random,
     /// Oracle (upper bound).
     Oracle,
+    /// What production did (a gateway log's outcomes).
+    Logged,
 }
 
 /// One policy on the chart.
@@ -158,7 +160,13 @@ where
     let mut policy_idx = 0usize;
     let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
     let mut labels: Vec<(String, (i32, i32), RGBColor, bool)> = Vec::new();
-    for kind in [Kind::Single, Kind::Random, Kind::Oracle, Kind::Policy] {
+    for kind in [
+        Kind::Single,
+        Kind::Random,
+        Kind::Oracle,
+        Kind::Logged,
+        Kind::Policy,
+    ] {
         for p in pts.iter().filter(|p| p.kind == kind) {
             let at = (p.cost, p.quality);
             // Hollow: not comparable with the hull (another request set).
@@ -194,6 +202,19 @@ where
                     let px = chart.backend_coord(&at);
                     root.draw(&Cross::new(px, 11, RGBColor(0, 0, 0).stroke_width(3)))?;
                     (RGBColor(0, 0, 0), "oracle (hindsight)".to_string())
+                }
+                Kind::Logged => {
+                    let px = chart.backend_coord(&at);
+                    let black = RGBColor(0, 0, 0);
+                    root.draw(&Rectangle::new(
+                        [(px.0 - 9, px.1 - 9), (px.0 + 9, px.1 + 9)],
+                        if p.left_out {
+                            black.stroke_width(3)
+                        } else {
+                            black.filled()
+                        },
+                    ))?;
+                    (black, format!("logged (production){mark}"))
                 }
             };
             labels.push((label, chart.backend_coord(&at), col, p.kind == Kind::Policy));

@@ -430,6 +430,14 @@ impl Binder<'_, '_> {
                 verifier_error: *verifier_error,
             },
             Strategy::Oracle { candidates } => BStrategy::Oracle(self.candidates(candidates)?),
+            Strategy::Logged => {
+                if self.ctx.ds.logged.is_none() {
+                    let msg = "the logged baseline needs a dataset imported from a gateway log (routesim import, or run -d LOG)".to_string();
+                    self.err(&r.span, msg);
+                    return None;
+                }
+                BStrategy::Logged
+            }
             Strategy::Random { candidates } => BStrategy::Random(self.candidates(candidates)?),
             Strategy::LowestLatency {
                 candidates,
