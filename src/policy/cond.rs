@@ -105,6 +105,8 @@ pub struct TextTest {
     pub all: Vec<Pattern>,
     /// No pattern may match.
     pub none: Vec<Pattern>,
+    /// Where the test was written (empty for built-in tests).
+    pub span: Span,
 }
 
 impl TextTest {
@@ -113,6 +115,7 @@ impl TextTest {
         Ok(TextTest {
             all: vec![literal_alternation(words, case_sensitive)?],
             none: Vec::new(),
+            span: 0..0,
         })
     }
 
@@ -268,6 +271,27 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// Where this condition (or a part of it) reads the request's text — a text test,
+    /// `input_chars`, or, when `levels_use_text`, a complexity level — with what it
+    /// is; `None` when it does not.
+    pub fn text_use(&self, levels_use_text: bool) -> Option<(Span, &'static str)> {
+        match self {
+            Cond::Text(t) => Some((t.span.clone(), "a text condition (input)")),
+            Cond::Num {
+                field: NumField::InputChars,
+                span,
+                ..
+            } => Some((span.clone(), "input_chars")),
+            Cond::Complexity { span, .. } if levels_use_text => Some((
+                span.clone(),
+                "complexity (its [classifier] levels test the text)",
+            )),
+            Cond::Any(v) | Cond::All(v) => v.iter().find_map(|c| c.text_use(levels_use_text)),
+            Cond::Not(c) => c.text_use(levels_use_text),
+            _ => None,
+        }
+    }
+
     /// Whether this condition (or a part of it) tests complexity.
     pub fn uses_complexity(&self) -> bool {
         match self {
@@ -459,6 +483,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
             Cond::Text(TextTest {
                 all: vec![r],
                 none: vec![],
+                span: v.span(),
             })
         });
     }
@@ -470,6 +495,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
     let mut test = TextTest {
         all: Vec::new(),
         none: Vec::new(),
+        span: v.span(),
     };
     let mut ok = true;
     for (k, val) in t.iter() {

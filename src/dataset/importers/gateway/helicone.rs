@@ -61,11 +61,11 @@ pub const MAPPING: &[(&str, &str, &str)] = &[
         "",
     ),
     (
-        "meta.<key>",
+        "meta.*",
         "properties.* (request_properties)",
         "custom Helicone-Property-* headers",
     ),
-    ("meta.score_<key>", "scores.*", ""),
+    ("meta.score_*", "scores.*", ""),
 ];
 
 /// Assumptions, with the cost unit used.
@@ -165,7 +165,8 @@ pub fn read(r: &mut Record) -> Read {
             }
         }
     }
-    let body = at(v, &["request_body"]);
+    // A placeholder body (`{"helicone_message": …}`: stored elsewhere) is no body.
+    let body = at(v, &["request_body"]).filter(|b| b.get("helicone_message").is_none());
     if let Some(Value::Object(b)) = body.as_deref() {
         for (k, pv) in b {
             if k != "model"
@@ -181,7 +182,6 @@ pub fn read(r: &mut Record) -> Read {
         asked: text(v, &["request_model"]).or_else(|| text(v, &["request_body", "model"])),
         input: body
             .as_deref()
-            .filter(|b| b.get("helicone_message").is_none())
             .and_then(|b| b.get("messages").or_else(|| b.get("prompt")))
             .and_then(super::value::input_json),
         meta,

@@ -36,7 +36,7 @@ pub const SLP_MAPPING: &[(&str, &str, &str)] = &[
     ),
     (
         "model column",
-        "model_group (--model-key group) | model (model) | model_group@model_id (deployment)",
+        "model_group (--model-key group), model (--model-key model) or model_group@model_id (--model-key deployment)",
         "",
     ),
     (
@@ -84,12 +84,12 @@ pub const SLP_MAPPING: &[(&str, &str, &str)] = &[
     ("meta.tags", "request_tags joined by \",\"", ""),
     ("meta.session", "session_id", ""),
     (
-        "meta.<key>",
+        "meta.*",
         "metadata.spend_logs_metadata.*, metadata.requester_metadata.* (not headers)",
-        "a key taken by routesim becomes meta.custom.<key>",
+        "a key taken by routesim becomes meta.custom.*",
     ),
     (
-        "meta.param_<key>",
+        "meta.param_*",
         "model_parameters.*",
         "request parameters (max_tokens, temperature, stream…)",
     ),
@@ -112,7 +112,7 @@ pub const SPEND_LOGS_MAPPING: &[(&str, &str, &str)] = &[
     ),
     (
         "model column",
-        "model_group (--model-key group) | model | model_group@model_id",
+        "model_group (--model-key group), model or model_group@model_id",
         "the group that answered",
     ),
     (
@@ -152,7 +152,7 @@ pub const SPEND_LOGS_MAPPING: &[(&str, &str, &str)] = &[
         "end_user / user / team_id / organization_id / api_key / session_id / request_tags",
         "request_tags may be a JSON string",
     ),
-    ("meta.<key>", "metadata.spend_logs_metadata.*", ""),
+    ("meta.*", "metadata.spend_logs_metadata.*", ""),
 ];
 
 /// Assumptions of the SLP reader.
@@ -220,6 +220,7 @@ pub fn custom_meta(meta: &mut Vec<(String, String)>, obj: Option<&Value>, skip: 
 /// Tags (a list, or a JSON string of one) joined by commas.
 fn tags(v: &Value, key: &str) -> Option<String> {
     let d = at(v, &[key])?;
+    let d = super::value::decoded(&d);
     let list: Vec<String> = d.as_array()?.iter().filter_map(meta_text).collect();
     (!list.is_empty()).then(|| list.join(","))
 }

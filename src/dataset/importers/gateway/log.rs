@@ -760,7 +760,7 @@ impl LogBuilder {
                 .iter()
                 .rev()
                 .map(|&r| &self.recs[r as usize])
-                .find(|a| a.status.is_ok() && a.what & CACHE == 0 && a.has & HAS_IN != 0);
+                .find(|a| a.status.is_ok() && a.has & HAS_IN != 0);
             let mut meta: Vec<(String, String)> = Vec::with_capacity(o.meta_len as usize + 1);
             if let Some(a) = self.asked.name(o.asked) {
                 meta.push(("asked_model".into(), a.to_string()));

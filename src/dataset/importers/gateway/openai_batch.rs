@@ -55,7 +55,7 @@ pub const MAPPING: &[(&str, &str, &str)] = &[
     ),
     ("output", "response.body.choices[0].message.content", ""),
     (
-        "meta.param_<key>",
+        "meta.param_*",
         "input body primitives (max_tokens, temperature…)",
         "",
     ),

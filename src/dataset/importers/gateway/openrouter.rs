@@ -7,7 +7,7 @@
 //! separate call, `/generation/content`) and no TTFT field. SCHEMAS.md §3.
 
 use super::log::{Attempt, Head};
-use super::value::{at, count_any, flag, num, text, text_any, time_ms};
+use super::value::{at, count_any, flag, num, text, time_ms};
 use super::{Read, Record};
 use crate::dataset::Status;
 use serde_json::Value;
@@ -138,11 +138,8 @@ pub fn read(r: &mut Record) -> Read {
     if let Some(s) = flag(v, &["streamed"]) {
         meta.push(("param_stream".into(), s.to_string()));
     }
-    if let Some(g) = num(v, &["generation_time"]) {
-        meta.push((
-            "generation_time_ms".into(),
-            super::litellm::meta_text(&serde_json::json!(g)).unwrap_or_default(),
-        ));
+    if let Some(g) = text(v, &["generation_time"]) {
+        meta.push(("generation_time_ms".into(), g));
     }
     if cancelled {
         meta.push(("cancelled".into(), "true".into()));
@@ -186,11 +183,6 @@ pub fn read(r: &mut Record) -> Read {
         let mut a = Attempt::new(key.clone());
         let lat = num(p, &["latency"]).unwrap_or(f64::NAN);
         a.column = text(p, &["model_permaslug"]).unwrap_or_else(|| model.clone());
-        if let Some(prov) = text(p, &["provider_name"])
-            && k + 1 == n
-        {
-            let _ = prov;
-        }
         a.status = match num(p, &["status"]) {
             Some(s) => Status::parse(&format!("{}", s as i64)).unwrap_or(Status::ERROR),
             None => Status::ERROR,
@@ -229,6 +221,5 @@ pub fn read(r: &mut Record) -> Read {
             last.cost_usd = cost;
         }
     }
-    let _ = text_any;
     Read::Attempts(list)
 }

@@ -63,14 +63,14 @@ pub const MAPPING: &[(&str, &str, &str)] = &[
         "deprecated export field",
     ),
     ("meta.user", "metadata._user", ""),
-    ("meta.<key>", "metadata.*", ""),
+    ("meta.*", "metadata.*", ""),
     (
         "meta.portkey_config / portkey_mode / prompt_slug",
         "config / mode (lower case) / prompt_slug",
         "",
     ),
     (
-        "meta.param_<key>",
+        "meta.param_*",
         "request body primitives (max_tokens, temperature…)",
         "",
     ),
