@@ -7,12 +7,10 @@
 
 mod common;
 
-use routesim::analysis::{PolicySummary, RunTable, SummaryOptions, summarize};
+use common::gateway::{assert_logged_equals_raw, fixed_sum, logged_summary, q, raw_slp_totals};
+
 use routesim::dataset::logged::flags as lf;
 use routesim::dataset::{Dataset, LoadOptions, Sample, Status, load};
-use routesim::policy::baselines;
-use routesim::pricing::ModelPrice;
-use routesim::sim::{self, SimOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -106,41 +104,6 @@ fn logged_row(d: &Dataset, r: usize) -> (String, Status, u16, u8, f64, f64, f64,
         l.input_tokens[r],
         l.output_tokens[r],
     )
-}
-
-/// The summary of the `logged` baseline over `d` (with the library, unrounded).
-fn logged_summary(d: &Dataset) -> PolicySummary {
-    let prices: Vec<ModelPrice> = d
-        .models
-        .iter()
-        .map(|_| ModelPrice::per_mtok(0.0, 0.0, "unused: every cost is logged"))
-        .collect();
-    let pols = vec![baselines::logged()];
-    let t = sim::run(d, &prices, &pols, &SimOptions::default()).expect("simulates");
-    let mut v = summarize(
-        &RunTable::of_run(&t, d),
-        &SummaryOptions {
-            bootstrap: 10,
-            seed: 1,
-        },
-    );
-    v.remove(0)
-}
-
-/// A sum of costs in 64.64 fixed point, written here again (a second implementation of
-/// the exact sums the summaries use).
-fn fixed_sum(xs: &[f64]) -> f64 {
-    let scale = 18_446_744_073_709_551_616.0f64; // 2^64
-    let total: i128 = xs.iter().map(|x| (x * scale).round() as i128).sum();
-    total as f64 / scale
-}
-
-/// Linear-interpolation quantile of sorted values (numpy's default), written here
-/// again.
-fn q(sorted: &[f64], p: f64) -> f64 {
-    let pos = p * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 // ---------------------------------------------------------------------------------
@@ -283,92 +246,6 @@ fn litellm_slp_fixture_logged_figures_are_hand_worked() {
     assert_eq!(mix["mini"], 0.6);
     assert_eq!(mix["broken"], 0.2);
     assert_eq!(mix["big"], 0.2);
-}
-
-/// The log's own totals from its raw lines: requests grouped by trace_id (else
-/// litellm_call_id, else id); a request's cost is the sum of its lines'
-/// `response_cost` in start order, its latency (max endTime − min startTime) × 1000,
-/// its status the last-ending line's; calls are the lines that are not cache hits.
-struct RawTotals {
-    lines: usize,
-    calls: usize,
-    requests: usize,
-    ok: usize,
-    fell_back: usize,
-    cost: f64,
-    latency: Vec<f64>,
-}
-
-fn raw_slp_totals(path: &Path) -> RawTotals {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut traces: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let (mut lines, mut calls) = (0, 0);
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        lines += 1;
-        let v: Value = serde_json::from_str(l).unwrap();
-        calls += usize::from(v["cache_hit"] != true);
-        let key = ["trace_id", "litellm_call_id", "id"]
-            .iter()
-            .find_map(|k| v[*k].as_str().filter(|s| !s.is_empty()))
-            .unwrap()
-            .to_string();
-        traces.entry(key).or_default().push(v);
-    }
-    let mut costs = Vec::new();
-    let mut latency = Vec::new();
-    let (mut ok, mut fell_back) = (0, 0);
-    for mut v in traces.values().cloned() {
-        let t = |x: &Value, k: &str| x[k].as_f64().unwrap();
-        v.sort_by(|a, b| {
-            t(a, "startTime")
-                .total_cmp(&t(b, "startTime"))
-                .then(t(a, "endTime").total_cmp(&t(b, "endTime")))
-        });
-        let mut cost = 0.0;
-        for x in &v {
-            cost += t(x, "response_cost");
-        }
-        costs.push(cost);
-        let lo = v
-            .iter()
-            .map(|x| t(x, "startTime"))
-            .fold(f64::INFINITY, f64::min);
-        let hi = v
-            .iter()
-            .map(|x| t(x, "endTime"))
-            .fold(f64::NEG_INFINITY, f64::max);
-        latency.push((hi - lo) * 1000.0);
-        let last = v
-            .iter()
-            .rev()
-            .max_by(|a, b| t(a, "endTime").total_cmp(&t(b, "endTime")))
-            .unwrap();
-        ok += usize::from(last["status"] == "success");
-        fell_back += usize::from(v[0]["model_group"] != last["model_group"]);
-    }
-    latency.sort_by(f64::total_cmp);
-    RawTotals {
-        lines,
-        calls,
-        requests: traces.len(),
-        ok,
-        fell_back,
-        cost: fixed_sum(&costs),
-        latency,
-    }
-}
-
-fn assert_logged_equals_raw(s: &PolicySummary, raw: &RawTotals) {
-    assert_eq!(s.requests as usize, raw.requests);
-    assert_eq!(s.covered as usize, raw.requests);
-    assert_eq!(s.cost_total, raw.cost, "cost");
-    assert_eq!(s.success_rate, raw.ok as f64 / raw.requests as f64);
-    assert_eq!(s.latency_p50, q(&raw.latency, 0.5), "p50");
-    assert_eq!(s.latency_p90, q(&raw.latency, 0.9), "p90");
-    assert_eq!(s.latency_p95, q(&raw.latency, 0.95), "p95");
-    assert_eq!(s.latency_p99, q(&raw.latency, 0.99), "p99");
-    assert_eq!(s.attempts_mean, raw.calls as f64 / raw.requests as f64);
-    assert_eq!(s.fallback_rate, raw.fell_back as f64 / raw.requests as f64);
 }
 
 #[test]
