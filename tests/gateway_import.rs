@@ -193,6 +193,11 @@ fn litellm_slp_fixture_fields() {
     assert_eq!(big.latency_ms, 250.0);
     assert_eq!((big.output_tokens, big.reasoning_tokens), (16, 4));
     assert_eq!(logged_row(&d, c).6, 62.5);
+    // A propensity logged with the request (custom metadata) is the logged one.
+    let l = d.logged.as_ref().unwrap();
+    assert_eq!(l.propensity[c], 0.25);
+    assert_eq!(meta(&d, c, "propensity"), Some("0.25"));
+    assert!(l.propensity[a].is_nan(), "none logged");
 
     // The cache hit is an outcome only: no cell, no call.
     let dd = req(&d, "tD");
@@ -442,6 +447,26 @@ fn openrouter_fixture_fields() {
 // ---------------------------------------------------------------------------------
 
 #[test]
+fn helicone_csv_export_fields() {
+    // The CSV variant: no request_id (response_id), no latency (the timestamps),
+    // JSON bodies and properties as text.
+    let d = ds(&fx("helicone_csv/export.csv"));
+    assert_eq!(d.requests.ids, ["r1", "r2"]);
+    let r1 = req(&d, "r1");
+    assert_eq!(d.requests.input.get(r1), "Hi there");
+    assert_eq!(meta(&d, r1, "session"), Some("sess-1"));
+    assert_eq!(meta(&d, r1, "app"), Some("search"));
+    assert_eq!(meta(&d, r1, "param_temperature"), Some("0.7"));
+    assert_eq!(meta(&d, r1, "asked_model"), Some("gpt-4o-mini"));
+    let c = sample(&d, r1, "gpt-4o-mini", 0);
+    assert_eq!((c.input_tokens, c.output_tokens), (12, 3));
+    assert_eq!((c.latency_ms, c.cost_usd), (2400.0, 0.00001));
+    let r2 = req(&d, "r2");
+    assert_eq!(sample(&d, r2, "gpt-4o", 0).status, Status(429));
+    assert_eq!(logged_row(&d, r2).5, 350.0);
+}
+
+#[test]
 fn helicone_fixture_fields() {
     let d = ds(&fx("helicone/export.jsonl"));
     let h1 = req(&d, "h1");
@@ -554,6 +579,7 @@ fn importing_to_a_folder_gives_what_importing_on_the_fly_gives() {
     for (i, f) in [
         "litellm_slp/trace.jsonl",
         "litellm_spendlogs/rows.csv",
+        "helicone_csv/export.csv",
         "portkey/export.jsonl",
         "openrouter/generations.jsonl",
         "helicone/export.jsonl",
@@ -999,4 +1025,102 @@ fn the_shared_samples_import_as_documented() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("not a format routesim reads"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------
+// Properties: for any LiteLLM log, whatever the order of its lines, each request's
+// logged outcome is what its own lines say, and the folder reads back identically.
+// ---------------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A call: (group index, status index, start ms offset, duration ms, cost µ$).
+    type Call = (usize, usize, u32, u32, u32);
+
+    fn line(trace: usize, k: usize, c: &Call) -> String {
+        let groups = ["a", "b", "c"];
+        let (g, st, start, dur, cost) = *c;
+        let status = ["success", "429", "500"][st];
+        let ok = status == "success";
+        let s = 1_700_000_000.0 + trace as f64 * 10.0 + start as f64 / 1000.0;
+        let e = s + dur as f64 / 1000.0;
+        serde_json::json!({
+            "id": format!("c{trace}-{k}"),
+            "trace_id": format!("t{trace}"),
+            "call_type": "acompletion",
+            "status": if ok { "success" } else { "failure" },
+            "startTime": s,
+            "endTime": e,
+            "model": format!("openai/{}", groups[g]),
+            "model_group": groups[g],
+            "response_cost": if ok { cost as f64 * 1e-6 } else { 0.0 },
+            "prompt_tokens": if ok { 10 } else { 0 },
+            "completion_tokens": if ok { 5 } else { 0 },
+            "error_information": {"error_code": if ok { "" } else { status }},
+            "end_user": format!("u{}", trace % 3),
+            "messages": [{"role": "user", "content": format!("prompt {trace}")}],
+        })
+        .to_string()
+    }
+
+    fn calls() -> impl Strategy<Value = Vec<Vec<Call>>> {
+        let call = (0usize..3, 0usize..3, 0u32..5000, 1u32..3000, 0u32..2000);
+        prop::collection::vec(prop::collection::vec(call, 1..4), 1..12)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn logged_outcomes_follow_each_requests_own_lines(
+            reqs in calls(),
+            seed in any::<u64>(),
+        ) {
+            let mut lines: Vec<String> = Vec::new();
+            for (t, cs) in reqs.iter().enumerate() {
+                for (k, c) in cs.iter().enumerate() {
+                    lines.push(line(t, k, c));
+                }
+            }
+            // Shuffle the file (a seeded Fisher–Yates).
+            let mut x = seed | 1;
+            for i in (1..lines.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                lines.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("log.jsonl");
+            std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+            let d = ds(&f);
+            prop_assert_eq!(d.n_requests(), reqs.len());
+            let raw = raw_slp_totals(&f);
+            assert_logged_equals_raw(&logged_summary(&d), &raw);
+            let l = d.logged.as_ref().unwrap();
+            for (t, cs) in reqs.iter().enumerate() {
+                let r = req(&d, &format!("t{t}"));
+                prop_assert_eq!(l.attempts[r] as usize, cs.len());
+                // The request's fields come from its earliest call.
+                // (Calls starting and ending together are in file order.)
+                let groups = ["a", "b", "c"];
+                let earliest = cs.iter().map(|c| (c.2, c.3)).min().unwrap();
+                let asked = meta(&d, r, "asked_model").unwrap();
+                prop_assert!(cs
+                    .iter()
+                    .any(|c| (c.2, c.3) == earliest && groups[c.0] == asked));
+                // Samples per cell: as many as calls to that group.
+                for (g, name) in groups.iter().enumerate() {
+                    let n = cs.iter().filter(|c| c.0 == g).count();
+                    let m = d.model_id(name);
+                    prop_assert_eq!(m.map_or(0, |m| d.n_samples(r, m)), n);
+                }
+            }
+            // The folder reads back as the log does.
+            let out = dir.path().join("d");
+            ok(routesim(&["import", s(&f), "-o", s(&out), "-q"]));
+            prop_assert_eq!(dump(&ds(&out)), dump(&d));
+        }
+    }
 }

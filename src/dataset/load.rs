@@ -117,19 +117,23 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
             }
             // A `requests.*` file holds the prompts (possibly the only file: a
             // prompts-only dataset for `routesim record`).
-            let (requests, files): (Vec<PathBuf>, Vec<PathBuf>) =
-                files.into_iter().partition(|f| is_requests_file(f));
-            // Gateway logs are told apart by content before anything is read as a table.
+            // Gateway logs are told apart by content before anything is read as a
+            // table (an OpenAI batch input may well be called requests.jsonl).
             let mut logs = Vec::new();
-            let mut tables = requests.clone();
-            for f in &files {
-                match gateway::sniff(f)? {
-                    Sniffed::Log(..) => logs.push(f.clone()),
-                    Sniffed::Long | Sniffed::Table => tables.push(f.clone()),
-                    Sniffed::Fragment(msg) => return Err(InputError::file(f, msg)),
-                    Sniffed::Unknown(keys) => return Err(gateway::unrecognised(f, &keys)),
+            let mut requests = Vec::new();
+            let mut others = Vec::new();
+            for f in files {
+                match gateway::sniff(&f)? {
+                    Sniffed::Log(..) => logs.push(f),
+                    _ if is_requests_file(&f) => requests.push(f),
+                    Sniffed::Long | Sniffed::Table => others.push(f),
+                    Sniffed::Fragment(msg) => return Err(InputError::file(&f, msg)),
+                    Sniffed::Unknown(keys) => return Err(gateway::unrecognised(&f, &keys)),
                 }
             }
+            let files = others;
+            let mut tables = requests.clone();
+            tables.extend(files.iter().cloned());
             if !logs.is_empty() {
                 if !tables.is_empty() {
                     let names = |v: &[PathBuf]| {

@@ -88,9 +88,9 @@ pub fn raw_slp_totals(path: &Path) -> RawTotals {
             .map(|x| t(x, "endTime"))
             .fold(f64::NEG_INFINITY, f64::max);
         latency.push((hi - lo) * 1000.0);
+        // The last to end (on a tie, the later in start order).
         let last = v
             .iter()
-            .rev()
             .max_by(|a, b| t(a, "endTime").total_cmp(&t(b, "endTime")))
             .unwrap();
         ok += usize::from(last["status"] == "success");

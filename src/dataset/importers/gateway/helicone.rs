@@ -14,7 +14,11 @@ const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Helicone → routesim.
 pub const MAPPING: &[(&str, &str, &str)] = &[
-    ("request id", "request_id", "one row per request"),
+    (
+        "request id",
+        "request_id ?? response_id",
+        "one row per request; the CSV export has only response_id",
+    ),
     ("ts", "request_created_at", "UTC"),
     (
         "input",
@@ -41,7 +45,7 @@ pub const MAPPING: &[(&str, &str, &str)] = &[
     (
         "latency_ms",
         "delay_ms ?? response_created_at − request_created_at",
-        "",
+        "the CSV export has no latency: the timestamps' difference",
     ),
     ("ttft_ms", "time_to_first_token", "streamed requests only"),
     (
@@ -84,8 +88,9 @@ pub fn notes(opts: &ImportOptions) -> Vec<String> {
 /// One request row.
 pub fn read(r: &mut Record) -> Read {
     let v = r.v;
-    let Some(key) = text(v, &["request_id"]) else {
-        r.bad("request_id", "expected the request id");
+    // The CSV export has no request_id: its response_id names the row.
+    let Some(key) = text_any(v, &[&["request_id"], &["response_id"]]) else {
+        r.bad("request_id", "expected the request id (or response_id)");
         return Read::Skip("no id");
     };
     let Some(start) = time_ms(v, &["request_created_at"]) else {
@@ -141,8 +146,11 @@ pub fn read(r: &mut Record) -> Read {
     if let Some(u) = text(v, &["request_user_id"]) {
         meta.push(("user".into(), u));
     }
-    let props = at(v, &["properties"]).or_else(|| at(v, &["request_properties"]));
-    if let Some(Value::Object(p)) = props.as_deref() {
+    // The CSV export holds properties and the body as JSON text.
+    let props = at(v, &["properties"])
+        .or_else(|| at(v, &["request_properties"]))
+        .map(|p| super::value::decoded(&p).into_owned());
+    if let Some(Value::Object(p)) = props.as_ref() {
         if let Some(s) = p
             .get("Helicone-Session-Id")
             .and_then(super::litellm::meta_text)
@@ -166,8 +174,10 @@ pub fn read(r: &mut Record) -> Read {
         }
     }
     // A placeholder body (`{"helicone_message": …}`: stored elsewhere) is no body.
-    let body = at(v, &["request_body"]).filter(|b| b.get("helicone_message").is_none());
-    if let Some(Value::Object(b)) = body.as_deref() {
+    let body = at(v, &["request_body"])
+        .map(|b| super::value::decoded(&b).into_owned())
+        .filter(|b| b.get("helicone_message").is_none());
+    if let Some(Value::Object(b)) = body.as_ref() {
         for (k, pv) in b {
             if k != "model"
                 && k != "messages"
@@ -181,7 +191,7 @@ pub fn read(r: &mut Record) -> Read {
     a.head = Some(Head {
         asked: text(v, &["request_model"]).or_else(|| text(v, &["request_body", "model"])),
         input: body
-            .as_deref()
+            .as_ref()
             .and_then(|b| b.get("messages").or_else(|| b.get("prompt")))
             .and_then(super::value::input_json),
         meta,

@@ -524,6 +524,18 @@ impl LogBuilder {
         if let Some(h) = &a.head {
             self.set_head(i, h, a.start)?;
         }
+        // A propensity the client logged with its request (custom metadata
+        // `propensity`: the probability its router gave the model it picked).
+        let propensity = if a.propensity.is_nan() {
+            a.head
+                .as_ref()
+                .and_then(|h| h.meta.iter().find(|(k, _)| k == "propensity"))
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+                .filter(|p| *p > 0.0 && *p <= 1.0)
+                .unwrap_or(f64::NAN)
+        } else {
+            a.propensity
+        };
         let mut has = 0;
         let mut tokens = [0u32; 5];
         for (k, (t, bit)) in [
@@ -571,7 +583,7 @@ impl LogBuilder {
             extra: a.extra_attempts,
             tokens,
             cost_usd: a.cost_usd,
-            propensity: a.propensity,
+            propensity,
             output: self.texts.put(a.output.as_deref())?,
         };
         if let Some(p) = a.price_as.filter(|p| *p != a.column)
@@ -579,7 +591,7 @@ impl LogBuilder {
         {
             self.aliases.entry(rec.column).or_insert(p);
         }
-        self.any_propensity |= !a.propensity.is_nan();
+        self.any_propensity |= !propensity.is_nan();
         let r = self.recs.len() as u32;
         self.recs.push(rec);
         let o = &mut self.open[i];
@@ -868,5 +880,146 @@ impl LogBuilder {
         if let TextStore::Spill(_, path, _) = &self.texts {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::importers::gateway::source::Container;
+
+    /// Everything a sink is told, as text.
+    #[derive(Default)]
+    struct Record(Vec<String>);
+
+    impl Sink for Record {
+        fn meta_keys(&mut self, keys: &[String]) -> anyhow::Result<()> {
+            self.0.push(format!("keys {keys:?}"));
+            Ok(())
+        }
+        fn request(&mut self, r: &RequestOut) -> anyhow::Result<()> {
+            self.0.push(format!(
+                "request {} {:?} {:?} {:?} {:?}",
+                r.id, r.ts_ms, r.input, r.input_tokens, r.meta
+            ));
+            Ok(())
+        }
+        fn attempt(&mut self, id: &str, a: &AttemptOut) -> anyhow::Result<()> {
+            self.0.push(format!(
+                "attempt {id} {} #{} {} {:?} {:?}",
+                a.column, a.sample, a.status, a.latency_ms, a.cost_usd
+            ));
+            Ok(())
+        }
+        fn logged(&mut self, id: &str, row: &LoggedRow) -> anyhow::Result<()> {
+            self.0.push(format!("logged {id} {row:?}"));
+            Ok(())
+        }
+    }
+
+    fn attempt(key: &str, col: &str, start: f64, end: f64, status: Status, cost: f64) -> Attempt {
+        let mut a = Attempt::new(key.into());
+        a.start = start;
+        a.end = end;
+        a.column = col.into();
+        a.status = status;
+        a.cost_usd = cost;
+        a.head = Some(Head {
+            asked: Some(format!("asked-{col}")),
+            input: Some(format!("from {col} at {start}")),
+            meta: vec![("user".into(), format!("u-{col}"))],
+        });
+        a
+    }
+
+    fn emit(list: &[Attempt]) -> (Vec<String>, Findings) {
+        let mut log = LogBuilder::new(TextStore::Memory(Vec::new()), 1000.0);
+        let place = Place {
+            n: 1,
+            container: Container::Jsonl,
+        };
+        for a in list {
+            assert!(log.add(a.clone(), 0, place).unwrap().is_none());
+        }
+        let mut rec = Record::default();
+        let f = log.emit(&mut rec).unwrap();
+        (rec.0, f)
+    }
+
+    #[test]
+    fn attempts_group_by_key_in_start_order_whatever_the_file_order() {
+        let ok = Status::OK;
+        // r1: a 429 on A (1.0–1.5 s), a retry of A that fails (2.0–2.25), then B
+        // answers (3.0–4.0); r2: one call.
+        let list = vec![
+            attempt("r1", "B", 3.0, 4.0, ok, 0.25),
+            attempt("r2", "A", 0.5, 0.75, ok, 0.5),
+            attempt("r1", "A", 2.0, 2.25, Status(500), 0.0),
+            attempt("r1", "A", 1.0, 1.5, Status(429), 0.0),
+        ];
+        let (events, f) = emit(&list);
+        // Requests in order of first appearance; the head is the earliest call's.
+        assert_eq!(
+            events[1],
+            "request r1 Some(1000) Some(\"from A at 1\") None [(\"asked_model\", \"asked-A\"), (\"user\", \"u-A\")]"
+        );
+        assert!(events[2].starts_with("request r2 Some(500)"));
+        // Samples of a cell in start order: A #0 is the 429, A #1 the 500.
+        assert_eq!(events[3], "attempt r1 A #0 429 Some(500.0) 0.0");
+        assert_eq!(events[4], "attempt r1 A #1 500 Some(250.0) 0.0");
+        assert_eq!(events[5], "attempt r1 B #0 ok Some(1000.0) 0.25");
+        // The outcome: B, 3 calls, fell back and retried, span 1.0 → 4.0 s.
+        assert!(events[6].contains("model: \"B\""), "{}", events[6]);
+        assert!(
+            events[6].contains("attempts: 3, flags: 3,"),
+            "{}",
+            events[6]
+        );
+        assert!(events[6].contains("latency_ms: 3000.0"), "{}", events[6]);
+        assert!(events[6].contains("cost_usd: 0.25"), "{}", events[6]);
+        // Gaps: 3000 − (500 + 250 + 1000) = 1250 ms between calls.
+        assert_eq!(f.gaps_ms, vec![1250.0]);
+        assert_eq!(f.statuses.get("ok"), Some(&2));
+        // Any other file order gives the same events.
+        for perm in [[3, 2, 1, 0], [1, 0, 3, 2], [2, 3, 0, 1]] {
+            let shuffled: Vec<Attempt> = perm.iter().map(|&i| list[i].clone()).collect();
+            let (e, _) = emit(&shuffled);
+            let skip_order = |v: &[String]| {
+                let mut v = v.to_vec();
+                v.sort();
+                v
+            };
+            assert_eq!(skip_order(&e), skip_order(&events), "{perm:?}");
+        }
+    }
+
+    #[test]
+    fn a_second_row_of_a_one_row_format_is_a_duplicate() {
+        let mut log = LogBuilder::new(TextStore::Memory(Vec::new()), 1.0);
+        log.one_row_per_request = true;
+        let at = |n| Place {
+            n,
+            container: Container::Csv,
+        };
+        let a = attempt("x", "A", 0.0, 1.0, Status::OK, 0.0);
+        assert!(log.add(a.clone(), 0, at(1)).unwrap().is_none());
+        let d = log.add(a, 0, at(7)).unwrap().expect("a duplicate");
+        assert_eq!((d.key.as_str(), d.first), ("x", (0, 1)));
+    }
+
+    #[test]
+    fn texts_spilled_to_a_file_read_back() {
+        let dir = std::env::temp_dir().join(format!("routesim-spill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.spill");
+        let mut t = TextStore::spill(&path).unwrap();
+        let a = t.put(Some("héllo")).unwrap();
+        let b = t.put(None).unwrap();
+        let c = t.put(Some("")).unwrap();
+        t.seal().unwrap();
+        assert_eq!(t.get(a).unwrap().as_deref(), Some("héllo"));
+        assert_eq!(t.get(b).unwrap(), None);
+        assert_eq!(t.get(c).unwrap().as_deref(), Some(""));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -139,6 +139,7 @@ impl Format {
                     "delay_ms",
                     "request_model",
                     "cache_reference_id",
+                    "response_created_at",
                 ])?);
                 Some(k)
             }
@@ -446,8 +447,7 @@ pub fn read(
             (Sniffed::Log(fmt, c, keys), Some(forced)) if fmt.family() == forced.family() => {
                 (fmt, c, keys)
             }
-            (Sniffed::Log(fmt, c, _), Some(forced)) if fmt.family() != forced.family() => {
-                let _ = c;
+            (Sniffed::Log(fmt, _, _), Some(forced)) if fmt.family() != forced.family() => {
                 diags.push(Diagnostic::file(
                     display_path(f),
                     format!(
@@ -459,7 +459,7 @@ pub fn read(
                 ));
                 continue;
             }
-            (other, Some(forced)) => {
+            (_, Some(forced)) => {
                 // Forced: read as the format from its container.
                 let c = match source::sniff(f)? {
                     Some((c, _)) => c,
@@ -474,7 +474,6 @@ pub fn read(
                         continue;
                     }
                 };
-                let _ = other;
                 (forced, c, Vec::new())
             }
             (Sniffed::Log(fmt, c, keys), None) => (fmt, c, keys),
@@ -818,4 +817,84 @@ pub fn read_into(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn detect(v: Value) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.detect(&v).is_some())
+    }
+
+    #[test]
+    fn formats_are_told_apart_by_their_keys() {
+        assert_eq!(
+            detect(
+                json!({"response_cost": 0, "startTime": 1, "trace_id": "t", "model": "m", "id": "x"})
+            ),
+            Some(Format::LitellmSlp)
+        );
+        // SpendLogs rows have `spend`, not `response_cost`.
+        assert_eq!(
+            detect(json!({"request_id": "r", "spend": 0, "startTime": "2025-01-01", "model": "m"})),
+            Some(Format::LitellmSpendLogs)
+        );
+        assert_eq!(
+            detect(json!({"ai_org": "openai", "response_time": 3, "created_at": "2025-01-01"})),
+            Some(Format::Portkey)
+        );
+        assert_eq!(
+            detect(
+                json!({"ai_provider": "openai", "ai_model": "m", "response_time": 3, "created_at": "x"})
+            ),
+            Some(Format::Portkey)
+        );
+        assert_eq!(
+            detect(json!({"id": "gen", "provider_responses": null})),
+            Some(Format::OpenRouter)
+        );
+        assert_eq!(
+            detect(json!({"request_created_at": "x", "response_status": 200, "delay_ms": 3})),
+            Some(Format::Helicone)
+        );
+        assert_eq!(
+            detect(
+                json!({"id": "b", "custom_id": "c", "response": null, "error": {"code": "batch_expired"}})
+            ),
+            Some(Format::OpenAiBatchOutput)
+        );
+        assert_eq!(
+            detect(json!({"custom_id": "c", "method": "POST", "url": "/v1/x", "body": {}})),
+            Some(Format::OpenAiBatchInput)
+        );
+        // A long table row and an API response are no log.
+        assert_eq!(
+            detect(json!({"request_id": "r", "model": "m", "latency_ms": 3})),
+            None
+        );
+        assert_eq!(
+            detect(json!({"id": "c", "model": "m", "choices": [], "usage": {}})),
+            None
+        );
+        // A batch output line with another key is not one.
+        assert_eq!(
+            detect(json!({"custom_id": "c", "response": {}, "latency": 3})),
+            None
+        );
+    }
+
+    #[test]
+    fn cost_units_convert_to_dollars() {
+        assert_eq!(CostUnit::Cents.to_usd(150.0), 1.5);
+        assert_eq!(CostUnit::Nano.to_usd(2e9), 2.0);
+        assert_eq!(CostUnit::Usd.to_usd(0.25), 0.25);
+        for u in [CostUnit::Usd, CostUnit::Cents, CostUnit::Nano] {
+            assert_eq!(CostUnit::from_name(u.name()), Some(u));
+        }
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+        }
+    }
 }
