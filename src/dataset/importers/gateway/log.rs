@@ -760,8 +760,16 @@ impl LogBuilder {
         sink.meta_keys(&self.meta_keys.names)?;
         let mut f = Findings::default();
         let mut order = Vec::new();
+        let n = self.open.len();
+        let progress = crate::util::progress::Progress::new("requests", 2 * n as u64);
+        let tick = |i: usize| {
+            if i % 4096 == 4095 {
+                progress.inc(4096);
+            }
+        };
         // Pass 1: requests.
         for i in 0..self.open.len() {
+            tick(i);
             self.ordered(i, &mut order);
             let o = self.open[i];
             let first = order
@@ -800,6 +808,7 @@ impl LogBuilder {
         // Pass 2: attempts and outcomes.
         let mut seen: Vec<(u32, u32)> = Vec::new();
         for i in 0..self.open.len() {
+            tick(i);
             self.ordered(i, &mut order);
             let o = self.open[i];
             let id = self.ids.ids[i].clone();
@@ -855,6 +864,7 @@ impl LogBuilder {
                 sink.logged(&id, &row)?;
             }
         }
+        progress.finish();
         f.gaps_ms.sort_by(f64::total_cmp);
         Ok(f)
     }
