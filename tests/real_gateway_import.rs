@@ -79,7 +79,7 @@ fn plan(i: usize) -> (&'static str, String, &'static str, String, bool) {
     (
         group,
         format!("user-{}", i % 4),
-        if i % 2 == 0 { "free" } else { "paid" },
+        if i.is_multiple_of(2) { "free" } else { "paid" },
         format!("team:{}", i % 3),
         i % 5 == 4,
     )
@@ -222,7 +222,7 @@ fn a_real_litellm_proxys_log_imports_and_its_logged_baseline_equals_the_raw_tota
             .unwrap_or_else(|| panic!("meta.{k}"))
     };
     let (user, tier, tags, asked) = (col("user"), col("tier"), col("tags"), col("asked_model"));
-    let mut seen = vec![false; N];
+    let mut seen = [false; N];
     for r in 0..N {
         let text = d.requests.input.get(r);
         let i: usize = text[1..text.find(']').unwrap()].parse().unwrap();
