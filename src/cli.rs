@@ -50,6 +50,9 @@ pub enum Command {
     /// Search the price catalogs (built-in and --pricing files) and show how `run`
     /// prices a model name.
     Prices(PricesArgs),
+    /// Import gateway logs (LiteLLM, Portkey, OpenRouter, Helicone, OpenAI Batch) as a
+    /// dataset folder, with each request's logged outcome.
+    Import(ImportArgs),
 }
 
 /// The gateway of `import-config`.
@@ -148,6 +151,34 @@ pub struct TuneArgs {
     /// What to do when a chosen model has no recorded response: skip, fail or impute.
     #[arg(long, value_enum, default_value_t = MissingArg::Skip)]
     pub missing: MissingArg,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `routesim import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Log files (or folders of them), one format; OpenAI Batch: output, error and
+    /// input files together.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Dataset folder to write (default: datasets/<first file's name>); must not
+    /// exist or be empty.
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Read every file as this format instead of detecting it: litellm-slp,
+    /// litellm-spendlogs, portkey, openrouter, helicone, openai-batch.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// LiteLLM: name model columns by the model group (default), the provider model
+    /// called, or the deployment (group@model_id).
+    #[arg(long, value_name = "group|model|deployment")]
+    pub model_key: Option<String>,
+    /// Unit of the logged cost: usd, cents or nano (default: the format's documented
+    /// unit — cents for Portkey, USD for the others).
+    #[arg(long, value_name = "usd|cents|nano")]
+    pub cost_unit: Option<String>,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -333,6 +364,20 @@ impl PricesArgs {
     }
 }
 
+impl ImportArgs {
+    /// Library options.
+    pub fn into_options(self) -> routesim::app::ImportArgs {
+        routesim::app::ImportArgs {
+            files: self.files,
+            out: self.out,
+            format: self.format,
+            model_key: self.model_key,
+            cost_unit: self.cost_unit,
+            quiet: self.quiet,
+        }
+    }
+}
+
 /// `routesim merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -469,9 +514,10 @@ pub struct RunArgs {
     /// Use the shipped example: datasets/example and every policy in policies/.
     #[arg(long)]
     pub example: bool,
-    /// Dataset: a folder with dataset.toml, a FastChat folder, or a CSV/JSONL/Parquet file.
-    #[arg(short, long)]
-    pub dataset: Option<PathBuf>,
+    /// Dataset: a folder with dataset.toml, a FastChat folder, a CSV/JSONL/Parquet
+    /// file, or gateway log files (several: one dataset) or a folder of them.
+    #[arg(short, long, num_args = 1..)]
+    pub dataset: Vec<PathBuf>,
     /// Policy files (or folders of them).
     #[arg(short, long, num_args = 1..)]
     pub policy: Vec<PathBuf>,
@@ -610,7 +656,8 @@ impl RunArgs {
     pub fn into_options(self) -> routesim::app::RunOptions {
         routesim::app::RunOptions {
             example: self.example,
-            dataset: self.dataset,
+            dataset: self.dataset.first().cloned(),
+            more_datasets: self.dataset.iter().skip(1).cloned().collect(),
             policies: self.policy,
             pricing: self.pricing,
             price_as: self.price_as,

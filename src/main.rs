@@ -44,6 +44,7 @@ fn main() -> ExitCode {
                 .map_err(anyhow::Error::from)
         }
         Command::Prices(a) => routesim::app::prices(&a.into_options()),
+        Command::Import(a) => routesim::app::import(&a.into_options()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -147,7 +147,9 @@ impl Acc {
         self.quality.add(qobs(r));
         if rejected(r) {
             self.rejected += 1;
-        } else {
+        } else if !r.latency_ms.is_nan() {
+            // Unknown latency (a log that records none, e.g. an OpenAI batch) is left
+            // out of the quantiles, as the shards' sketches leave it out.
             self.latency.push(r.latency_ms);
         }
         if !r.ttft_ms.is_nan() {

@@ -3,6 +3,7 @@
 //! `routesim run` resolves its options into a typed [`RunPlan`] first.
 
 mod decide;
+mod import;
 mod import_config;
 mod plan;
 mod prices;
@@ -15,6 +16,8 @@ pub use import_config::{
 };
 
 pub use decide::{DiffOptions, ExplainOptions, SimInputs, diff_cmd, explain_cmd, json_text};
+
+pub use import::{ImportArgs, import};
 
 pub use plan::{MissingMode, RunOptions, RunPlan};
 pub use prices::{PricesOptions, parse_price_as, prices};

@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub example: bool,
     /// Dataset path.
     pub dataset: Option<PathBuf>,
+    /// Further gateway log files read with `dataset` as one dataset (`-d a.jsonl b.jsonl`).
+    pub more_datasets: Vec<PathBuf>,
     /// Policy files or folders.
     pub policies: Vec<PathBuf>,
     /// Extra pricing files.
@@ -114,6 +116,7 @@ impl Default for RunOptions {
         RunOptions {
             example: false,
             dataset: None,
+            more_datasets: Vec::new(),
             policies: Vec::new(),
             pricing: Vec::new(),
             price_as: Vec::new(),

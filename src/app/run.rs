@@ -119,7 +119,15 @@ pub struct Loaded {
 pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
     let o = &plan.opts;
     let mut diags = Vec::new();
-    let ds = match dataset::load(&plan.dataset, &LoadOptions { limit: o.limit }) {
+    let lopts = LoadOptions { limit: o.limit };
+    let loaded = if o.more_datasets.is_empty() {
+        dataset::load(&plan.dataset, &lopts)
+    } else {
+        let mut files = vec![plan.dataset.clone()];
+        files.extend(o.more_datasets.iter().cloned());
+        dataset::load::load_logs(&files, &lopts)
+    };
+    let ds = match loaded {
         Ok(d) => Some(d),
         Err(e) => {
             diags.extend(e.diagnostics);
@@ -167,7 +175,15 @@ pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
     let baseline_policies = if o.no_baselines {
         Vec::new()
     } else {
-        baselines::baselines(&ds.models)
+        // A gateway log's own outcome first: what the other policies are compared with.
+        let mut b: Vec<Policy> = ds
+            .logged
+            .is_some()
+            .then(baselines::logged)
+            .into_iter()
+            .collect();
+        b.extend(baselines::baselines(&ds.models));
+        b
     };
     diags.extend(baselines::name_clashes(&policies, &baseline_policies));
     if !diags.is_empty() {
@@ -181,7 +197,10 @@ pub fn load_inputs(plan: &RunPlan) -> Result<Loaded> {
     }
     policies.extend(baseline_policies);
     for p in &mut policies {
-        p.scenarios.extend(cli_scenarios.iter().cloned());
+        // What production did does not change with a what-if.
+        if !p.kind.is_logged() {
+            p.scenarios.extend(cli_scenarios.iter().cloned());
+        }
     }
     if policies.is_empty() {
         return Err(InputError::one(Diagnostic::file(
@@ -290,7 +309,13 @@ pub(super) fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> Re
         title: ds.info.name.clone(),
         seed: plan.opts.seed,
         bootstrap: plan.opts.bootstrap,
-        baseline: plan.opts.baseline.clone(),
+        // On a gateway log, policies are compared with what production did.
+        baseline: plan.opts.baseline.clone().or_else(|| {
+            l.policies
+                .iter()
+                .find(|p| p.kind.is_logged())
+                .map(|p| p.name.clone())
+        }),
         by: plan.by.clone(),
         has_timestamps: ds.requests.has_timestamps() || plan.arrival.trace_file().is_some(),
         budgets: l

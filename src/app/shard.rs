@@ -202,7 +202,7 @@ pub fn run_shard(plan: &RunPlan, mut l: Loaded, spec: &ShardSpec) -> Result<()> 
     .map_err(crate::report::build::sim_error)?;
     let ctx = RunContext::of_dataset(&l.ds, sim.policy_infos());
     let ropts = report_options(plan, &l, &ctx);
-    let partials = shard_partials(plan, &l, &sim, &ctx)?;
+    let partials = shard_partials(plan, &ropts, &l, &sim, &ctx)?;
     let file = ShardFile {
         format: FORMAT.into(),
         index: spec.index,
@@ -260,8 +260,8 @@ fn check_shardable(plan: &RunPlan, l: &Loaded, spec: &ShardSpec) -> Result<()> {
 
 /// The policies a merged report may compare against: the one named by `--baseline`,
 /// or every single model (the default baseline is chosen from the merged figures).
-fn baseline_candidates(plan: &RunPlan, ctx: &RunContext) -> Result<Vec<usize>> {
-    Ok(match &plan.opts.baseline {
+fn baseline_candidates(baseline: Option<&str>, ctx: &RunContext) -> Result<Vec<usize>> {
+    Ok(match baseline {
         Some(b) => vec![ctx.policy_index(b).ok_or_else(|| {
             InputError::one(Diagnostic::file(
                 "--baseline",
@@ -279,12 +279,13 @@ fn baseline_candidates(plan: &RunPlan, ctx: &RunContext) -> Result<Vec<usize>> {
 /// few policies at a time.
 fn shard_partials(
     plan: &RunPlan,
+    ropts: &ReportOptions,
     l: &Loaded,
     sim: &sim::Simulation,
     ctx: &RunContext,
 ) -> Result<Vec<PolicyPartial>> {
     let n_pol = ctx.policies.len();
-    let candidates = baseline_candidates(plan, ctx)?;
+    let candidates = baseline_candidates(ropts.baseline.as_deref(), ctx)?;
     let ts = (l.ds.requests.has_timestamps() && plan.arrival == Arrival::Recorded)
         .then_some(&l.ds.requests.ts_ms[..]);
     let group = rayon::current_num_threads().max(1);

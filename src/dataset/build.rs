@@ -198,6 +198,8 @@ pub struct DatasetBuilder {
     /// The request and model of the previous response (a cache before the hash maps).
     last_req: u32,
     last_model: ModelId,
+    /// Logged outcomes by request (gateway logs): (row, model id, served code).
+    logged: Vec<Option<(super::logged::LoggedRow, ModelId, u16)>>,
     /// Descriptive information.
     pub info: DatasetInfo,
     /// Files read.
@@ -333,6 +335,33 @@ impl DatasetBuilder {
         self.models.push(name.to_string());
         self.model_index.insert(name.to_string(), id);
         id
+    }
+
+    /// The logged outcome of request `id` (a gateway log's: what production did).
+    /// Returns `false` when no such request was declared.
+    pub fn set_logged(&mut self, id: &str, row: super::logged::LoggedRow) -> bool {
+        let Some(i) = self.ids.get(id) else {
+            return false;
+        };
+        let model = self.add_model(&row.model);
+        let served = match &row.served {
+            Some(s)
+                if *s != row.model && self.served_models.len() < Sample::SAME_MODEL as usize =>
+            {
+                let next = self.served_models.len() as u16;
+                *self.served_index.entry(s.clone()).or_insert_with(|| {
+                    self.served_models.push(s.clone());
+                    next
+                })
+            }
+            _ => Sample::SAME_MODEL,
+        };
+        let i = i as usize;
+        if self.logged.len() <= i {
+            self.logged.resize(i + 1, None);
+        }
+        self.logged[i] = Some((row, model, served));
+        true
     }
 
     /// Lend the index of declared requests (id → position) to readers that look rows
@@ -722,6 +751,17 @@ impl DatasetBuilder {
             col
         });
 
+        let logged = (!self.logged.is_empty()).then(|| {
+            let mut l = super::logged::Logged::default();
+            let none = super::logged::LoggedRow::missing();
+            for i in 0..n_req {
+                match self.logged.get(i).and_then(|x| x.as_ref()) {
+                    Some((row, m, s)) => l.push(row, *m, *s),
+                    None => l.push(&none, super::logged::NO_MODEL, Sample::SAME_MODEL),
+                }
+            }
+            l
+        });
         clock.lap("finish");
         let mut info = self.info;
         if info.name.is_empty() {
@@ -739,6 +779,7 @@ impl DatasetBuilder {
             sources: self.sources,
             pricing_files: self.pricing_files,
             shard: None,
+            logged,
         }
     }
 }
@@ -784,6 +825,7 @@ pub fn from_model_major(
         sources: Vec::new(),
         pricing_files: Vec::new(),
         shard: None,
+        logged: None,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct DatasetConfig {
     pub fastchat_dir: Option<PathBuf>,
     /// Quality scorer for recorded answers.
     pub scorer: Option<super::recorded::scorer::Scorer>,
+    /// Logged outcomes (`logged.csv` of an imported gateway log).
+    pub logged: Option<PathBuf>,
 }
 
 const KEYS: &[&str] = &[
@@ -76,6 +78,8 @@ const KEYS: &[&str] = &[
     "path",
     "assumptions",
     "scorer",
+    "logged",
+    "import",
 ];
 
 /// Read `dir/dataset.toml`.
@@ -116,6 +120,11 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
     let wide_files = paths("files", &mut doc);
     let pricing = paths("pricing", &mut doc);
     let fastchat_dir = paths("path", &mut doc).into_iter().next();
+    let logged = paths("logged", &mut doc).into_iter().next();
+    // `[import]` is provenance (how a gateway log was imported): kept, not read.
+    if let Some(v) = get(root, "import") {
+        let _ = doc.table(v, "import");
+    }
     let layout = match get(root, "format") {
         Some(v) => match doc.string(v, "format").as_deref() {
             Some("long") => Layout::Long,
@@ -183,6 +192,7 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<DatasetConfig, InputE
         wide,
         fastchat_dir,
         scorer,
+        logged,
     })
 }
 

@@ -5,6 +5,7 @@ use super::Dataset;
 use super::build::DatasetBuilder;
 use super::config::{self, Layout, WideOptions};
 use super::importers::fastchat;
+use super::importers::gateway::{self, Sniffed};
 use super::records::{TableFormat, header};
 use super::{SourceFile, long, wide};
 use crate::error::{Diagnostics, InputError, display_path};
@@ -97,6 +98,9 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
                     fastchat::read(&dir, &mut b, &mut diags)?;
                 }
             }
+            if let Some(lp) = &cfg.logged {
+                read_logged(lp, &mut b, &mut diags)?;
+            }
             read_store(path, &mut b, &mut diags)?;
         } else if fastchat::detect(path) {
             b = DatasetBuilder::new(false);
@@ -113,8 +117,48 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
             }
             // A `requests.*` file holds the prompts (possibly the only file: a
             // prompts-only dataset for `routesim record`).
-            let (requests, files): (Vec<PathBuf>, Vec<PathBuf>) =
-                files.into_iter().partition(|f| is_requests_file(f));
+            // Gateway logs are told apart by content before anything is read as a
+            // table (an OpenAI batch input may well be called requests.jsonl).
+            let mut logs = Vec::new();
+            let mut requests = Vec::new();
+            let mut others = Vec::new();
+            for f in files {
+                match gateway::sniff(&f)? {
+                    Sniffed::Log(..) => logs.push(f),
+                    _ if is_requests_file(&f) => requests.push(f),
+                    Sniffed::Long | Sniffed::Table => others.push(f),
+                    Sniffed::Fragment(msg) => return Err(InputError::file(&f, msg)),
+                    Sniffed::Unknown(keys) => return Err(gateway::unrecognised(&f, &keys)),
+                }
+            }
+            let files = others;
+            let mut tables = requests.clone();
+            tables.extend(files.iter().cloned());
+            if !logs.is_empty() {
+                if !tables.is_empty() {
+                    let names = |v: &[PathBuf]| {
+                        v.iter()
+                            .map(|p| display_path(p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(InputError::file(
+                        path,
+                        format!(
+                            "the folder mixes gateway logs ({}) with dataset tables ({}); put them in separate folders",
+                            names(&logs),
+                            names(&tables)
+                        ),
+                    ));
+                }
+                return finish(
+                    path,
+                    opts,
+                    prompts_only,
+                    diags,
+                    log_builder(&logs, dir_name(path))?,
+                );
+            }
             b = DatasetBuilder::new(requests.is_empty());
             b.info.name = dir_name(path);
             for f in &requests {
@@ -137,6 +181,15 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
             b.info.source = format!("files in {}", display_path(path));
         }
     } else {
+        match gateway::sniff(path)? {
+            Sniffed::Log(..) => {
+                let b = log_builder(&[path.to_path_buf()], file_stem(path))?;
+                return finish(path, opts, prompts_only, diags, b);
+            }
+            Sniffed::Fragment(msg) => return Err(InputError::file(path, msg)),
+            Sniffed::Unknown(keys) => return Err(gateway::unrecognised(path, &keys)),
+            Sniffed::Long | Sniffed::Table => {}
+        }
         b = DatasetBuilder::new(true);
         b.info.name = file_stem(path);
         if is_long(path)? {
@@ -154,6 +207,65 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
         b.sources.push(hash_source(path)?);
         b.info.source = display_path(path);
     }
+    finish(path, opts, prompts_only, diags, b)
+}
+
+/// A builder holding gateway logs `files`, imported on the fly (default options).
+fn log_builder(files: &[PathBuf], name: String) -> Result<DatasetBuilder, InputError> {
+    let mut diags = Diagnostics::new();
+    let mut b = DatasetBuilder::new(false);
+    gateway::read_into(
+        files,
+        &gateway::ImportOptions::default(),
+        &mut b,
+        &mut diags,
+    )?;
+    b.info.name = name;
+    diags.finish(b)
+}
+
+/// Load gateway log files (several logs of one format read as one dataset).
+pub fn load_logs(files: &[PathBuf], opts: &LoadOptions) -> Result<Dataset, InputError> {
+    let Some(first) = files.first() else {
+        return Err(InputError::one(crate::error::Diagnostic::file(
+            "routesim run",
+            "no log files",
+        )));
+    };
+    let b = log_builder(files, file_stem(first))?;
+    finish(first, opts, false, Diagnostics::new(), b)
+}
+
+/// Read a dataset's logged outcomes (`logged.csv`) into `b`.
+fn read_logged(
+    path: &Path,
+    b: &mut DatasetBuilder,
+    diags: &mut Diagnostics,
+) -> Result<(), InputError> {
+    let rows = super::logged::read(path, diags)?;
+    let file = display_path(path);
+    for (id, row, n) in rows {
+        if !b.set_logged(&id, row) {
+            diags.push(crate::error::Diagnostic::cell(
+                &file,
+                n,
+                "request_id",
+                format!("request id \"{id}\" is not in the requests file"),
+            ));
+        }
+    }
+    b.sources.push(hash_source(path)?);
+    Ok(())
+}
+
+/// Pack the builder, check there is something to simulate, apply the limit.
+fn finish(
+    path: &Path,
+    opts: &LoadOptions,
+    prompts_only: bool,
+    mut diags: Diagnostics,
+    b: DatasetBuilder,
+) -> Result<Dataset, InputError> {
     let clock = crate::util::timing::Timings::start(1);
     let mut ds = b.build(&mut diags);
     clock.lap("pack the dataset");
@@ -285,6 +397,9 @@ pub fn select(ds: &mut Dataset, keep: &[usize]) {
     }
     for mc in &mut r.meta {
         pick_copy(&mut mc.codes, keep);
+    }
+    if let Some(l) = ds.logged.as_mut() {
+        l.select(keep);
     }
 }
 

@@ -610,6 +610,22 @@ mod tests {
         assert_eq!(text, "be brief\nhi\nhello\nexplain");
         assert_eq!(turns, 2);
     }
+
+    #[test]
+    fn a_remembered_position_belongs_to_its_own_index() {
+        // Two datasets read in one process, the same id at other positions: the
+        // thread's cache of the last position must not leak from one to the other.
+        use crate::dataset::request_table::IdIndex;
+        let mut a = IdIndex::default();
+        let _ = a.insert("x".into());
+        let mut b = IdIndex::default();
+        let _ = b.insert("y".into());
+        let _ = b.insert("x".into());
+        let id = super::intern::id("x");
+        assert_eq!(super::intern::position(&id, &a), Some(0));
+        assert_eq!(super::intern::position(&id, &b), Some(1));
+        assert_eq!(super::intern::position(&id, &a), Some(0));
+    }
 }
 
 /// Shared names for the rows of a responses file: rows of one request follow each
@@ -622,7 +638,7 @@ mod intern {
     thread_local! {
         static LAST_ID: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
         static MODELS: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
-        static LAST_POS: RefCell<Option<(Arc<str>, u32)>> = const { RefCell::new(None) };
+        static LAST_POS: RefCell<Option<(Arc<str>, u32, u64)>> = const { RefCell::new(None) };
     }
 
     /// A request id.
@@ -638,13 +654,16 @@ mod intern {
     }
 
     /// The position of request `id` in the requests file (`index`), remembered for
-    /// the rows of the same request that follow.
+    /// the rows of the same request that follow — of the same index only: threads
+    /// outlive a load, and another dataset read later in the process (tests, a
+    /// library user) may have the same id at another position.
     pub fn position(id: &Arc<str>, index: &crate::dataset::request_table::IdIndex) -> Option<u32> {
+        let g = index.generation();
         LAST_POS.with_borrow_mut(|last| match last {
-            Some((a, p)) if Arc::ptr_eq(a, id) || **a == **id => Some(*p),
+            Some((a, p, lg)) if *lg == g && (Arc::ptr_eq(a, id) || **a == **id) => Some(*p),
             _ => {
                 let p = index.get(id);
-                *last = p.map(|p| (id.clone(), p));
+                *last = p.map(|p| (id.clone(), p, g));
                 p
             }
         })

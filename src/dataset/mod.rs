@@ -10,6 +10,7 @@ pub mod build;
 pub mod config;
 pub mod importers;
 pub mod load;
+pub mod logged;
 pub mod long;
 pub mod recorded;
 pub mod records;
@@ -291,6 +292,9 @@ pub struct Dataset {
     pub pricing_files: Vec<std::path::PathBuf>,
     /// When this is one shard of a larger dataset (`routesim run --shard`).
     pub shard: Option<ShardView>,
+    /// What production did with each request, when the dataset is a gateway log
+    /// (the `logged` baseline replays it).
+    pub logged: Option<logged::Logged>,
 }
 
 /// What a shard keeps of the whole dataset so that its requests are simulated exactly

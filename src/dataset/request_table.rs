@@ -28,12 +28,27 @@ impl Hasher for Identity {
 
 /// Request ids and their positions: the map keeps a 64-bit hash per id (the id itself
 /// lives once, in `ids`); ids whose hash is taken by another id go to `others`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IdIndex {
     /// Ids in order of declaration.
     pub ids: Vec<String>,
     by_hash: HashMap<u64, u32, BuildHasherDefault<Identity>>,
     others: HashMap<String, u32, FnvBuild>,
+    /// Unique per index made in this process: a cache of positions (the readers'
+    /// per-thread one) is only valid for the index it was filled from.
+    generation: u64,
+}
+
+impl Default for IdIndex {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        IdIndex {
+            ids: Vec::new(),
+            by_hash: HashMap::default(),
+            others: HashMap::default(),
+            generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 fn hash_of(id: &str) -> u64 {
@@ -74,6 +89,11 @@ impl IdIndex {
     /// Number of ids.
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// This index's identity in the process (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether there are none.

@@ -68,6 +68,71 @@ pub fn parse_ts_ms(s: &str) -> Option<i64> {
     Some(ms - offset_ms)
 }
 
+/// Parse a timestamp like [`parse_ts_ms`], keeping the digits below the millisecond:
+/// epoch milliseconds as `f64` (whole milliseconds exactly, the rest as a fraction).
+/// A number is epoch seconds. Durations between two log timestamps need it: LiteLLM
+/// writes microseconds, and rounding each end to the millisecond would move a 4.583 ms
+/// call to 5 ms.
+pub fn parse_ts_ms_f64(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(x) = s.parse::<f64>() {
+        return x.is_finite().then_some(x * 1000.0);
+    }
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = s.get(0..4)?.parse().ok()?;
+    let mo: u32 = s.get(5..7)?.parse().ok()?;
+    let d: u32 = s.get(8..10)?.parse().ok()?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut ms = days_from_civil(y, mo, d) * 86_400_000;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        return Some(ms as f64);
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (time, offset_ms) = split_offset(rest)?;
+    let mut parts = time.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let mi: i64 = parts.next()?.parse().ok()?;
+    let (whole, frac) = match parts.next() {
+        Some(p) => match p.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (p, ""),
+        },
+        None => ("0", ""),
+    };
+    let sec: i64 = whole.parse().ok()?;
+    if parts.next().is_some()
+        || h > 23
+        || mi > 59
+        || !(0..61).contains(&sec)
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    ms += h * 3_600_000 + mi * 60_000 + sec * 1000 - offset_ms;
+    // The fraction of a second in ms: exact for up to three digits, the correctly
+    // rounded quotient of two exact integers beyond.
+    let frac_ms = if frac.is_empty() {
+        0.0
+    } else if frac.len() <= 3 {
+        let f: i64 = frac.parse().ok()?;
+        (f * 10i64.pow(3 - frac.len() as u32)) as f64
+    } else {
+        let digits = &frac[..frac.len().min(18)];
+        let f: i64 = digits.parse().ok()?;
+        f as f64 / 10f64.powi(digits.len() as i32 - 3)
+    };
+    Some(ms as f64 + frac_ms)
+}
+
 fn split_offset(t: &str) -> Option<(&str, i64)> {
     if let Some(x) = t.strip_suffix(['Z', 'z']) {
         return Some((x, 0));
@@ -133,6 +198,26 @@ mod tests {
         assert_eq!(parse_ts_ms("2024-02-30x"), None);
         assert_eq!(parse_ts_ms("yesterday"), None);
         assert_eq!(format_ts(1_700_158_623_980), "2023-11-16T18:17:03.980Z");
+    }
+
+    #[test]
+    fn sub_millisecond_timestamps() {
+        let a = parse_ts_ms_f64("2025-01-24 09:20:46.847371").unwrap();
+        let b = parse_ts_ms_f64("2025-01-24 09:20:46.851954").unwrap();
+        // 2025-01-24 09:20:46 is 1737710446 s; 0.847371 s is 847.371 ms.
+        assert_eq!(a, 1_737_710_446_000.0 + 847.371);
+        // Epoch ms in f64 resolve about a quarter of a microsecond at this date.
+        assert!((b - a - 4.583).abs() < 5e-4, "{}", b - a);
+        assert_eq!(
+            parse_ts_ms_f64("2025-06-02T10:00:01.360Z"),
+            Some(parse_ts_ms("2025-06-02T10:00:01.360Z").unwrap() as f64)
+        );
+        assert_eq!(
+            parse_ts_ms_f64("2024-07-15T23:33:19.433273+00:00").map(|x| x.floor()),
+            Some(1_721_086_399_433.0)
+        );
+        assert_eq!(parse_ts_ms_f64("1700000000.5"), Some(1_700_000_000_500.0));
+        assert_eq!(parse_ts_ms_f64("2024-01-01 10:00:00.12x"), None);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Kind {
     Random,
     /// Oracle (upper bound).
     Oracle,
+    /// What production did (a gateway log's outcomes).
+    Logged,
 }
 
 /// One policy on the chart.
@@ -222,7 +224,13 @@ where
     // Points: baselines first, policies on top.
     let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
     let mut labels: Vec<(String, (i32, i32), RGBColor, bool)> = Vec::new();
-    for kind in [Kind::Single, Kind::Random, Kind::Oracle, Kind::Policy] {
+    for kind in [
+        Kind::Single,
+        Kind::Random,
+        Kind::Oracle,
+        Kind::Logged,
+        Kind::Policy,
+    ] {
         for p in pts.iter().filter(|p| p.kind == kind) {
             let at = (p.cost, p.quality);
             // Hollow: not comparable with the hull (another request set).
@@ -272,6 +280,19 @@ where
                     let px = chart.backend_coord(&at);
                     root.draw(&Cross::new(px, 11, RGBColor(0, 0, 0).stroke_width(3)))?;
                     (RGBColor(0, 0, 0), "oracle (hindsight)".to_string())
+                }
+                Kind::Logged => {
+                    let px = chart.backend_coord(&at);
+                    let black = RGBColor(0, 0, 0);
+                    root.draw(&Rectangle::new(
+                        [(px.0 - 9, px.1 - 9), (px.0 + 9, px.1 + 9)],
+                        if p.left_out {
+                            black.stroke_width(3)
+                        } else {
+                            black.filled()
+                        },
+                    ))?;
+                    (black, format!("logged (production){mark}"))
                 }
             };
             let px = chart.backend_coord(&at);
@@ -431,6 +452,7 @@ fn point_detail(p: &Point) -> String {
         (false, Kind::Oracle) => "hindsight upper bound, not deployable".into(),
         (false, Kind::Single) => "single-model baseline".into(),
         (false, Kind::Random) => "uniform random baseline".into(),
+        (false, Kind::Logged) => "what production did (the gateway log)".into(),
         (false, Kind::Policy) => String::new(),
     }
 }

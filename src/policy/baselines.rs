@@ -1,4 +1,5 @@
-//! Baselines added to every run: each single model, uniform random, and the oracle.
+//! Baselines added to every run: each single model, uniform random, and the oracle;
+//! on a dataset imported from a gateway log, also `logged` (what production did).
 
 use super::gateway::Gateway;
 use super::route::{Route, Strategy};
@@ -43,6 +44,7 @@ pub fn name(kind: &Baseline) -> String {
         Baseline::Single(m) => format!("always:{m}"),
         Baseline::Random => "random".into(),
         Baseline::Oracle => "oracle".into(),
+        Baseline::Logged => "logged".into(),
     }
 }
 
@@ -75,6 +77,16 @@ pub fn baselines(models: &[String]) -> Vec<Policy> {
     v
 }
 
+/// The `logged` baseline: each request's outcome as the gateway logged it (added when
+/// the dataset has logged outcomes).
+pub fn logged() -> Policy {
+    policy(
+        Baseline::Logged,
+        "what production did: each request's logged model, status, cost and latency".into(),
+        Strategy::Logged,
+    )
+}
+
 /// User policies whose name is taken by a baseline of this run: each is an error at
 /// the policy's `name` (the two would be indistinguishable in every table).
 pub fn name_clashes(user: &[Policy], baselines: &[Policy]) -> Vec<Diagnostic> {
@@ -85,7 +97,7 @@ pub fn name_clashes(user: &[Policy], baselines: &[Policy]) -> Vec<Diagnostic> {
             p.diag(
                 &p.name_span,
                 format!(
-                    "policy name \"{}\" is the name of a baseline routesim adds (always:<model>, random, oracle); rename the policy, or run with --no-baselines",
+                    "policy name \"{}\" is the name of a baseline routesim adds (always:<model>, random, oracle, logged); rename the policy, or run with --no-baselines",
                     p.name
                 ),
             )

@@ -108,6 +108,8 @@ pub struct TextTest {
     /// The test as written, for explanations and for comparing conditions
     /// (`contains_any ["explain", "analyze"]`).
     pub label: String,
+    /// Where the test was written (empty for built-in tests).
+    pub span: Span,
 }
 
 impl TextTest {
@@ -117,6 +119,7 @@ impl TextTest {
             all: vec![literal_alternation(words, case_sensitive)?],
             none: Vec::new(),
             label: text_label("contains_any", words, case_sensitive),
+            span: 0..0,
         })
     }
 
@@ -288,6 +291,27 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// Where this condition (or a part of it) reads the request's text — a text test,
+    /// `input_chars`, or, when `levels_use_text`, a complexity level — with what it
+    /// is; `None` when it does not.
+    pub fn text_use(&self, levels_use_text: bool) -> Option<(Span, &'static str)> {
+        match self {
+            Cond::Text(t) => Some((t.span.clone(), "a text condition (input)")),
+            Cond::Num {
+                field: NumField::InputChars,
+                span,
+                ..
+            } => Some((span.clone(), "input_chars")),
+            Cond::Complexity { span, .. } if levels_use_text => Some((
+                span.clone(),
+                "complexity (its [classifier] levels test the text)",
+            )),
+            Cond::Any(v) | Cond::All(v) => v.iter().find_map(|c| c.text_use(levels_use_text)),
+            Cond::Not(c) => c.text_use(levels_use_text),
+            _ => None,
+        }
+    }
+
     /// Whether this condition (or a part of it) tests complexity.
     pub fn uses_complexity(&self) -> bool {
         match self {
@@ -480,6 +504,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
                 all: vec![r],
                 none: vec![],
                 label: text_label("contains", &[s.as_ref()], false),
+                span: v.span(),
             })
         });
     }
@@ -492,6 +517,7 @@ fn parse_text(doc: &mut TomlDoc, v: &Val) -> Option<Cond> {
         all: Vec::new(),
         none: Vec::new(),
         label: String::new(),
+        span: v.span(),
     };
     let mut labels: Vec<String> = Vec::new();
     let mut ok = true;

@@ -131,6 +131,8 @@ pub enum Baseline {
     Random,
     /// Hindsight: the best recorded answer per request (an upper bound, not deployable).
     Oracle,
+    /// What production did, as its gateway logged it (datasets imported from a log).
+    Logged,
 }
 
 impl PolicyKind {
@@ -145,6 +147,11 @@ impl PolicyKind {
             PolicyKind::Baseline(Baseline::Single(m)) => Some(m),
             _ => None,
         }
+    }
+
+    /// Whether it is the `logged` baseline (what production did).
+    pub fn is_logged(&self) -> bool {
+        matches!(self, PolicyKind::Baseline(Baseline::Logged))
     }
 
     /// Whether it is the hindsight oracle.
@@ -167,6 +174,7 @@ impl PolicyKind {
             PolicyKind::Baseline(Baseline::Single(_)) => "single",
             PolicyKind::Baseline(Baseline::Random) => "random",
             PolicyKind::Baseline(Baseline::Oracle) => "oracle",
+            PolicyKind::Baseline(Baseline::Logged) => "logged",
         }
     }
 
@@ -177,6 +185,7 @@ impl PolicyKind {
             "single" => PolicyKind::Baseline(Baseline::Single(model?.to_string())),
             "random" => PolicyKind::Baseline(Baseline::Random),
             "oracle" => PolicyKind::Baseline(Baseline::Oracle),
+            "logged" => PolicyKind::Baseline(Baseline::Logged),
             _ => return None,
         })
     }

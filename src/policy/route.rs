@@ -135,6 +135,9 @@ pub enum Strategy {
         /// Candidates.
         candidates: Vec<ModelRef>,
     },
+    /// What production did: each request's logged outcome (the `logged` baseline only;
+    /// not a key a policy file can use).
+    Logged,
 }
 
 impl Strategy {
@@ -164,6 +167,7 @@ impl Strategy {
             Strategy::LowestLatency { .. } => "lowest_latency",
             Strategy::LeastBusy { .. } => "least_busy",
             Strategy::UsageBased { .. } => "usage_based",
+            Strategy::Logged => "logged",
         }
     }
 }

@@ -99,6 +99,7 @@ fn chart_kind(k: &PolicyKind) -> Kind {
         PolicyKind::Baseline(Baseline::Single(_)) => Kind::Single,
         PolicyKind::Baseline(Baseline::Oracle) => Kind::Oracle,
         PolicyKind::Baseline(Baseline::Random) => Kind::Random,
+        PolicyKind::Baseline(Baseline::Logged) => Kind::Logged,
     }
 }
 

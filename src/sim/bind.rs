@@ -430,6 +430,14 @@ impl Binder<'_, '_> {
                 verifier_error: *verifier_error,
             },
             Strategy::Oracle { candidates } => BStrategy::Oracle(self.candidates(candidates)?),
+            Strategy::Logged => {
+                if self.ctx.ds.logged.is_none() {
+                    let msg = "the logged baseline needs a dataset imported from a gateway log (routesim import, or run -d LOG)".to_string();
+                    self.err(&r.span, msg);
+                    return None;
+                }
+                BStrategy::Logged
+            }
             Strategy::Random { candidates } => BStrategy::Random(self.candidates(candidates)?),
             Strategy::LowestLatency {
                 candidates,
@@ -508,6 +516,7 @@ pub fn bind(p: &Policy, ctx: &BindCtx) -> Result<Bound, Vec<Diagnostic>> {
             span: d.span.clone(),
         });
     }
+    b.text_uses();
     let complexity = b.complexity_levels();
     let budgets = b.budgets();
     let limits = b.limits();
@@ -634,6 +643,30 @@ impl Binder<'_, '_> {
                 .collect(),
             timeouts.into_iter().map(|t| t.or(g.timeout_ms)).collect(),
         )
+    }
+
+    /// A rule that reads the request text on a dataset without any (gateway logs
+    /// often hold none) is refused, naming the rule and where it reads it: its
+    /// conditions would otherwise be silently false for every request.
+    fn text_uses(&mut self) {
+        let p = self.p;
+        if !self.ctx.ds.requests.input.all_empty() {
+            return;
+        }
+        let levels_use_text = p.classifier.as_ref().is_some_and(|c| {
+            c.levels
+                .iter()
+                .any(|(_, cond)| cond.text_use(false).is_some())
+        });
+        for r in &p.rules {
+            if let Some((span, what)) = r.when.text_use(levels_use_text) {
+                let msg = format!(
+                    "rule \"{}\": {what} needs the request text, and dataset \"{}\" has none (no input, prompt or messages; gateway logs hold it only with message logging on); remove the condition or use a dataset with prompts",
+                    r.name, self.ctx.ds.info.name
+                );
+                self.err(&span, msg);
+            }
+        }
     }
 
     /// The exact cache's request groups; refused when the dataset has no text.

@@ -158,6 +158,9 @@ pub enum BStrategy {
     LeastBusy(Vec<ModelId>),
     /// Usage based (stateful).
     UsageBased(Vec<ModelId>),
+    /// Each request's logged outcome (the `logged` baseline: rows are read, not
+    /// simulated — see [`super::logged`]).
+    Logged,
 }
 
 /// A bound route.

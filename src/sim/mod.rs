@@ -14,6 +14,7 @@ pub mod costs;
 pub mod engine;
 pub mod estimate;
 pub mod impute;
+pub mod logged;
 pub mod plan;
 pub mod probe;
 pub mod trace;
@@ -319,6 +320,15 @@ impl<'a> Simulation<'a> {
             seed: self.opts.seed,
         };
         let arr = self.policy_arrivals(b);
+        if let Some(rows) = logged::rows(ds, b) {
+            check_every_request_finished(&rows, b)?;
+            return Ok(PolicyTrace {
+                p,
+                rows,
+                attempts: Vec::new(),
+                arrivals: arr,
+            });
+        }
         let mut rows = vec![TraceRow::EMPTY; n];
         let mut attempts = if b.stateful {
             vtime::run_policy(&env, b, p, &arr, &mut rows).map_err(SimError::Missing)?

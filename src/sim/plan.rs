@@ -109,6 +109,8 @@ pub fn plan(route: &BRoute, ds: &Dataset, costs: &Costs, r: usize, rng: &mut Laz
         BStrategy::LowestLatency { candidates, .. }
         | BStrategy::LeastBusy(candidates)
         | BStrategy::UsageBased(candidates) => candidates.iter().for_each(|&m| p.push(m)),
+        // The logged baseline's rows are read from the log, never planned.
+        BStrategy::Logged => {}
     }
     route.fallbacks.iter().for_each(|&m| p.push(m));
     p

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod gateway;
+
 /// `../shared/data/<rel>` when present; otherwise prints why the test is skipped.
 pub fn shared_data(rel: &str) -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
