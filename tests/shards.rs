@@ -269,12 +269,7 @@ fn byte_identical_at_any_thread_count_and_shard_count() {
     let dir = tempfile::tempdir().unwrap();
     let d = dataset(dir.path());
     let p = policies(dir.path());
-    let files = [
-        "summary.csv",
-        "segments.csv",
-        "report.md",
-        "comparisons.csv",
-    ];
+    let files = ["summary.csv", "segments.csv", "report.md", "summary.json"];
     let read = |dir: &Path, f: &str| std::fs::read(dir.join(f)).ok();
     let run = |threads: &str| {
         let out = dir.path().join(format!("threads-{threads}"));
