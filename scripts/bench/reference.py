@@ -60,7 +60,7 @@ for m in models:
     pc = np.full(len(it), p["cached_input_per_mtok"] / 1e6) if "cached_input_per_mtok" in p else pin
     ok = (g["status"] == "ok").to_numpy()
     rejected = req_tokens[r] > p.get("context_window", float("inf"))
-    ok &= ~rejected
+    ok = ok & ~rejected
     a = {
         "present": np.zeros(n, bool),
         "ok": np.zeros(n, bool),
