@@ -1,13 +1,17 @@
 //! Cost–quality trade-offs across policies, and paired comparisons with a baseline.
 
 use super::PolicySummary;
+use super::imputed::{
+    Imputation, Side, paired_cost_var, paired_p95_var, paired_quality_var, quality_sensitivity,
+    widen_paired,
+};
 use super::quality::{QObs, estimate, paired_quality};
 use super::stats::{
     Paired, aiq, holm, mcnemar, nondecreasing_hull, paired_mean, paired_p95, pareto_frontier,
 };
 use super::summary::rejected;
 use super::table::{PolicyView, RunContext};
-use crate::sim::trace::TraceRow;
+use crate::sim::trace::{NONE16, TraceRow};
 use crate::util::hash::stable_hash;
 
 /// Frontier, hull and AIQ over the policies of a run.
@@ -272,6 +276,8 @@ pub struct BaselineOutcomes {
     pub obs: Vec<Obs>,
     /// Whether it covered each request.
     pub covered: Vec<bool>,
+    /// Per request: the final model of a row with an imputed call (NONE16 otherwise).
+    pub imputed_model: Vec<u16>,
 }
 
 impl BaselineOutcomes {
@@ -281,18 +287,31 @@ impl BaselineOutcomes {
             p: v.p,
             obs: v.rows.iter().map(Obs::of).collect(),
             covered: v.rows.iter().map(TraceRow::covered).collect(),
+            imputed_model: v
+                .rows
+                .iter()
+                .map(|r| {
+                    if r.has(crate::sim::trace::flags::IMPUTED) {
+                        r.model
+                    } else {
+                        NONE16
+                    }
+                })
+                .collect(),
         }
     }
 }
 
 /// A policy compared with the baseline on the requests both cover (Holm's adjustment
-/// comes later, over every policy compared: [`holm_adjust`]).
+/// comes later, over every policy compared: [`holm_adjust`]). With `imp` (a
+/// `--missing impute` run) the intervals include the donor pools' estimation error.
 pub fn compare_policy(
     ctx: &RunContext,
     v: PolicyView,
     base: &BaselineOutcomes,
     resamples: usize,
     seed: u64,
+    imp: Option<&Imputation>,
 ) -> Comparison {
     let name = &ctx.policies[v.p].name;
     let seed = seed ^ stable_hash(name.as_bytes());
@@ -328,12 +347,72 @@ pub fn compare_policy(
         st.p95 = paired_p95(&la, &lb, resamples, 0.95, seed ^ 2);
         st
     };
+    let mut stats = stats;
+    if let Some(imp) = imp {
+        add_imputation_error(ctx, v, base, imp, &mut stats);
+    }
     Comparison {
         policy: name.clone(),
         baseline: ctx.policies[base.p].name.clone(),
         stats,
         p_quality_holm: f64::NAN,
     }
+}
+
+/// Widen a comparison's intervals by the estimation error of the imputed rows on
+/// either side ([`super::imputed`]); nothing changes without imputed rows.
+fn add_imputation_error(
+    ctx: &RunContext,
+    v: PolicyView,
+    base: &BaselineOutcomes,
+    imp: &Imputation,
+    st: &mut PairedStats,
+) {
+    let pools = imp.pools();
+    let (mut sa, mut sb) = (Side::new(pools.len()), Side::new(pools.len()));
+    let (mut qa, mut qb) = (super::quality::QualityAcc::default(), Default::default());
+    let (mut la, mut lb) = (Vec::new(), Vec::new());
+    let mut n = 0u64;
+    for (r, row) in v.rows.iter().enumerate() {
+        if !(row.covered() && base.covered[r]) {
+            continue;
+        }
+        n += 1;
+        let (a, b) = (Obs::of(row), base.obs[r]);
+        qa.add(a.q());
+        super::quality::QualityAcc::add(&mut qb, b.q());
+        if !a.latency.is_nan() {
+            la.push(a.latency);
+        }
+        if !b.latency.is_nan() {
+            lb.push(b.latency);
+        }
+        if let Some(g) = imp.pool_of(ctx, r, row) {
+            sa.add(g, a.ok, a.quality, a.cost, a.latency);
+        }
+        if let Some(g) = imp.pool_of_model(ctx, r, base.imputed_model[r]) {
+            sb.add(g, b.ok, b.quality, b.cost, b.latency);
+        }
+    }
+    if sa.total() == 0.0 && sb.total() == 0.0 {
+        return;
+    }
+    let qb: super::quality::QualityAcc = qb;
+    let s = (
+        quality_sensitivity(n, qa.n_ok, qa.n_ok_labelled),
+        quality_sensitivity(n, qb.n_ok, qb.n_ok_labelled),
+    );
+    widen_paired(&mut st.quality, paired_quality_var(pools, &sa, &sb, n, s));
+    if !st.binary {
+        st.p_quality = st.quality.p;
+    } else {
+        st.p_quality = st.p_quality.max(st.quality.p);
+    }
+    widen_paired(&mut st.cost, paired_cost_var(pools, &sa, &sb, n));
+    widen_paired(
+        &mut st.p95,
+        paired_p95_var(pools, (&mut la, &sa), (&mut lb, &sb)),
+    );
 }
 
 /// Holm-adjust the quality p-values of comparisons made with one baseline.
