@@ -400,3 +400,193 @@ fn finish(mut p: Pool, q: &QSums) -> Pool {
     p.quality = q.mean();
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::build::from_matrix;
+    use crate::dataset::{DatasetInfo, Requests, TextColumn};
+
+    /// One model; `cells[r]` its sample for request r, `task[r]` the request's segment.
+    fn dataset(task: &[Option<&str>], cells: Vec<Sample>) -> Dataset {
+        let n = task.len();
+        let mut dict: Vec<String> = Vec::new();
+        let codes = task
+            .iter()
+            .map(|t| match t {
+                None => MetaColumn::NONE,
+                Some(v) => match dict.iter().position(|d| d == v) {
+                    Some(i) => i as u32,
+                    None => {
+                        dict.push(v.to_string());
+                        (dict.len() - 1) as u32
+                    }
+                },
+            })
+            .collect();
+        let req = Requests {
+            ids: (0..n).map(|i| format!("r{i}")).collect(),
+            ts_ms: vec![Requests::NO_TS; n],
+            input: TextColumn::from_iter_str((0..n).map(|_| "x")),
+            input_chars: vec![1; n],
+            input_tokens: (0..n as u32).map(|i| 10 + i).collect(),
+            input_tokens_estimated: vec![false; n],
+            turns: vec![1; n],
+            reference: None,
+            meta: vec![MetaColumn::new("task", codes, dict)],
+        };
+        from_matrix(DatasetInfo::default(), req, vec!["m".into()], cells)
+    }
+
+    fn err(latency_ms: f32) -> Sample {
+        Sample {
+            status: Status::ERROR,
+            latency_ms,
+            ..Sample::MISSING
+        }
+    }
+
+    /// Segment "a": 20 answers (latency 100, 200, …, 2000 ms; quality 1.0 and 0.5
+    /// alternately; output 10·i tokens), 5 errors of 50 ms and one context-length
+    /// error; segment "b": 3 answers of quality 0 (too few for a pool); then `gaps`
+    /// requests without a cell in each of a, b and no segment.
+    fn fixture(gaps: usize) -> Dataset {
+        let mut task = Vec::new();
+        let mut cells = Vec::new();
+        for i in 1..=20u32 {
+            task.push(Some("a"));
+            let q = if i % 2 == 0 { 1.0 } else { 0.5 };
+            cells.push(Sample::ok(0, 10 * i, 100.0 * i as f32, q));
+        }
+        for _ in 0..5 {
+            task.push(Some("a"));
+            cells.push(err(50.0));
+        }
+        task.push(Some("a"));
+        cells.push(Sample {
+            status: Status::CONTEXT_LENGTH,
+            ..Sample::MISSING
+        });
+        for _ in 0..3 {
+            task.push(Some("b"));
+            cells.push(Sample::ok(0, 999, 10_000.0, 0.0));
+        }
+        for seg in [Some("a"), Some("b"), None] {
+            for _ in 0..gaps {
+                task.push(seg);
+                cells.push(Sample::MISSING);
+            }
+        }
+        dataset(&task, cells)
+    }
+
+    /// Sample variance, the textbook way (an independent check of the running sums).
+    fn var(v: &[f64]) -> f64 {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64
+    }
+
+    #[test]
+    fn segment_pools_have_minimum_support_and_fall_back_to_the_model() {
+        let ds = fixture(1);
+        let imp = Imputer::new(&ds, Some("meta.task"));
+        let m = imp.model();
+        assert_eq!(m.key.as_deref(), Some("meta.task"));
+        // The model pool, then segment a's; b (3 answers) falls back.
+        assert_eq!(m.pools.len(), 2);
+        assert_eq!(m.fallbacks, 1);
+        let (all, a) = (&m.pools[0], &m.pools[1]);
+        assert_eq!(all.segment, None);
+        assert_eq!(a.segment.as_deref(), Some("a"));
+        // Segment a: 20 answers + 5 errors (the context-length error is no donor).
+        assert_eq!((a.n, a.n_ok, a.n_labelled), (25, 20, 20));
+        assert_eq!(a.error_rate(), 0.2);
+        assert_eq!(a.quality_mean, 0.75);
+        let qa: Vec<f64> = (1..=20)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 0.5 })
+            .collect();
+        assert!((a.quality_var - var(&qa)).abs() < 1e-12);
+        // Every request: 23 answers (10 × 1.0, 10 × 0.5, 3 × 0.0) and 5 errors.
+        assert_eq!((all.n, all.n_ok, all.n_labelled), (28, 23, 23));
+        assert!((all.quality_mean - 15.0 / 23.0).abs() < 1e-15);
+        let mut q_all = qa.clone();
+        q_all.extend([0.0; 3]);
+        assert!((all.quality_var - var(&q_all)).abs() < 1e-12);
+        // Which pool imputes each gap: a → a's pool; b and no segment → the model's.
+        let gap = |k: usize| 29 + k;
+        let idx = PoolIndex::new(m, 1, &ds.requests.meta);
+        assert_eq!(idx.pool(&ds.requests.meta, gap(0), 0), Some(1));
+        assert_eq!(idx.pool(&ds.requests.meta, gap(1), 0), Some(0));
+        assert_eq!(idx.pool(&ds.requests.meta, gap(2), 0), Some(0));
+        // Without a key: one pool, the model's.
+        let whole = Imputer::new(&ds, None);
+        assert_eq!(whole.model().pools.len(), 1);
+        assert_eq!(whole.model().pools[0], *all);
+    }
+
+    #[test]
+    fn draws_follow_the_pool_distribution_and_error_rate_deterministically() {
+        let gaps = 2000;
+        let ds = fixture(gaps);
+        let imp = Imputer::new(&ds, Some("meta.task"));
+        let first = 29;
+        let draws: Vec<Sample> = (first..first + gaps)
+            .map(|r| imp.sample(&ds, r, 0, 7).expect("segment a imputes"))
+            .collect();
+        // Same seed, same draws; another seed, other draws (NaN fields aside).
+        let key = |s: &Sample| (s.status, s.latency_ms.to_bits(), s.output_tokens);
+        let again: Vec<_> = (first..first + gaps)
+            .map(|r| key(&imp.sample(&ds, r, 0, 7).unwrap()))
+            .collect();
+        let other: Vec<_> = (first..first + gaps)
+            .map(|r| key(&imp.sample(&ds, r, 0, 8).unwrap()))
+            .collect();
+        let mine: Vec<_> = draws.iter().map(key).collect();
+        assert_eq!(mine, again);
+        assert_ne!(mine, other);
+        let fails = draws.iter().filter(|s| !s.status.is_ok()).count() as f64;
+        // Error rate 5/25 = 0.2: within 4 standard errors of a binomial share.
+        let se = (0.2f64 * 0.8 / gaps as f64).sqrt();
+        assert!((fails / gaps as f64 - 0.2).abs() < 4.0 * se, "{fails}");
+        for (k, s) in draws.iter().enumerate() {
+            assert_ne!(s.flags & sflags::IMPUTED, 0);
+            assert_eq!(s.input_tokens, 10 + (first + k) as u32, "the request's own");
+            if s.status.is_ok() {
+                // A donor's latency and its own tokens (10 per 100 ms), a's mean quality.
+                assert_eq!(s.quality, 0.75);
+                assert_eq!(s.output_tokens as f32 * 10.0, s.latency_ms);
+            } else {
+                assert_eq!((s.status, s.latency_ms), (Status::ERROR, 50.0));
+                assert!(s.quality.is_nan());
+            }
+        }
+        // Latencies are a distribution, not a spike: every one of the 20 donors drawn.
+        let mut lat: Vec<f64> = draws
+            .iter()
+            .filter(|s| s.status.is_ok())
+            .map(|s| s.latency_ms as f64)
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        lat.dedup();
+        assert_eq!(lat.len(), 20);
+        // Segment b falls back to the model pool: its quality is 15/23.
+        let b = (first + gaps..first + 2 * gaps)
+            .map(|r| imp.sample(&ds, r, 0, 7).unwrap())
+            .find(|s| s.status.is_ok())
+            .unwrap();
+        assert!((b.quality - 15.0 / 23.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn no_imputation_for_a_model_without_answers() {
+        let ds = dataset(&[Some("a"), Some("a")], vec![err(10.0), Sample::MISSING]);
+        let imp = Imputer::new(&ds, Some("task"));
+        assert!(imp.model().pools.is_empty());
+        assert_eq!(imp.sample(&ds, 1, 0, 7), None);
+    }
+
+    #[test]
+    fn the_absent_segment_is_named_as_segments_csv_names_it() {
+        assert_eq!(NO_SEGMENT, crate::analysis::summary::NO_VALUE);
+    }
+}
