@@ -55,23 +55,31 @@ impl Imputation {
         &self.model.pools
     }
 
-    /// The pool behind request `r`'s row when one of its calls was imputed.
-    #[inline]
-    pub fn pool_of(&self, ctx: &RunContext, r: usize, row: &TraceRow) -> Option<usize> {
-        if !row.has(flags::IMPUTED) || row.model == NONE16 {
-            return None;
+    /// A side of the pools' rows: every covered row of `rows` (request order).
+    pub fn side(&self, ctx: &RunContext, rows: &[TraceRow]) -> Side {
+        let mut side = Side::new(self.pools().len());
+        for (r, row) in rows.iter().enumerate().filter(|(_, x)| x.covered()) {
+            side.add(
+                self,
+                ctx,
+                r,
+                row.model,
+                row.has(flags::IMPUTED),
+                values(row),
+            );
         }
-        self.index.pool(&ctx.meta, r, row.model)
+        side
     }
+}
 
-    /// The pool of request `r`'s cell of `model` (NONE16: none).
-    #[inline]
-    pub fn pool_of_model(&self, ctx: &RunContext, r: usize, model: u16) -> Option<usize> {
-        if model == NONE16 {
-            return None;
-        }
-        self.index.pool(&ctx.meta, r, model)
-    }
+/// A row's (success, quality, cost, latency) as the pools' sums take them.
+pub fn values(row: &TraceRow) -> (bool, f64, f64, f64) {
+    let lat = if super::summary::rejected(row) {
+        f64::NAN
+    } else {
+        row.latency_ms
+    };
+    (row.status.is_ok(), row.quality, row.cost_usd, lat)
 }
 
 /// Count, sum and sum of squares.
@@ -114,43 +122,70 @@ impl Moments {
     }
 }
 
-/// One side's imputed rows, per pool.
+/// One side's rows that depend on each pool: its imputed rows, and its recorded
+/// rows that are donors of the pool.
 #[derive(Debug, Clone)]
 pub struct Side {
     /// Imputed rows per pool.
     pub k: Vec<f64>,
-    /// Imputed answers carrying the pool's quality, per pool.
-    pub k_labelled: Vec<f64>,
-    /// Quality of the imputed rows, per pool.
-    pub quality: Vec<Moments>,
+    /// Recorded rows that are the pool's donors (the final model's own cell).
+    pub m: Vec<f64>,
     /// Cost of the imputed rows, per pool.
     pub cost: Vec<Moments>,
     /// Latencies of the imputed rows, per pool.
     pub latency: Vec<Vec<f64>>,
+    /// The policy's failure quality (0 unless a failed row says otherwise).
+    pub failure_quality: f64,
 }
 
 impl Side {
-    /// No imputed row yet, for `pools` pools.
+    /// No row yet, for `pools` pools.
     pub fn new(pools: usize) -> Side {
         Side {
             k: vec![0.0; pools],
-            k_labelled: vec![0.0; pools],
-            quality: vec![Moments::default(); pools],
+            m: vec![0.0; pools],
             cost: vec![Moments::default(); pools],
             latency: vec![Vec::new(); pools],
+            failure_quality: 0.0,
         }
     }
 
-    /// Add an imputed row of pool `g`: success, quality, cost, latency (NaN unknown).
-    pub fn add(&mut self, g: usize, ok: bool, quality: f64, cost: f64, latency: f64) {
-        self.k[g] += 1.0;
-        if ok && !quality.is_nan() {
-            self.k_labelled[g] += 1.0;
+    /// Add a covered row of request `r`: imputed (its pool), or a recorded answer
+    /// that is a donor of its model's pools. `ok`, `quality`, `cost`, `latency` are
+    /// the row's (NaN unknown).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        imp: &Imputation,
+        ctx: &RunContext,
+        r: usize,
+        model: u16,
+        imputed: bool,
+        (ok, quality, cost, latency): (bool, f64, f64, f64),
+    ) {
+        if !ok && quality.is_finite() {
+            self.failure_quality = quality;
         }
-        self.quality[g].add(quality);
-        self.cost[g].add(cost);
-        if latency.is_finite() {
-            self.latency[g].push(latency);
+        if model == NONE16 {
+            return;
+        }
+        if imputed {
+            if let Some(g) = imp.index.pool(&ctx.meta, r, model) {
+                self.k[g] += 1.0;
+                self.cost[g].add(cost);
+                if latency.is_finite() {
+                    self.latency[g].push(latency);
+                }
+            }
+        } else {
+            for g in imp
+                .index
+                .donor_pools(&ctx.meta, r, model)
+                .into_iter()
+                .flatten()
+            {
+                self.m[g] += 1.0;
+            }
         }
     }
 
@@ -160,52 +195,40 @@ impl Side {
     }
 }
 
-/// The quality estimator's sensitivity to one labelled answer's value:
-/// `P(success) / labelled successes` = n_ok / (n · n_ok_labelled).
-pub fn quality_sensitivity(n: u64, n_ok: u64, n_ok_labelled: u64) -> f64 {
-    if n == 0 || n_ok_labelled == 0 {
-        0.0
-    } else {
-        n_ok as f64 / (n as f64 * n_ok_labelled as f64)
-    }
-}
-
-/// Variance of the donors' quality a pool contributes per imputed answer.
-fn donor_quality_var(p: &PoolStats) -> f64 {
-    if p.n_labelled == 0 {
-        0.0
-    } else if p.quality_var.is_finite() {
-        p.quality_var / p.n_labelled as f64
-    } else {
-        0.25 / p.n_labelled as f64
-    }
-}
-
-/// Added variance of a quality estimate over `n` requests (`s`: its
-/// [`quality_sensitivity`]).
-pub fn quality_var(pools: &[PoolStats], side: &Side, n: u64, s: f64) -> f64 {
-    if n == 0 {
+/// Per-donor variance of a row's quality under a pool: an answer's quality (the
+/// labelled donors' variance; 0.25, the most a 0..1 value can have, below two
+/// labels) or the failure quality `f`, at the pool's error rate.
+fn donor_quality_var(p: &PoolStats, f: f64) -> f64 {
+    if p.n_labelled == 0 || p.n == 0 {
         return 0.0;
     }
-    let n = n as f64;
-    pools
-        .iter()
-        .enumerate()
-        .map(|(g, p)| {
-            let draw = (side.k[g] / n).powi(2) * side.quality[g].var() / p.n.max(1) as f64;
-            draw + (s * side.k_labelled[g]).powi(2) * donor_quality_var(p)
-        })
-        .sum()
+    let s2 = if p.quality_var.is_finite() {
+        p.quality_var
+    } else {
+        0.25
+    };
+    let ok = p.n_ok as f64 / p.n as f64;
+    ok * s2 + ok * (1.0 - ok) * (p.quality_mean - f).powi(2)
+}
+
+/// The variance a pool's estimation error adds to a mean over `n` rows, beyond what
+/// the bootstrap sees: `a = k / n` is the figure's sensitivity to the pool's mean
+/// through imputed rows, `b = m / n` through the donors' own rows (which the
+/// bootstrap already resamples); the error enters as (a + b)² − b² = a² + 2ab
+/// (never below 0: an interval is never narrowed). For a difference, `a` and `b`
+/// are the two sides' differences.
+fn added(a: f64, b: f64, per_donor_var: f64, donors: u64) -> f64 {
+    ((a * a + 2.0 * a * b) * per_donor_var / donors.max(1) as f64).max(0.0)
+}
+
+/// Added variance of a quality estimate over `n` requests.
+pub fn quality_var(pools: &[PoolStats], side: &Side, n: u64) -> f64 {
+    let none = Side::new(pools.len());
+    paired_quality_var(pools, side, &none, n)
 }
 
 /// Added variance of the paired quality difference A − B over `n` pairs.
-pub fn paired_quality_var(
-    pools: &[PoolStats],
-    a: &Side,
-    b: &Side,
-    n: u64,
-    (sa, sb): (f64, f64),
-) -> f64 {
+pub fn paired_quality_var(pools: &[PoolStats], a: &Side, b: &Side, n: u64) -> f64 {
     if n == 0 {
         return 0.0;
     }
@@ -214,15 +237,14 @@ pub fn paired_quality_var(
         .iter()
         .enumerate()
         .map(|(g, p)| {
-            let var = a.quality[g].merge(&b.quality[g]).var();
-            let draw = ((a.k[g] - b.k[g]) / n).powi(2) * var / p.n.max(1) as f64;
-            draw + (sa * a.k_labelled[g] - sb * b.k_labelled[g]).powi(2) * donor_quality_var(p)
+            let v = donor_quality_var(p, a.failure_quality.max(b.failure_quality));
+            added((a.k[g] - b.k[g]) / n, (a.m[g] - b.m[g]) / n, v, p.n)
         })
         .sum()
 }
 
-/// Added variance of the paired mean-cost difference A − B over `n` pairs (a mean of
-/// one side alone: `b` with no imputed rows).
+/// Added variance of the paired mean-cost difference A − B over `n` pairs (the
+/// per-donor variance from the spread of the imputed rows' costs).
 pub fn paired_cost_var(pools: &[PoolStats], a: &Side, b: &Side, n: u64) -> f64 {
     if n == 0 {
         return 0.0;
@@ -232,8 +254,8 @@ pub fn paired_cost_var(pools: &[PoolStats], a: &Side, b: &Side, n: u64) -> f64 {
         .iter()
         .enumerate()
         .map(|(g, p)| {
-            let var = a.cost[g].merge(&b.cost[g]).var();
-            ((a.k[g] - b.k[g]) / n).powi(2) * var / p.n.max(1) as f64
+            let v = a.cost[g].merge(&b.cost[g]).var();
+            added((a.k[g] - b.k[g]) / n, (a.m[g] - b.m[g]) / n, v, p.n)
         })
         .sum()
 }
@@ -265,7 +287,9 @@ fn cdf(v: &[f64], x: f64) -> f64 {
 }
 
 /// Added variance of the paired p95 difference A − B: each side's latencies (every
-/// request that reached a provider; NaN left out) and imputed rows.
+/// request that reached a provider; NaN left out) and rows per pool. A side's p95
+/// moves by −ΔF̂(x) / f(x); the pool's F̂ error at the two sides' p95s has variances
+/// F(1 − F) / N and covariance (F(min) − F_a F_b) / N.
 pub fn paired_p95_var(
     pools: &[PoolStats],
     (lat_a, a): (&mut [f64], &Side),
@@ -274,25 +298,30 @@ pub fn paired_p95_var(
     let (pa, pb) = (p95_point(lat_a), p95_point(lat_b));
     let mut var = 0.0;
     for (g, p) in pools.iter().enumerate() {
-        let donors = p.n.max(1) as f64;
         let mut both: Vec<f64> = a.latency[g].clone();
         both.extend_from_slice(&b.latency[g]);
         if both.is_empty() {
             continue;
         }
-        // Sensitivity of each side's p95 to the pool's F̂ at its own p95.
-        let wa = pa.map_or(0.0, |(_, f, n)| a.latency[g].len() as f64 / (n * f));
-        let wb = pb.map_or(0.0, |(_, f, n)| b.latency[g].len() as f64 / (n * f));
+        // Sensitivities to the pool's F̂ at each side's p95: through imputed rows
+        // (k) and through the donors' own rows (m).
+        let w = |side: &Side, pt: Option<(f64, f64, f64)>| {
+            pt.map_or((0.0, 0.0), |(_, f, n)| {
+                (side.k[g] / (n * f), side.m[g] / (n * f))
+            })
+        };
+        let ((ka, ma), (kb, mb)) = (w(a, pa), w(b, pb));
         let fa = pa.map_or(0.0, |(x, _, _)| cdf(&both, x));
         let fb = pb.map_or(0.0, |(x, _, _)| cdf(&both, x));
         let lo = match (pa, pb) {
             (Some((xa, _, _)), Some((xb, _, _))) => cdf(&both, xa.min(xb)),
             _ => 0.0,
         };
-        let cov = lo - fa * fb;
-        var += (wa * wa * fa * (1.0 - fa) + wb * wb * fb * (1.0 - fb) - 2.0 * wa * wb * cov)
-            .max(0.0)
-            / donors;
+        let (va, vb, cov) = (fa * (1.0 - fa), fb * (1.0 - fb), lo - fa * fb);
+        let quad = |ua: f64, ub: f64| ua * ua * va + ub * ub * vb - 2.0 * ua * ub * cov;
+        // All sensitivities, minus the donors' part the bootstrap already has.
+        let v = quad(ka + ma, kb + mb) - quad(ma, mb);
+        var += v.max(0.0) / p.n.max(1) as f64;
     }
     var
 }
@@ -332,59 +361,49 @@ pub fn widen_paired(p: &mut Paired, var: f64) {
 mod tests {
     use super::*;
 
-    fn pool(n: u64, n_ok: u64, n_labelled: u64, mean: f64, var: f64) -> PoolStats {
+    fn pool(n: u64, n_ok: u64, mean: f64, var: f64) -> PoolStats {
         PoolStats {
             model: 0,
             segment: None,
             n,
             n_ok,
-            n_labelled,
+            n_labelled: n_ok,
             quality_mean: mean,
             quality_var: var,
         }
     }
 
-    /// Hand-worked: 100 requests, 20 of them imputed answers from a pool of 40 donors
-    /// (all answers, 40 labelled, quality variance 0.09). Every imputed row carries
-    /// the pool mean, so the rows add no spread: the added variance is
-    /// (20 / 100)² · 0.09 / 40 = 0.04 · 0.00225 = 9e-5.
+    /// Hand-worked, one model and one pool: 100 requests, 40 recorded (the donors,
+    /// quality variance 0.09) and 60 imputed. Q̂ is then the donors' mean, of variance
+    /// 0.09 / 40; the bootstrap sees (1 − w) · 0.09 / 100 with w = 0.6 (the imputed
+    /// rows are constant), so the rest, 0.09/40 − 0.4 · 0.09/100 = 0.00189, must come
+    /// from here: a = 0.6, b = 0.4, (a² + 2ab) · 0.09 / 40 = 0.84 · 0.00225.
     #[test]
-    fn quality_variance_of_a_pool_mean_hand_worked() {
-        let pools = [pool(40, 40, 40, 0.7, 0.09)];
+    fn quality_variance_makes_the_total_the_donor_mean_variance() {
+        let pools = [pool(40, 40, 0.7, 0.09)];
         let mut side = Side::new(1);
-        for _ in 0..20 {
-            side.add(0, true, 0.7, 0.001, 500.0);
-        }
-        let s = quality_sensitivity(100, 100, 100);
-        assert_eq!(s, 0.01);
-        let v = quality_var(&pools, &side, 100, s);
-        assert!((v - 9e-5).abs() < 1e-15, "{v}");
-        // A paired difference where both sides impute the same 20 requests: no error.
-        assert_eq!(paired_quality_var(&pools, &side, &side, 100, (s, s)), 0.0);
-        // Against a side without imputation: the one-sided figure again.
+        side.k[0] = 60.0;
+        side.m[0] = 40.0;
+        let v = quality_var(&pools, &side, 100);
+        assert!((v - 0.84 * 0.00225).abs() < 1e-15, "{v}");
+        assert!((v + 0.4 * 0.09 / 100.0 - 0.09 / 40.0).abs() < 1e-15);
+        // Both sides impute and observe the same requests: no added error.
+        assert_eq!(paired_quality_var(&pools, &side, &side, 100), 0.0);
+        // Against a side that neither imputes nor uses the model: the one-sided figure.
         let none = Side::new(1);
-        let d = paired_quality_var(&pools, &side, &none, 100, (s, s));
-        assert!((d - 9e-5).abs() < 1e-15);
+        assert_eq!(paired_quality_var(&pools, &side, &none, 100), v);
     }
 
-    /// Hand-worked draw term: 10 imputed rows, 5 failures (quality 0) and 5 answers
-    /// (0.8), from 50 donors, over 50 requests. Rows' sample variance: mean 0.4,
-    /// Σ(x − 0.4)² = 10 · 0.16 = 1.6, / 9. Draw term (10/50)² · (1.6/9) / 50; the
-    /// pool term (s · 5)² · 0.04 / 25 with s = 25 / (50 · 25) = 0.02 (25 answers,
-    /// all labelled, 25 failures).
+    /// The error-rate part: 50 donors, 25 answers (mean 0.8, variance 0.04) and 25
+    /// failures (quality 0): per-donor variance 0.5 · 0.04 + 0.25 · 0.64 = 0.18.
     #[test]
     fn failures_add_the_error_rate_term() {
-        let pools = [pool(50, 25, 25, 0.8, 0.04)];
+        let p = pool(50, 25, 0.8, 0.04);
+        assert!((donor_quality_var(&p, 0.0) - 0.18).abs() < 1e-15);
         let mut side = Side::new(1);
-        for i in 0..10 {
-            let ok = i % 2 == 0;
-            side.add(0, ok, if ok { 0.8 } else { 0.0 }, 0.0, 1.0);
-        }
-        let s = quality_sensitivity(50, 25, 25);
-        assert!((s - 0.02).abs() < 1e-15);
-        let v = quality_var(&pools, &side, 50, s);
-        let expect = 0.04 * (1.6 / 9.0) / 50.0 + (0.02f64 * 5.0).powi(2) * 0.04 / 25.0;
-        assert!((v - expect).abs() < 1e-15, "{v} vs {expect}");
+        side.k[0] = 10.0;
+        let v = quality_var(&[p], &side, 50);
+        assert!((v - 0.2f64.powi(2) * 0.18 / 50.0).abs() < 1e-15, "{v}");
     }
 
     #[test]

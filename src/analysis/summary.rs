@@ -13,7 +13,7 @@
 //! - a cost is unknown (NaN) when a model had no price; any unknown cost makes the
 //!   policy's cost unknown — never a silent $0.
 
-use super::imputed::{Imputation, Side, quality_sensitivity, quality_var, widen};
+use super::imputed::{Imputation, quality_var, widen};
 use super::quality::{QObs, QualityAcc, quality_ci};
 use super::table::{PolicyView, RunContext, RunTable};
 use crate::sim::trace::{NONE16, TraceRow, flags};
@@ -265,20 +265,7 @@ pub fn summarize_policy_with(
     };
     let covered = acc.covered;
     if let Some(imp) = imp {
-        let mut side = Side::new(imp.pools().len());
-        for (r, row) in rows.iter().enumerate() {
-            if let Some(g) = imp.pool_of(ctx, r, row).filter(|_| row.covered()) {
-                let lat = if rejected(row) {
-                    f64::NAN
-                } else {
-                    row.latency_ms
-                };
-                side.add(g, row.status.is_ok(), row.quality, row.cost_usd, lat);
-            }
-        }
-        let q = &acc.quality;
-        let s = quality_sensitivity(covered, q.n_ok, q.n_ok_labelled);
-        let var = quality_var(imp.pools(), &side, covered, s);
+        let var = quality_var(imp.pools(), &imp.side(ctx, rows), covered);
         (quality_lo, quality_hi) = widen(acc.quality.value(), quality_lo, quality_hi, var, 0.95);
     }
     // A served model may also be a dataset model: one entry per name.

@@ -2,8 +2,7 @@
 
 use super::PolicySummary;
 use super::imputed::{
-    Imputation, Side, paired_cost_var, paired_p95_var, paired_quality_var, quality_sensitivity,
-    widen_paired,
+    Imputation, Side, paired_cost_var, paired_p95_var, paired_quality_var, values, widen_paired,
 };
 use super::quality::{QObs, estimate, paired_quality};
 use super::stats::{
@@ -11,7 +10,7 @@ use super::stats::{
 };
 use super::summary::rejected;
 use super::table::{PolicyView, RunContext};
-use crate::sim::trace::{NONE16, TraceRow};
+use crate::sim::trace::{TraceRow, flags};
 use crate::util::hash::stable_hash;
 
 /// Frontier, hull and AIQ over the policies of a run.
@@ -276,8 +275,8 @@ pub struct BaselineOutcomes {
     pub obs: Vec<Obs>,
     /// Whether it covered each request.
     pub covered: Vec<bool>,
-    /// Per request: the final model of a row with an imputed call (NONE16 otherwise).
-    pub imputed_model: Vec<u16>,
+    /// Per request: the row's final model, and whether one of its calls was imputed.
+    pub model: Vec<(u16, bool)>,
 }
 
 impl BaselineOutcomes {
@@ -287,16 +286,10 @@ impl BaselineOutcomes {
             p: v.p,
             obs: v.rows.iter().map(Obs::of).collect(),
             covered: v.rows.iter().map(TraceRow::covered).collect(),
-            imputed_model: v
+            model: v
                 .rows
                 .iter()
-                .map(|r| {
-                    if r.has(crate::sim::trace::flags::IMPUTED) {
-                        r.model
-                    } else {
-                        NONE16
-                    }
-                })
+                .map(|r| (r.model, r.has(flags::IMPUTED)))
                 .collect(),
         }
     }
@@ -370,7 +363,6 @@ fn add_imputation_error(
 ) {
     let pools = imp.pools();
     let (mut sa, mut sb) = (Side::new(pools.len()), Side::new(pools.len()));
-    let (mut qa, mut qb) = (super::quality::QualityAcc::default(), Default::default());
     let (mut la, mut lb) = (Vec::new(), Vec::new());
     let mut n = 0u64;
     for (r, row) in v.rows.iter().enumerate() {
@@ -378,36 +370,34 @@ fn add_imputation_error(
             continue;
         }
         n += 1;
-        let (a, b) = (Obs::of(row), base.obs[r]);
-        qa.add(a.q());
-        super::quality::QualityAcc::add(&mut qb, b.q());
-        if !a.latency.is_nan() {
-            la.push(a.latency);
-        }
+        let b = base.obs[r];
         if !b.latency.is_nan() {
             lb.push(b.latency);
         }
-        if let Some(g) = imp.pool_of(ctx, r, row) {
-            sa.add(g, a.ok, a.quality, a.cost, a.latency);
+        let a = values(row);
+        if !a.3.is_nan() {
+            la.push(a.3);
         }
-        if let Some(g) = imp.pool_of_model(ctx, r, base.imputed_model[r]) {
-            sb.add(g, b.ok, b.quality, b.cost, b.latency);
-        }
+        sa.add(imp, ctx, r, row.model, row.has(flags::IMPUTED), a);
+        let (model, imputed) = base.model[r];
+        sb.add(
+            imp,
+            ctx,
+            r,
+            model,
+            imputed,
+            (b.ok, b.quality, b.cost, b.latency),
+        );
     }
     if sa.total() == 0.0 && sb.total() == 0.0 {
         return;
     }
-    let qb: super::quality::QualityAcc = qb;
-    let s = (
-        quality_sensitivity(n, qa.n_ok, qa.n_ok_labelled),
-        quality_sensitivity(n, qb.n_ok, qb.n_ok_labelled),
-    );
-    widen_paired(&mut st.quality, paired_quality_var(pools, &sa, &sb, n, s));
-    if !st.binary {
-        st.p_quality = st.quality.p;
+    widen_paired(&mut st.quality, paired_quality_var(pools, &sa, &sb, n));
+    st.p_quality = if st.binary {
+        st.p_quality.max(st.quality.p)
     } else {
-        st.p_quality = st.p_quality.max(st.quality.p);
-    }
+        st.quality.p
+    };
     widen_paired(&mut st.cost, paired_cost_var(pools, &sa, &sb, n));
     widen_paired(
         &mut st.p95,

@@ -89,6 +89,8 @@ pub struct PoolIndex {
     n_slots: usize,
     /// Pool per (model, slot), `u32::MAX` for none.
     pool_of: Vec<u32>,
+    /// The model pool of each model, `u32::MAX` for none.
+    model_pool: Vec<u32>,
 }
 
 impl PoolIndex {
@@ -102,6 +104,7 @@ impl PoolIndex {
         let col = key.and_then(|k| meta.iter().position(|m| m.name == k));
         let n_slots = col.map_or(1, |c| meta[c].dict.len() + 1);
         let mut pool_of = vec![u32::MAX; n_models * n_slots];
+        let mut model_pool = vec![u32::MAX; n_models];
         for (i, p) in model.pools.iter().enumerate() {
             let m = p.model as usize;
             if m >= n_models {
@@ -109,6 +112,7 @@ impl PoolIndex {
             }
             match (&p.segment, col) {
                 (None, _) => {
+                    model_pool[m] = i as u32;
                     for s in 0..n_slots {
                         if pool_of[m * n_slots + s] == u32::MAX {
                             pool_of[m * n_slots + s] = i as u32;
@@ -132,7 +136,19 @@ impl PoolIndex {
             col,
             n_slots,
             pool_of,
+            model_pool,
         }
+    }
+
+    /// The pools request `r`'s recorded cell of model `m` is a donor of: the model
+    /// pool, and the segment's own pool when it has one.
+    pub fn donor_pools(&self, meta: &[MetaColumn], r: usize, m: ModelId) -> [Option<usize>; 2] {
+        let whole = match self.model_pool.get(m as usize) {
+            Some(&p) if p != u32::MAX => Some(p as usize),
+            _ => None,
+        };
+        let seg = self.pool(meta, r, m).filter(|&p| Some(p) != whole);
+        [whole, seg]
     }
 
     /// The pool that imputes request `r`'s cell of model `m`.
