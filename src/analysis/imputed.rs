@@ -271,7 +271,7 @@ fn p95_point(lat: &mut [f64]) -> Option<(f64, f64, f64)> {
     let q = |x: f64| crate::util::stats::quantile_sorted(lat, x).unwrap_or(f64::NAN);
     let (x, lo, hi) = (q(0.95), q(0.93), q(0.97));
     let width = hi - lo;
-    if !(width > 0.0) {
+    if width.is_nan() || width <= 0.0 {
         return None;
     }
     Some((x, 0.04 / width, k as f64))
@@ -329,7 +329,7 @@ pub fn paired_p95_var(
 /// Widen the interval (lo, hi) of `est` by an added variance (half-widths in
 /// quadrature); unchanged when nothing is added or the interval is unknown.
 pub fn widen(est: f64, lo: f64, hi: f64, var: f64, level: f64) -> (f64, f64) {
-    if !(var > 0.0) || !lo.is_finite() || !hi.is_finite() || !est.is_finite() {
+    if var.is_nan() || var <= 0.0 || !lo.is_finite() || !hi.is_finite() || !est.is_finite() {
         return (lo, hi);
     }
     let add = z_of(level).powi(2) * var;
@@ -342,7 +342,7 @@ pub fn widen(est: f64, lo: f64, hi: f64, var: f64, level: f64) -> (f64, f64) {
 /// A paired result widened by an added variance (95 %), its p-value at least the
 /// normal one of the widened interval.
 pub fn widen_paired(p: &mut Paired, var: f64) {
-    if !(var > 0.0) || !p.lo.is_finite() || !p.hi.is_finite() {
+    if var.is_nan() || var <= 0.0 || !p.lo.is_finite() || !p.hi.is_finite() {
         return;
     }
     (p.lo, p.hi) = widen(p.delta, p.lo, p.hi, var, 0.95);

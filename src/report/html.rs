@@ -182,10 +182,11 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     for p in &a.summaries {
         let c = crate::report::tables::row_cells(p);
         h.push_str(&format!(
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
+            "<tr{}><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
             if p.kind == "baseline" { " class=\"baseline\"" } else { "" },
             esc(&p.policy),
-            format!("{}{}", c.coverage, imputed_suffix(&c)),
+            c.coverage,
+            imputed_suffix(&c),
             c.cost,
             c.cost_per_1k,
             c.quality,
