@@ -5,6 +5,7 @@
 
 pub mod exact;
 pub mod frame;
+pub mod imputed;
 pub mod partial;
 pub mod policy;
 pub mod quality;

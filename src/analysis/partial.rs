@@ -641,6 +641,8 @@ impl PolicyPartial {
                 .zip(&self.hits)
                 .map(|(n, h)| (n.to_string(), *h))
                 .collect(),
+            // Shards refuse --missing impute.
+            imputed_share: None,
         }
     }
 
@@ -661,6 +663,7 @@ impl PolicyPartial {
                     quality_n: a.quality.acc().n_valued(),
                     latency_p50: a.latency.quantile(0.5),
                     latency_p95: a.latency.quantile(0.95),
+                    imputed_share: None,
                 });
             }
         }

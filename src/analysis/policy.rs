@@ -17,6 +17,8 @@ pub struct AnalysisOptions {
     pub by: Vec<String>,
     /// Whether arrivals are real times (cumulative cost over time is drawn).
     pub cost_curve: bool,
+    /// The donor pools of a `--missing impute` run.
+    pub imputation: Option<std::sync::Arc<super::imputed::Imputation>>,
 }
 
 /// A policy's figures.
@@ -41,10 +43,11 @@ pub fn analyze_policy(
     v: PolicyView,
     opts: &AnalysisOptions,
 ) -> Option<PolicyResult> {
-    let (summary, latencies) = super::summary::summarize_policy(ctx, v, &opts.summary);
+    let imp = opts.imputation.as_deref();
+    let (summary, latencies) = super::summary::summarize_policy_with(ctx, v, &opts.summary, imp);
     let mut segments = Vec::new();
     for key in &opts.by {
-        segments.extend(segments_policy(ctx, v, key)?);
+        segments.extend(segments_policy(ctx, v, key, imp.is_some())?);
     }
     let mut covered = vec![0u64; v.rows.len().div_ceil(64)];
     for (i, r) in v.rows.iter().enumerate() {

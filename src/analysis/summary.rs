@@ -13,6 +13,7 @@
 //! - a cost is unknown (NaN) when a model had no price; any unknown cost makes the
 //!   policy's cost unknown — never a silent $0.
 
+use super::imputed::{Imputation, quality_var, widen};
 use super::quality::{QObs, QualityAcc, quality_ci};
 use super::table::{PolicyView, RunContext, RunTable};
 use crate::sim::trace::{NONE16, TraceRow, flags};
@@ -99,6 +100,9 @@ pub struct PolicySummary {
     pub model_mix: Vec<(String, f64)>,
     /// (rule, requests matched), in rule order.
     pub rule_hits: Vec<(String, u64)>,
+    /// Share of covered requests with an imputed call — `--missing impute` runs only
+    /// (`None` otherwise, and the column is left out).
+    pub imputed_share: Option<f64>,
 }
 
 /// Whether the gateway answered the request itself, without a provider call or a
@@ -129,6 +133,7 @@ struct Acc {
     ttft: Vec<f64>,
     flag_counts: [u64; 5],
     calls: u64,
+    imputed: u64,
 }
 
 const RATE_FLAGS: [u32; 5] = [
@@ -159,6 +164,7 @@ impl Acc {
             *c += u64::from(r.has(f));
         }
         self.calls += r.attempts as u64;
+        self.imputed += u64::from(r.has(flags::IMPUTED));
     }
 
     fn rate(&self, count: u64) -> f64 {
@@ -202,6 +208,18 @@ pub fn summarize_policy(
     v: PolicyView,
     opts: &SummaryOptions,
 ) -> (PolicySummary, Vec<f64>) {
+    summarize_policy_with(ctx, v, opts, None)
+}
+
+/// [`summarize_policy`] of a `--missing impute` run (`imp`: its donor pools): the
+/// imputed share, and the quality interval widened by the pools' estimation error
+/// ([`super::imputed`]).
+pub fn summarize_policy_with(
+    ctx: &RunContext,
+    v: PolicyView,
+    opts: &SummaryOptions,
+    imp: Option<&Imputation>,
+) -> (PolicySummary, Vec<f64>) {
     let info = &ctx.policies[v.p];
     let rows = v.rows;
     let mut acc = Acc::default();
@@ -235,7 +253,7 @@ pub fn summarize_policy(
         }
     }
     acc.finish();
-    let (quality_lo, quality_hi) = if obs.len() <= max {
+    let (mut quality_lo, mut quality_hi) = if obs.len() <= max {
         quality_ci(
             &obs,
             opts.bootstrap,
@@ -246,6 +264,10 @@ pub fn summarize_policy(
         moments.ci(0.95)
     };
     let covered = acc.covered;
+    if let Some(imp) = imp {
+        let var = quality_var(imp.pools(), &imp.side(ctx, rows), covered);
+        (quality_lo, quality_hi) = widen(acc.quality.value(), quality_lo, quality_hi, var, 0.95);
+    }
     // A served model may also be a dataset model: one entry per name.
     let mut by_name: std::collections::HashMap<&str, u64> = Default::default();
     for (m, &n) in mix.iter().enumerate().filter(|(_, n)| **n > 0) {
@@ -303,6 +325,7 @@ pub fn summarize_policy(
         attempts_mean: acc.rate(acc.calls),
         model_mix,
         rule_hits,
+        imputed_share: imp.map(|_| acc.rate(acc.imputed)),
     };
     (summary, acc.latency)
 }
@@ -332,6 +355,8 @@ pub struct SegmentSummary {
     pub latency_p50: f64,
     /// p95 latency.
     pub latency_p95: f64,
+    /// Share of covered requests with an imputed call (`--missing impute` runs only).
+    pub imputed_share: Option<f64>,
 }
 
 /// Value shown for requests without the segment key.
@@ -343,14 +368,20 @@ pub const NO_VALUE: &str = "(none)";
 pub fn segments(t: &RunTable, key: &str) -> Option<Vec<SegmentSummary>> {
     let per_policy: Option<Vec<Vec<SegmentSummary>>> = (0..t.ctx.policies.len())
         .into_par_iter()
-        .map(|p| segments_policy(&t.ctx, t.view(p), key))
+        .map(|p| segments_policy(&t.ctx, t.view(p), key, false))
         .collect();
     Some(per_policy?.into_iter().flatten().collect())
 }
 
-/// One policy's summaries per value of `key` (values sorted as text); `None` when
-/// the run has no such field.
-pub fn segments_policy(ctx: &RunContext, v: PolicyView, key: &str) -> Option<Vec<SegmentSummary>> {
+/// One policy's summaries per value of `key` (values sorted as text), with the
+/// imputed share when `imputed` (a `--missing impute` run); `None` when the run has no
+/// such field.
+pub fn segments_policy(
+    ctx: &RunContext,
+    v: PolicyView,
+    key: &str,
+    imputed: bool,
+) -> Option<Vec<SegmentSummary>> {
     let name = key.strip_prefix("meta.").unwrap_or(key);
     let col = ctx.meta.iter().find(|m| m.name == name)?;
     // Values in text order ("(none)" among them), as codes.
@@ -395,6 +426,7 @@ pub fn segments_policy(ctx: &RunContext, v: PolicyView, key: &str) -> Option<Vec
                         quality_n: a.quality.n_valued(),
                         latency_p50: a.lat(0.5),
                         latency_p95: a.lat(0.95),
+                        imputed_share: imputed.then(|| a.rate(a.imputed)),
                     }
                 })
             })

@@ -1,13 +1,16 @@
 //! Cost–quality trade-offs across policies, and paired comparisons with a baseline.
 
 use super::PolicySummary;
+use super::imputed::{
+    Imputation, Side, paired_cost_var, paired_p95_var, paired_quality_var, values, widen_paired,
+};
 use super::quality::{QObs, estimate, paired_quality};
 use super::stats::{
     Paired, aiq, holm, mcnemar, nondecreasing_hull, paired_mean, paired_p95, pareto_frontier,
 };
 use super::summary::rejected;
 use super::table::{PolicyView, RunContext};
-use crate::sim::trace::TraceRow;
+use crate::sim::trace::{TraceRow, flags};
 use crate::util::hash::stable_hash;
 
 /// Frontier, hull and AIQ over the policies of a run.
@@ -272,6 +275,8 @@ pub struct BaselineOutcomes {
     pub obs: Vec<Obs>,
     /// Whether it covered each request.
     pub covered: Vec<bool>,
+    /// Per request: the row's final model, and whether one of its calls was imputed.
+    pub model: Vec<(u16, bool)>,
 }
 
 impl BaselineOutcomes {
@@ -281,18 +286,25 @@ impl BaselineOutcomes {
             p: v.p,
             obs: v.rows.iter().map(Obs::of).collect(),
             covered: v.rows.iter().map(TraceRow::covered).collect(),
+            model: v
+                .rows
+                .iter()
+                .map(|r| (r.model, r.has(flags::IMPUTED)))
+                .collect(),
         }
     }
 }
 
 /// A policy compared with the baseline on the requests both cover (Holm's adjustment
-/// comes later, over every policy compared: [`holm_adjust`]).
+/// comes later, over every policy compared: [`holm_adjust`]). With `imp` (a
+/// `--missing impute` run) the intervals include the donor pools' estimation error.
 pub fn compare_policy(
     ctx: &RunContext,
     v: PolicyView,
     base: &BaselineOutcomes,
     resamples: usize,
     seed: u64,
+    imp: Option<&Imputation>,
 ) -> Comparison {
     let name = &ctx.policies[v.p].name;
     let seed = seed ^ stable_hash(name.as_bytes());
@@ -328,12 +340,69 @@ pub fn compare_policy(
         st.p95 = paired_p95(&la, &lb, resamples, 0.95, seed ^ 2);
         st
     };
+    let mut stats = stats;
+    if let Some(imp) = imp {
+        add_imputation_error(ctx, v, base, imp, &mut stats);
+    }
     Comparison {
         policy: name.clone(),
         baseline: ctx.policies[base.p].name.clone(),
         stats,
         p_quality_holm: f64::NAN,
     }
+}
+
+/// Widen a comparison's intervals by the estimation error of the imputed rows on
+/// either side ([`super::imputed`]); nothing changes without imputed rows.
+fn add_imputation_error(
+    ctx: &RunContext,
+    v: PolicyView,
+    base: &BaselineOutcomes,
+    imp: &Imputation,
+    st: &mut PairedStats,
+) {
+    let pools = imp.pools();
+    let (mut sa, mut sb) = (Side::new(pools.len()), Side::new(pools.len()));
+    let (mut la, mut lb) = (Vec::new(), Vec::new());
+    let mut n = 0u64;
+    for (r, row) in v.rows.iter().enumerate() {
+        if !(row.covered() && base.covered[r]) {
+            continue;
+        }
+        n += 1;
+        let b = base.obs[r];
+        if !b.latency.is_nan() {
+            lb.push(b.latency);
+        }
+        let a = values(row);
+        if !a.3.is_nan() {
+            la.push(a.3);
+        }
+        sa.add(imp, ctx, r, row.model, row.has(flags::IMPUTED), a);
+        let (model, imputed) = base.model[r];
+        sb.add(
+            imp,
+            ctx,
+            r,
+            model,
+            imputed,
+            (b.ok, b.quality, b.cost, b.latency),
+        );
+    }
+    if sa.total() == 0.0 && sb.total() == 0.0 {
+        return;
+    }
+    widen_paired(&mut st.quality, paired_quality_var(pools, &sa, &sb, n));
+    st.p_quality = if st.binary {
+        st.p_quality.max(st.quality.p)
+    } else {
+        st.quality.p
+    };
+    widen_paired(&mut st.cost, paired_cost_var(pools, &sa, &sb, n));
+    widen_paired(
+        &mut st.p95,
+        paired_p95_var(pools, (&mut la, &sa), (&mut lb, &sb)),
+    );
 }
 
 /// Holm-adjust the quality p-values of comparisons made with one baseline.

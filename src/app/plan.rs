@@ -339,6 +339,7 @@ impl RunPlan {
             missing: self.opts.missing.engine(),
             arrival: self.arrival.clone(),
             speedup: self.opts.speedup,
+            impute_by: self.by.first().cloned(),
             ..SimOptions::default()
         }
     }

@@ -45,7 +45,11 @@ pub fn run(o: &super::RunOptions) -> Result<()> {
     )
     .map_err(|e| simulation_error(&loaded.ds, e))?;
     let ctx = RunContext::of_dataset(&loaded.ds, sim.policy_infos());
-    let ropts = report_options(&plan, &loaded, &ctx);
+    let mut ropts = report_options(&plan, &loaded, &ctx);
+    if let Some(imp) = sim.imputer() {
+        ropts.notes.push(imp.note());
+        ropts.imputation = Some(imp.model().clone());
+    }
     let source = Checked {
         sim: &sim,
         ds: &loaded.ds,
@@ -339,6 +343,7 @@ pub(super) fn report_options(plan: &RunPlan, l: &Loaded, ctx: &RunContext) -> Re
         },
         n_requests: ds.n_requests(),
         pair: plan.opts.pair.clone(),
+        imputation: None,
     }
 }
 

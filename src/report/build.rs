@@ -49,6 +49,9 @@ pub struct ReportOptions {
     /// `--strong M --weak M`: the two-model family of the RouteLLM section (default:
     /// the dataset's two models, when it has exactly two).
     pub pair: Option<(String, String)>,
+    /// The donor pools of a `--missing impute` run (figures then show the imputed
+    /// share, and intervals include the pools' estimation error).
+    pub imputation: Option<crate::sim::impute::ImputeModel>,
 }
 
 /// The notes a run's report starts with: the dataset's warnings (estimated, modelled
@@ -159,7 +162,12 @@ pub fn analyze(
         },
         by: opts.by.clone(),
         cost_curve: opts.has_timestamps,
+        imputation: opts
+            .imputation
+            .clone()
+            .map(|m| std::sync::Arc::new(crate::analysis::imputed::Imputation::new(m, ctx))),
     };
+    let imp = aopts.imputation.as_deref();
     let resamples = opts.bootstrap.max(200);
     let explicit = match &opts.baseline {
         Some(b) => Some(
@@ -216,7 +224,11 @@ pub fn analyze(
                         || {
                             rayon::join(
                                 || analyze_policy(ctx, v, &aopts),
-                                || compare.map(|b| compare_policy(ctx, v, b, resamples, opts.seed)),
+                                || {
+                                    compare.map(|b| {
+                                        compare_policy(ctx, v, b, resamples, opts.seed, imp)
+                                    })
+                                },
                             )
                         },
                     );

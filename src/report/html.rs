@@ -68,6 +68,14 @@ function move(e){var x=e.pageX+14,y=e.pageY+14,w=tip.offsetWidth;if(x+w>window.s
 el.addEventListener('mouseenter',show);el.addEventListener('mousemove',move);
 el.addEventListener('mouseleave',function(){tip.style.display='none';el.classList.remove('on');});});})();"#;
 
+/// " (imputed 12.0%)" in a `--missing impute` run, "" otherwise.
+fn imputed_suffix(c: &crate::report::tables::RowCells) -> String {
+    c.imputed
+        .as_ref()
+        .map(|x| format!(" (imputed {x})"))
+        .unwrap_or_default()
+}
+
 /// A policy's figures for its tooltips (one line each).
 fn figures(p: &PolicySummary) -> String {
     let c = crate::report::tables::row_cells(p);
@@ -76,8 +84,11 @@ fn figures(p: &PolicySummary) -> String {
         format!("quality {} {} (95% CI)", c.quality, c.ci),
         format!("latency p50 {}, p95 {}", c.p50, c.p95),
         format!(
-            "coverage {}, errors {}, fallback {}",
-            c.coverage, c.errors, c.fallback
+            "coverage {}{}, errors {}, fallback {}",
+            c.coverage,
+            imputed_suffix(&c),
+            c.errors,
+            c.fallback
         ),
     ];
     if !c.top.is_empty() {
@@ -171,10 +182,11 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     for p in &a.summaries {
         let c = crate::report::tables::row_cells(p);
         h.push_str(&format!(
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
+            "<tr{}><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>\n",
             if p.kind == "baseline" { " class=\"baseline\"" } else { "" },
             esc(&p.policy),
             c.coverage,
+            imputed_suffix(&c),
             c.cost,
             c.cost_per_1k,
             c.quality,

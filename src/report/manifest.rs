@@ -125,6 +125,50 @@ pub fn report_options_json(o: &super::build::ReportOptions) -> Value {
         "notes": o.notes,
         "requests": o.n_requests,
         "routellm_pair": o.pair.as_ref().map(|(s, w)| json!({"strong": s, "weak": w})),
+        "imputation": o.imputation.as_ref().map(imputation_json),
+    })
+}
+
+/// The donor pools of a `--missing impute` run, as the manifest keeps them (so a
+/// re-rendered report widens its intervals the same way).
+fn imputation_json(m: &crate::sim::impute::ImputeModel) -> Value {
+    let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
+    json!({
+        "key": m.key,
+        "min_support": m.min_support,
+        "fallbacks": m.fallbacks,
+        "pools": m.pools.iter().map(|p| json!({
+            "model": p.model,
+            "segment": p.segment,
+            "donors": p.n,
+            "answers": p.n_ok,
+            "labelled": p.n_labelled,
+            "quality_mean": num(p.quality_mean),
+            "quality_var": num(p.quality_var),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Read [`imputation_json`] back (`None` when absent).
+fn imputation_from_json(v: &Value) -> Option<crate::sim::impute::ImputeModel> {
+    let pools = v["pools"].as_array()?;
+    let num = |x: &Value| x.as_f64().unwrap_or(f64::NAN);
+    Some(crate::sim::impute::ImputeModel {
+        key: v["key"].as_str().map(String::from),
+        min_support: v["min_support"].as_u64().unwrap_or(0),
+        fallbacks: v["fallbacks"].as_u64().unwrap_or(0),
+        pools: pools
+            .iter()
+            .map(|p| crate::sim::impute::PoolStats {
+                model: p["model"].as_u64().unwrap_or(0) as u16,
+                segment: p["segment"].as_str().map(String::from),
+                n: p["donors"].as_u64().unwrap_or(0),
+                n_ok: p["answers"].as_u64().unwrap_or(0),
+                n_labelled: p["labelled"].as_u64().unwrap_or(0),
+                quality_mean: num(&p["quality_mean"]),
+                quality_var: num(&p["quality_var"]),
+            })
+            .collect(),
     })
 }
 
@@ -189,5 +233,6 @@ pub fn report_options_from_json(v: &Value) -> super::build::ReportOptions {
             (Some(s), Some(w)) => Some((s.to_string(), w.to_string())),
             _ => None,
         },
+        imputation: imputation_from_json(&v["imputation"]),
     }
 }

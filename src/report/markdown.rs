@@ -103,11 +103,29 @@ pub fn headline(a: &Analysis, c: &Comparison) -> String {
         "quality not compared (no quality labels)".to_string()
     };
     format!(
-        "**{}** vs {}: {cost}, {quality}, p95 latency {}",
+        "**{}** vs {}: {cost}, {quality}, p95 latency {}{}",
         c.policy,
         c.baseline,
         signed_ms(st.p95.delta),
+        imputed_phrase(a, c),
     )
+}
+
+/// "; imputed 12.0% vs 0.0%" when either side of a comparison used imputed cells
+/// (its intervals then include their estimation error); "" otherwise.
+fn imputed_phrase(a: &Analysis, c: &Comparison) -> String {
+    let share = |name: &str| {
+        a.summaries
+            .iter()
+            .find(|s| s.policy == name)
+            .and_then(|s| s.imputed_share)
+    };
+    match (share(&c.policy), share(&c.baseline)) {
+        (Some(x), Some(y)) if x > 0.0 || y > 0.0 => {
+            format!("; imputed {} vs {}", pct(x), pct(y))
+        }
+        _ => String::new(),
+    }
 }
 
 /// Notes every format shows: what a figure leaves out or assumes.
@@ -171,12 +189,25 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
         s.push('\n');
     }
     s.push_str("## Policies\n\n");
-    s.push_str("| policy | coverage | cost / 1k req | quality [95% CI] | p50 | p95 | errors | fallback | top model |\n");
-    s.push_str("|---|---:|---:|---|---:|---:|---:|---:|---|\n");
+    let imputed = crate::report::tables::has_imputed(&a.summaries);
+    let (imp_head, imp_rule) = if imputed {
+        (" imputed |", "---:|")
+    } else {
+        ("", "")
+    };
+    s.push_str(&format!("| policy | coverage |{imp_head} cost / 1k req | quality [95% CI] | p50 | p95 | errors | fallback | top model |\n"));
+    s.push_str(&format!(
+        "|---|---:|{imp_rule}---:|---|---:|---:|---:|---:|---|\n"
+    ));
     for p in &a.summaries {
         let c = crate::report::tables::row_cells(p);
+        let imp = c
+            .imputed
+            .as_ref()
+            .map(|x| format!(" {x} |"))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "| {} | {} | {} | {} {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} |{imp} {} | {} {} | {} | {} | {} | {} | {} |\n",
             p.policy,
             c.coverage,
             c.cost_per_1k,
@@ -236,14 +267,23 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     }
     if !a.segments.is_empty() {
         s.push_str("## Segments\n\n");
-        s.push_str("| policy | segment | requests | cost / 1k req | quality | p95 |\n|---|---|---:|---:|---:|---:|\n");
+        let imputed = a.segments.iter().any(|g| g.imputed_share.is_some());
+        s.push_str(if imputed {
+            "| policy | segment | requests | imputed | cost / 1k req | quality | p95 |\n|---|---|---:|---:|---:|---:|---:|\n"
+        } else {
+            "| policy | segment | requests | cost / 1k req | quality | p95 |\n|---|---|---:|---:|---:|---:|\n"
+        });
         for g in a
             .segments
             .iter()
             .filter(|g| a.kind_of(&g.policy).is_some_and(|k| !k.is_baseline()))
         {
+            let imp = g
+                .imputed_share
+                .map(|x| format!(" {} |", pct(x)))
+                .unwrap_or_default();
             s.push_str(&format!(
-                "| {} | {}={} | {} | {} | {} | {} |\n",
+                "| {} | {}={} | {} |{imp} {} | {} | {} |\n",
                 g.policy,
                 g.key,
                 g.value,

@@ -46,12 +46,19 @@ fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
     w.into_inner().expect("in-memory write")
 }
 
-/// `summary.csv`.
+/// Whether the run imputed cells (`--missing impute`): its tables then carry an
+/// `imputed_share` column, left out otherwise.
+pub fn has_imputed(s: &[PolicySummary]) -> bool {
+    s.iter().any(|p| p.imputed_share.is_some())
+}
+
+/// `summary.csv` (with `imputed_share` last in a `--missing impute` run).
 pub fn summary_csv(s: &[PolicySummary]) -> Vec<u8> {
+    let imputed = has_imputed(s);
     let rows = s
         .iter()
         .map(|p| {
-            vec![
+            let mut row = vec![
                 p.policy.clone(),
                 p.kind.clone(),
                 p.requests.to_string(),
@@ -89,15 +96,24 @@ pub fn summary_csv(s: &[PolicySummary]) -> Vec<u8> {
                     .map(|(r, n)| format!("{r}:{n}"))
                     .collect::<Vec<_>>()
                     .join(";"),
-            ]
+            ];
+            if imputed {
+                row.push(f(p.imputed_share.unwrap_or(f64::NAN), 4));
+            }
+            row
         })
         .collect();
-    csv_bytes(SUMMARY_COLUMNS, rows)
+    let mut header = SUMMARY_COLUMNS.to_vec();
+    if imputed {
+        header.push("imputed_share");
+    }
+    csv_bytes(&header, rows)
 }
 
-/// `segments.csv`.
+/// `segments.csv` (with `imputed_share` last in a `--missing impute` run).
 pub fn segments_csv(s: &[SegmentSummary]) -> Vec<u8> {
-    let header = [
+    let imputed = s.iter().any(|g| g.imputed_share.is_some());
+    let mut header = vec![
         "policy",
         "key",
         "value",
@@ -110,10 +126,13 @@ pub fn segments_csv(s: &[SegmentSummary]) -> Vec<u8> {
         "latency_p50_ms",
         "latency_p95_ms",
     ];
+    if imputed {
+        header.push("imputed_share");
+    }
     let rows = s
         .iter()
         .map(|x| {
-            vec![
+            let mut row = vec![
                 x.policy.clone(),
                 x.key.clone(),
                 x.value.clone(),
@@ -125,7 +144,11 @@ pub fn segments_csv(s: &[SegmentSummary]) -> Vec<u8> {
                 x.quality_n.to_string(),
                 f(x.latency_p50, 1),
                 f(x.latency_p95, 1),
-            ]
+            ];
+            if imputed {
+                row.push(f(x.imputed_share.unwrap_or(f64::NAN), 4));
+            }
+            row
         })
         .collect();
     csv_bytes(&header, rows)
@@ -149,8 +172,17 @@ pub fn summary_json(s: &[PolicySummary]) -> Vec<u8> {
     out
 }
 
-/// One policy's object of `summary.json` (also in `routesim run --json`).
+/// One policy's object of `summary.json` (also in `routesim run --json`), with
+/// `imputed_share` in a `--missing impute` run.
 pub fn summary_value(p: &PolicySummary) -> serde_json::Value {
+    let mut v = summary_object(p);
+    if let Some(x) = p.imputed_share {
+        v["imputed_share"] = jnum(x);
+    }
+    v
+}
+
+fn summary_object(p: &PolicySummary) -> serde_json::Value {
     serde_json::json!({
         "policy": p.policy,
         "kind": p.kind,
@@ -192,9 +224,11 @@ pub fn comparison_value(c: &crate::analysis::tradeoff::Comparison) -> serde_json
     })
 }
 
-/// The table printed by `routesim run`.
+/// The table printed by `routesim run` (an `imputed` column after `coverage` in a
+/// `--missing impute` run).
 pub fn terminal_table(s: &[PolicySummary]) -> String {
-    let header = [
+    let imputed = has_imputed(s);
+    let mut header = vec![
         "policy",
         "requests",
         "coverage",
@@ -207,6 +241,9 @@ pub fn terminal_table(s: &[PolicySummary]) -> String {
         "fallback",
         "model mix",
     ];
+    if imputed {
+        header.insert(3, "imputed");
+    }
     let rows: Vec<Vec<String>> = s
         .iter()
         .map(|p| {
@@ -222,7 +259,7 @@ pub fn terminal_table(s: &[PolicySummary]) -> String {
             } else {
                 String::new()
             };
-            vec![
+            let mut row = vec![
                 p.policy.clone(),
                 p.requests.to_string(),
                 pct(p.coverage),
@@ -243,7 +280,11 @@ pub fn terminal_table(s: &[PolicySummary]) -> String {
                 pct(1.0 - p.success_rate),
                 pct(p.fallback_rate),
                 format!("{mix}{more}"),
-            ]
+            ];
+            if imputed {
+                row.insert(3, pct(p.imputed_share.unwrap_or(f64::NAN)));
+            }
+            row
         })
         .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -313,6 +354,8 @@ pub struct RowCells {
     pub fallback: String,
     /// Most used model.
     pub top: String,
+    /// Share of requests with an imputed call (`--missing impute` runs).
+    pub imputed: Option<String>,
 }
 
 /// The formatted cells of a policy's row.
@@ -328,6 +371,7 @@ pub fn row_cells(p: &PolicySummary) -> RowCells {
         errors: pct(1.0 - p.success_rate),
         fallback: pct(p.fallback_rate),
         top: top_model(p),
+        imputed: p.imputed_share.map(pct),
     }
 }
 

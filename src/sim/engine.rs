@@ -25,7 +25,8 @@ pub enum Missing {
     Skip,
     /// Stop with an error naming the request and model.
     Fail,
-    /// Use the model's typical response (median latency and tokens, mean quality).
+    /// Draw a response from the model's recorded ones in the request's segment
+    /// ([`super::impute`]).
     Impute,
 }
 
@@ -46,8 +47,8 @@ pub struct Env<'a> {
     pub ds: &'a Dataset,
     /// Missing-cell handling.
     pub missing: Missing,
-    /// Imputed sample per model (for [`Missing::Impute`]).
-    pub imputed: &'a [Option<Sample>],
+    /// The donor pools (for [`Missing::Impute`]).
+    pub imputer: Option<&'a super::impute::Imputer>,
     /// Run seed.
     pub seed: u64,
 }
@@ -404,17 +405,7 @@ impl Flight {
                 request: r,
                 model: m,
             }),
-            Missing::Impute => {
-                Ok(env
-                    .imputed
-                    .get(m as usize)
-                    .copied()
-                    .flatten()
-                    .map(|imp| Sample {
-                        input_tokens: ds.requests.input_tokens[r],
-                        ..imp
-                    }))
-            }
+            Missing::Impute => Ok(env.imputer.and_then(|imp| imp.sample(ds, r, m, env.seed))),
         }
     }
 

@@ -29,7 +29,7 @@ use crate::pricing::ModelPrice;
 use bind::{BindCtx, bind};
 use bound::Bound;
 use engine::{Env, Missing, MissingCell, run_batch};
-use impute::imputed_samples;
+use impute::Imputer;
 use rayon::prelude::*;
 use trace::{Attempt, PolicyInfo, Trace, TraceRow};
 
@@ -48,6 +48,9 @@ pub struct SimOptions {
     pub chunk: usize,
     /// Keep every attempt (tests, `explain`); reports need only the rows.
     pub record_attempts: bool,
+    /// `--missing impute`: the metadata field (`meta.x`) whose values segment the
+    /// donor pools (the run's first `--by` key); `None`: the whole dataset.
+    pub impute_by: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -59,6 +62,7 @@ impl Default for SimOptions {
             speedup: 1.0,
             chunk: 4096,
             record_attempts: true,
+            impute_by: None,
         }
     }
 }
@@ -195,7 +199,7 @@ pub struct Simulation<'a> {
     ds: &'a Dataset,
     policies: &'a [Policy],
     bounds: Vec<Bound>,
-    imputed: Vec<Option<crate::dataset::Sample>>,
+    imputer: Option<Imputer>,
     arrivals: std::sync::Arc<[f64]>,
     opts: SimOptions,
 }
@@ -213,14 +217,16 @@ impl<'a> Simulation<'a> {
             ds,
             policies,
             bounds,
-            imputed: if opts.missing == Missing::Impute {
-                imputed_samples(ds)
-            } else {
-                Vec::new()
-            },
+            imputer: (opts.missing == Missing::Impute)
+                .then(|| Imputer::new(ds, opts.impute_by.as_deref())),
             arrivals: arrivals(ds, &opts.arrival, opts.speedup, opts.seed).into(),
             opts: opts.clone(),
         })
+    }
+
+    /// The imputer of a `--missing impute` run.
+    pub fn imputer(&self) -> Option<&Imputer> {
+        self.imputer.as_ref()
     }
 
     /// Number of policies.
@@ -283,7 +289,7 @@ impl<'a> Simulation<'a> {
         let env = Env {
             ds,
             missing: self.opts.missing,
-            imputed: &self.imputed,
+            imputer: self.imputer.as_ref(),
             seed: self.opts.seed,
         };
         let arr = self.policy_arrivals(b);
@@ -316,7 +322,7 @@ impl<'a> Simulation<'a> {
         let env = Env {
             ds,
             missing: self.opts.missing,
-            imputed: &self.imputed,
+            imputer: self.imputer.as_ref(),
             seed: self.opts.seed,
         };
         let arr = self.policy_arrivals(b);
