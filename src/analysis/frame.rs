@@ -65,7 +65,7 @@ fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<Da
     const VALID: usize = 32;
     let n_bits = VALID + 6;
     let words = n.div_ceil(64);
-    let mut bitmaps: Vec<Vec<u64>> = vec![Vec::with_capacity(words); n_bits];
+    let mut bitmaps: Vec<Vec<u64>> = (0..n_bits).map(|_| Vec::with_capacity(words)).collect();
     for block in rows.chunks(BLOCK) {
         rule.extend(block.iter().map(|r| r.rule as u32));
         model.extend(block.iter().map(|r| r.model as u32));
