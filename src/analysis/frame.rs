@@ -29,7 +29,8 @@ pub fn policy_file(p: usize) -> String {
 /// One policy's rows as a frame. Columns: `policy`, `request` (indices into the
 /// manifest's policies and `requests.parquet`), `rule` (index into the policy's rules;
 /// 65534 = default; null = none), `model`, `served_model` (indices into the
-/// manifest's models and served models; null = none), `status` (HTTP code, or 1000
+/// manifest's models and served models; null = none), `first_model` (the model the
+/// policy picked first, before any fallback; null = none), `status` (HTTP code, or 1000
 /// error, 1001 timeout, 1002 context length, 1003 gateway rejected, 0 missing),
 /// `calls`, `cost_usd`, `latency_ms`, `ttft_ms`, `quality`, `input_tokens`,
 /// `output_tokens`, `queue_ms`, `arrival_ms`, and one boolean column per flag.
@@ -49,6 +50,7 @@ fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<Da
     const BLOCK: usize = 4096;
     let mut rule = Vec::with_capacity(n);
     let mut model = Vec::with_capacity(n);
+    let mut first = Vec::with_capacity(n);
     let mut served = Vec::with_capacity(n);
     let mut status = Vec::with_capacity(n);
     let mut calls = Vec::with_capacity(n);
@@ -61,14 +63,15 @@ fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<Da
     let mut queue = Vec::with_capacity(n);
     let names: Vec<(u32, &str)> = flag_columns().collect();
     // Bit k of a row's word: its flag k, then (from VALID) whether rule, model,
-    // served model, cost, TTFT and quality are known.
+    // served model, cost, TTFT, quality and first model are known.
     const VALID: usize = 32;
-    let n_bits = VALID + 6;
+    let n_bits = VALID + 7;
     let words = n.div_ceil(64);
     let mut bitmaps: Vec<Vec<u64>> = (0..n_bits).map(|_| Vec::with_capacity(words)).collect();
     for block in rows.chunks(BLOCK) {
         rule.extend(block.iter().map(|r| r.rule as u32));
         model.extend(block.iter().map(|r| r.model as u32));
+        first.extend(block.iter().map(|r| r.first as u32));
         served.extend(block.iter().map(|r| r.served as u32));
         status.extend(block.iter().map(|r| r.status.0 as u32));
         calls.extend(block.iter().map(|r| r.attempts as u32));
@@ -80,7 +83,7 @@ fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<Da
         output.extend(block.iter().map(|r| r.output_tokens));
         queue.extend(block.iter().map(|r| r.queue_ms));
         for chunk in block.chunks(64) {
-            let mut w = [0u64; VALID + 6];
+            let mut w = [0u64; VALID + 7];
             for (i, r) in chunk.iter().enumerate() {
                 let valid = [
                     r.rule != NONE16,
@@ -89,6 +92,7 @@ fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<Da
                     !r.cost_usd.is_nan(),
                     !r.ttft_ms.is_nan(),
                     !r.quality.is_nan(),
+                    r.first != NONE16,
                 ];
                 let bits = r.flags as u64
                     | valid
@@ -125,6 +129,7 @@ fn policy_slice(v: PolicyView, range: std::ops::Range<usize>) -> PolarsResult<Da
         codes("rule", rule, 0),
         codes("model", model, 1),
         codes("served_model", served, 2),
+        codes("first_model", first, 6),
         UInt32Chunked::from_vec("status".into(), status).into_column(),
         UInt32Chunked::from_vec("calls".into(), calls).into_column(),
         f64s("cost_usd", cost, 3),
@@ -169,9 +174,14 @@ pub fn write_policy(dir: &Path, v: PolicyView) -> Result<()> {
     Ok(())
 }
 
-/// `requests.parquet`: `request` (index), `id`, and one `meta.<key>` text column per
-/// metadata field.
-pub fn requests_frame(ids: &[String], meta: &[MetaColumn]) -> PolarsResult<DataFrame> {
+/// `requests.parquet`: `request` (index), `id`, one `meta.<key>` text column per
+/// metadata field, and `logged_propensity` (the probability production's router gave
+/// its pick; null unknown) when the run's dataset is a log with propensities.
+pub fn requests_frame(
+    ids: &[String],
+    meta: &[MetaColumn],
+    propensity: &[f64],
+) -> PolarsResult<DataFrame> {
     let n = ids.len();
     let mut cols = vec![
         Column::new("request".into(), (0..n as u32).collect::<Vec<u32>>()),
@@ -184,11 +194,25 @@ pub fn requests_frame(ids: &[String], meta: &[MetaColumn]) -> PolarsResult<DataF
         let vals: Vec<Option<&str>> = (0..n).map(|r| mc.get(r)).collect();
         cols.push(Column::new(format!("meta.{}", mc.name).into(), vals));
     }
+    if !propensity.is_empty() {
+        let vals: Vec<Option<f64>> = propensity
+            .iter()
+            .map(|p| Some(*p).filter(|p| !p.is_nan()))
+            .collect();
+        cols.push(Column::new(PROPENSITY_COLUMN.into(), vals));
+    }
     DataFrame::new(n, cols)
 }
 
-/// Request ids and metadata back from `requests.parquet`.
-pub fn read_requests(path: &Path) -> Result<(Vec<String>, Vec<MetaColumn>)> {
+/// The column of `requests.parquet` with the logged propensities.
+pub const PROPENSITY_COLUMN: &str = "logged_propensity";
+
+/// Request ids, metadata and logged propensities (empty: none), as a report folder
+/// keeps them.
+pub type RequestColumns = (Vec<String>, Vec<MetaColumn>, Vec<f64>);
+
+/// Request ids, metadata and logged propensities back from `requests.parquet`.
+pub fn read_requests(path: &Path) -> Result<RequestColumns> {
     let df = read_parquet(path, None)?;
     let ids: Vec<String> = df
         .column("id")?
@@ -216,7 +240,11 @@ pub fn read_requests(path: &Path) -> Result<(Vec<String>, Vec<MetaColumn>)> {
         }
         meta.push(col);
     }
-    Ok((ids, meta))
+    let propensity = match df.column(PROPENSITY_COLUMN) {
+        Ok(_) => f64_column(&df, PROPENSITY_COLUMN)?,
+        Err(_) => Vec::new(),
+    };
+    Ok((ids, meta, propensity))
 }
 
 /// One policy's rows (and arrivals) back from the trace folder `dir`.
@@ -231,9 +259,10 @@ pub fn read_policy(dir: &Path, p: usize) -> Result<(Vec<TraceRow>, Vec<f64>)> {
             .collect())
     };
     let f = |name: &str| f64_column(&df, name);
-    let (rule, model, served, status, calls) = (
+    let (rule, model, first, served, status, calls) = (
         u("rule")?,
         u("model")?,
+        u("first_model")?,
         u("served_model")?,
         u("status")?,
         u("calls")?,
@@ -269,6 +298,7 @@ pub fn read_policy(dir: &Path, p: usize) -> Result<(Vec<TraceRow>, Vec<f64>)> {
             TraceRow {
                 rule: c16(rule[i]),
                 model: c16(model[i]),
+                first: c16(first[i]),
                 served: c16(served[i]),
                 status: Status(status[i].unwrap_or(0) as u16),
                 attempts: calls[i].unwrap_or(0) as u16,
@@ -353,6 +383,7 @@ mod tests {
                     _ => (i % 5) as u16,
                 },
                 model: if i % 7 == 0 { NONE16 } else { (i % 4) as u16 },
+                first: if i % 5 == 0 { NONE16 } else { (i % 3) as u16 },
                 served: if i % 2 == 0 { NONE16 } else { 1 },
                 status: if i % 11 == 0 {
                     Status::MISSING

@@ -6,6 +6,8 @@
 pub mod exact;
 pub mod frame;
 pub mod imputed;
+pub mod offpolicy;
+pub mod ope;
 pub mod partial;
 pub mod policy;
 pub mod quality;

@@ -21,6 +21,10 @@ pub struct RunContext<'a> {
     pub ids: Cow<'a, [String]>,
     /// Metadata columns (segments).
     pub meta: Cow<'a, [MetaColumn]>,
+    /// The probability production's router gave its pick, by request (a gateway
+    /// log's; NaN unknown), for off-policy estimates. Empty: the dataset has no
+    /// logged outcomes.
+    pub propensity: Cow<'a, [f64]>,
 }
 
 impl<'a> RunContext<'a> {
@@ -32,6 +36,7 @@ impl<'a> RunContext<'a> {
             served_models: Cow::Borrowed(&ds.served_models),
             ids: Cow::Borrowed(&ds.requests.ids),
             meta: Cow::Borrowed(&ds.requests.meta),
+            propensity: logged_propensity(ds),
         }
     }
 
@@ -56,6 +61,14 @@ impl<'a> RunContext<'a> {
         } else {
             ""
         }
+    }
+}
+
+/// The logged propensities of a dataset (empty without a log, or when none is known).
+fn logged_propensity(ds: &Dataset) -> Cow<'_, [f64]> {
+    match &ds.logged {
+        Some(l) if l.propensity.iter().any(|p| !p.is_nan()) => Cow::Borrowed(&l.propensity),
+        _ => Cow::Borrowed(&[]),
     }
 }
 
@@ -89,6 +102,7 @@ impl<'a> RunTable<'a> {
                 served_models: Cow::Borrowed(&trace.served_models),
                 ids: Cow::Borrowed(&ds.requests.ids),
                 meta: Cow::Borrowed(&ds.requests.meta),
+                propensity: logged_propensity(ds),
             },
             trace: Cow::Borrowed(trace),
         }

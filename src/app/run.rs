@@ -445,6 +445,10 @@ fn print_run(l: &Loaded, a: &Analysis, written: Option<&std::path::Path>) {
         println!();
         print!("{}", report::routellm::terminal(r));
     }
+    if let Some(o) = &a.offpolicy {
+        println!();
+        print!("{}", report::ope::terminal(o));
+    }
     if let Some(w) = written {
         println!();
         println!(

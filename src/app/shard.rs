@@ -431,6 +431,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
         served_models: std::borrow::Cow::Owned(first.file.served_models.clone()),
         ids: std::borrow::Cow::Owned(Vec::new()),
         meta: std::borrow::Cow::Owned(Vec::new()),
+        propensity: std::borrow::Cow::Owned(Vec::new()),
     };
     let origin = first.file.clock_origin_ms.unwrap_or(0);
     let results: Vec<PolicyResult> = merged

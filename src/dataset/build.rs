@@ -199,7 +199,7 @@ pub struct DatasetBuilder {
     last_req: u32,
     last_model: ModelId,
     /// Logged outcomes by request (gateway logs): (row, model id, served code).
-    logged: Vec<Option<(super::logged::LoggedRow, ModelId, u16)>>,
+    logged: Vec<Option<(super::logged::LoggedRow, ModelId, ModelId, u16)>>,
     /// Descriptive information.
     pub info: DatasetInfo,
     /// Files read.
@@ -344,6 +344,10 @@ impl DatasetBuilder {
             return false;
         };
         let model = self.add_model(&row.model);
+        let picked = match &row.picked {
+            Some(p) => self.add_model(p),
+            None => model,
+        };
         let served = match &row.served {
             Some(s)
                 if *s != row.model && self.served_models.len() < Sample::SAME_MODEL as usize =>
@@ -360,7 +364,7 @@ impl DatasetBuilder {
         if self.logged.len() <= i {
             self.logged.resize(i + 1, None);
         }
-        self.logged[i] = Some((row, model, served));
+        self.logged[i] = Some((row, model, picked, served));
         true
     }
 
@@ -756,8 +760,13 @@ impl DatasetBuilder {
             let none = super::logged::LoggedRow::missing();
             for i in 0..n_req {
                 match self.logged.get(i).and_then(|x| x.as_ref()) {
-                    Some((row, m, s)) => l.push(row, *m, *s),
-                    None => l.push(&none, super::logged::NO_MODEL, Sample::SAME_MODEL),
+                    Some((row, m, p, s)) => l.push(row, *m, *p, *s),
+                    None => l.push(
+                        &none,
+                        super::logged::NO_MODEL,
+                        super::logged::NO_MODEL,
+                        Sample::SAME_MODEL,
+                    ),
                 }
             }
             l

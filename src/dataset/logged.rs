@@ -31,6 +31,9 @@ pub const NO_MODEL: ModelId = ModelId::MAX;
 pub struct LoggedRow {
     /// The model column of the final attempt.
     pub model: String,
+    /// The model column of the first call (production's pick), when it differs from
+    /// `model` (a fallback moved the request on).
+    pub picked: Option<String>,
     /// The model that answered, when the log names another one than the column.
     pub served: Option<String>,
     /// Final status ([`Status::MISSING`]: the log has no outcome for the request).
@@ -50,9 +53,9 @@ pub struct LoggedRow {
     pub input_tokens: u32,
     /// Completion tokens of the final attempt.
     pub output_tokens: u32,
-    /// Probability that production's router picked this model for this request,
-    /// when the log (or its config) gives one (NaN otherwise): the propensity
-    /// off-policy estimators weigh by.
+    /// Probability that production's router picked the first call's model
+    /// (`picked`, else `model`) for this request, when the log gives one (NaN
+    /// otherwise): the propensity off-policy estimators weigh by.
     pub propensity: f64,
 }
 
@@ -61,6 +64,7 @@ impl LoggedRow {
     pub fn missing() -> LoggedRow {
         LoggedRow {
             model: String::new(),
+            picked: None,
             served: None,
             status: Status::MISSING,
             attempts: 0,
@@ -80,6 +84,9 @@ impl LoggedRow {
 pub struct Logged {
     /// Model column of the final attempt ([`NO_MODEL`] when none).
     pub model: Vec<ModelId>,
+    /// Model column of the first call: production's pick, the action its
+    /// propensity belongs to ([`NO_MODEL`] when none).
+    pub picked: Vec<ModelId>,
     /// Served model (index into `Dataset::served_models`), or `Sample::SAME_MODEL`.
     pub served: Vec<u16>,
     /// Final status ([`Status::MISSING`] when the request has no logged outcome).
@@ -98,7 +105,7 @@ pub struct Logged {
     pub input_tokens: Vec<u32>,
     /// Completion tokens of the final attempt.
     pub output_tokens: Vec<u32>,
-    /// Logged propensity of the final model (NaN unknown).
+    /// Logged propensity of the picked model (NaN unknown).
     pub propensity: Vec<f64>,
 }
 
@@ -113,9 +120,10 @@ impl Logged {
         self.status.is_empty()
     }
 
-    /// Append one request's outcome (model and served already resolved to ids).
-    pub fn push(&mut self, row: &LoggedRow, model: ModelId, served: u16) {
+    /// Append one request's outcome (models and served already resolved to ids).
+    pub fn push(&mut self, row: &LoggedRow, model: ModelId, picked: ModelId, served: u16) {
         self.model.push(model);
+        self.picked.push(picked);
         self.served.push(served);
         self.status.push(row.status);
         self.attempts.push(row.attempts);
@@ -134,6 +142,7 @@ impl Logged {
             *v = keep.iter().map(|&i| v[i]).collect();
         }
         pick(&mut self.model, keep);
+        pick(&mut self.picked, keep);
         pick(&mut self.served, keep);
         pick(&mut self.status, keep);
         pick(&mut self.attempts, keep);
@@ -164,7 +173,11 @@ pub const COLUMNS: [&str; 13] = [
     "output_tokens",
 ];
 
-/// The optional last column of `logged.csv`.
+/// Optional column of `logged.csv`: the first call's model when a fallback moved the
+/// request on (empty: the same as `model`).
+pub const PICKED: &str = "picked_model";
+/// Optional column of `logged.csv`: the probability production's router gave the
+/// picked model.
 pub const PROPENSITY: &str = "propensity";
 
 /// A float as written: Rust's shortest representation that reads back to the same
@@ -177,8 +190,8 @@ fn num(x: f64) -> String {
     }
 }
 
-/// The CSV record of one logged outcome (see [`COLUMNS`]; `propensity` last when
-/// `with_propensity`).
+/// The CSV record of one logged outcome (see [`COLUMNS`]), then [`PICKED`], then
+/// [`PROPENSITY`] when `with_propensity`.
 pub fn csv_record(id: &str, r: &LoggedRow, with_propensity: bool) -> Vec<String> {
     let b = |f: u8| if r.flags & f != 0 { "1" } else { "0" }.to_string();
     let mut v = vec![
@@ -196,6 +209,7 @@ pub fn csv_record(id: &str, r: &LoggedRow, with_propensity: bool) -> Vec<String>
         r.input_tokens.to_string(),
         r.output_tokens.to_string(),
     ];
+    v.push(r.picked.clone().unwrap_or_default());
     if with_propensity {
         v.push(num(r.propensity));
     }
@@ -235,6 +249,7 @@ pub fn read(
         }
     }
     let prop = pos(PROPENSITY);
+    let picked = pos(PICKED);
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let n = i + 1;
@@ -313,6 +328,9 @@ pub fn read(
         }
         let row = LoggedRow {
             model: cell(1).to_string(),
+            picked: picked
+                .map(|p| rec.get(p).unwrap_or("").trim().to_string())
+                .filter(|s| !s.is_empty() && s != cell(1)),
             served: Some(cell(2).to_string()).filter(|s| !s.is_empty()),
             status,
             attempts: int(4, &mut bad).min(u16::MAX as u32) as u16,
@@ -324,10 +342,13 @@ pub fn read(
             output_tokens: int(12, &mut bad),
             propensity: match prop.map(|p| rec.get(p).unwrap_or("").trim()) {
                 None | Some("") => f64::NAN,
-                Some(s) => s.parse().unwrap_or_else(|_| {
-                    bad(PROPENSITY, "a probability in (0, 1]", s);
-                    f64::NAN
-                }),
+                Some(s) => match s.parse::<f64>() {
+                    Ok(p) if p > 0.0 && p <= 1.0 => p,
+                    _ => {
+                        bad(PROPENSITY, "a probability in (0, 1]", s);
+                        f64::NAN
+                    }
+                },
             },
         };
         if row.model.is_empty() {

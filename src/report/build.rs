@@ -83,6 +83,8 @@ pub struct Analysis {
     pub charts: ChartData,
     /// RouteLLM metrics of a two-model family (strong / weak), when the run has one.
     pub routellm: Option<crate::analysis::routellm::RouteLlm>,
+    /// Off-policy estimates, when the dataset is a log with propensities.
+    pub offpolicy: Option<crate::analysis::offpolicy::OffPolicy>,
 }
 
 impl Analysis {
@@ -197,6 +199,18 @@ pub fn analyze(
     };
     // Seconds spent loading (simulating), analysing and writing, for ROUTESIM_TIMINGS.
     let mut spent = [0.0f64; 2];
+    // Off-policy estimates: the logged baseline's picks and outcomes, and every
+    // target's picks, kept while their rows pass (a few bytes per request).
+    use crate::analysis::offpolicy;
+    let logged_p = (!ctx.propensity.is_empty())
+        .then(|| {
+            ctx.policies
+                .iter()
+                .position(|p| matches!(p.kind, PolicyKind::Baseline(Baseline::Logged)))
+        })
+        .flatten();
+    let mut ope_side: Option<offpolicy::LoggedSide> = None;
+    let mut ope_targets: offpolicy::Targets = Vec::new();
     let progress = crate::util::progress::Progress::new("analyse", n_pol as u64);
 
     let mut process = |ps: &[usize],
@@ -247,6 +261,15 @@ pub fn analyze(
                 if keep_base == Some(t.p) {
                     kept = Some(BaselineOutcomes::of(view(t)));
                 }
+                if logged_p == Some(t.p) {
+                    ope_side = Some(offpolicy::LoggedSide::of(
+                        ctx,
+                        &t.rows,
+                        opts.by.first().map(String::as_str),
+                    ));
+                } else if logged_p.is_some() && offpolicy::is_target(&ctx.policies[t.p].kind) {
+                    ope_targets.push((t.p, offpolicy::picks(&t.rows)));
+                }
             }
             progress.inc(chunk.len() as u64);
         }
@@ -293,6 +316,18 @@ pub fn analyze(
         _ => Vec::new(),
     };
     let mut a = assemble(ctx, results, comparisons, opts, baseline);
+    ope_targets.sort_by_key(|t| t.0);
+    a.offpolicy = match (logged_p, &ope_side) {
+        (Some(l), Some(side)) => Some(offpolicy::estimate(ctx, l, side, &ope_targets)),
+        _ => None,
+    };
+    if !ctx.propensity.is_empty() && logged_p.is_none() {
+        let note = "no off-policy estimates: they need the logged baseline (drop --no-baselines)"
+            .to_string();
+        if !a.opts.notes.contains(&note) {
+            a.opts.notes.push(note);
+        }
+    }
     match family {
         Ok(Some((weak, strong, chosen))) => {
             // The two single-model baselines' rows again (simulated or read), for the
@@ -452,6 +487,7 @@ pub fn assemble(
         comparisons,
         charts,
         routellm: None,
+        offpolicy: None,
     }
 }
 

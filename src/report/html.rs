@@ -229,6 +229,9 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     if let Some(r) = &a.routellm {
         h.push_str(&super::routellm::html(r));
     }
+    if let Some(o) = &a.offpolicy {
+        h.push_str(&super::ope::html(o));
+    }
     for c in charts {
         h.push_str(&format!(
             "<h2>{}</h2><div class=\"chart\" id=\"chart-{}\">{}</div>\n",

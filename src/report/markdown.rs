@@ -265,6 +265,9 @@ pub fn render(a: &Analysis, charts: &[ChartFile]) -> String {
     if let Some(r) = &a.routellm {
         s.push_str(&super::routellm::markdown(r));
     }
+    if let Some(o) = &a.offpolicy {
+        s.push_str(&super::ope::markdown(o));
+    }
     if !a.segments.is_empty() {
         s.push_str("## Segments\n\n");
         let imputed = a.segments.iter().any(|g| g.imputed_share.is_some());

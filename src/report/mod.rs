@@ -8,6 +8,7 @@ pub mod fmt;
 pub mod html;
 pub mod manifest;
 pub mod markdown;
+pub mod ope;
 pub mod routellm;
 pub mod tables;
 
@@ -28,6 +29,9 @@ fn write_files(staged: &StagedDir, a: &Analysis) -> Result<()> {
     if let Some(r) = &a.routellm {
         staged.write("routellm.csv", &routellm::csv(r))?;
         staged.write("routellm.json", &routellm::json(r))?;
+    }
+    if let Some(o) = &a.offpolicy {
+        staged.write("ope.csv", &ope::csv(o))?;
     }
     let charts = crate::plot::write_all(&staged.path("charts"), &a.charts)?;
     staged.write("report.md", markdown::render(a, &charts).as_bytes())?;
@@ -72,7 +76,7 @@ fn finish(
     manifest: &serde_json::Value,
     clock: &crate::util::timing::Timings,
 ) -> Result<(PathBuf, Analysis)> {
-    let mut requests = frame::requests_frame(&ctx.ids, &ctx.meta)?;
+    let mut requests = frame::requests_frame(&ctx.ids, &ctx.meta, &ctx.propensity)?;
     frame::write_parquet(&mut requests, &staged.path("requests.parquet"))?;
     write_files(&staged, &analysis)?;
     clock.lap("tables, charts and pages");
@@ -146,7 +150,7 @@ pub fn open_report(dir: &Path) -> Result<OpenedReport> {
             })
             .unwrap_or_default()
     };
-    let (ids, meta) =
+    let (ids, meta, propensity) =
         frame::read_requests(&rpath).with_context(|| format!("reading {}", rpath.display()))?;
     let ctx = RunContext {
         policies: std::borrow::Cow::Owned(opts.policies.clone()),
@@ -154,6 +158,7 @@ pub fn open_report(dir: &Path) -> Result<OpenedReport> {
         served_models: std::borrow::Cow::Owned(strs(&t["served_models"])),
         ids: std::borrow::Cow::Owned(ids),
         meta: std::borrow::Cow::Owned(meta),
+        propensity: std::borrow::Cow::Owned(propensity),
     };
     Ok(OpenedReport {
         manifest,

@@ -226,6 +226,7 @@ impl Flight {
             arrival,
             row: TraceRow {
                 rule,
+                first: plan.first(),
                 input_tokens: env.ds.requests.input_tokens[r],
                 ..TraceRow::EMPTY
             },
@@ -237,6 +238,7 @@ impl Flight {
 
     /// Replace the plan (budget downgrade, stateful strategies).
     pub fn set_plan(&mut self, plan: Plan) {
+        self.row.first = plan.first();
         self.plan = plan;
     }
 

@@ -50,6 +50,7 @@ pub fn rows(ds: &Dataset, b: &Bound) -> Option<Vec<TraceRow>> {
                 TraceRow {
                     rule: DEFAULT_RULE,
                     model: l.model[r],
+                    first: l.picked[r],
                     served: if l.served[r] == crate::dataset::Sample::SAME_MODEL {
                         NONE16
                     } else {

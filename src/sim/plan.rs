@@ -41,6 +41,16 @@ impl Plan {
         }
     }
 
+    /// The first model (the pick), NONE16 when the plan is empty.
+    #[inline]
+    pub fn first(&self) -> ModelId {
+        if self.len == 0 {
+            super::trace::NONE16
+        } else {
+            self.models[0]
+        }
+    }
+
     /// The models.
     #[inline]
     pub fn as_slice(&self) -> &[ModelId] {

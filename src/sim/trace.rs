@@ -74,6 +74,10 @@ pub struct TraceRow {
     pub rule: u16,
     /// Model that produced the final answer (or the last one tried), NONE16 if none.
     pub model: u16,
+    /// The model the policy picked first (its route's first model, before any
+    /// fallback, retry or skip), NONE16 if none: the action off-policy estimates
+    /// compare with a log's.
+    pub first: u16,
     /// The model that actually answered when the recording says another one did (a
     /// gateway's fallback, a router's pick): index into [`Trace::served_models`], or
     /// NONE16.
@@ -105,6 +109,7 @@ impl TraceRow {
     pub const EMPTY: TraceRow = TraceRow {
         rule: NONE16,
         model: NONE16,
+        first: NONE16,
         served: NONE16,
         status: Status::MISSING,
         attempts: 0,

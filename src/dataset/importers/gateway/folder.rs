@@ -78,6 +78,7 @@ impl Sink for FolderSink {
         self.requests.write_record(&h)?;
         self.responses.write_record(RESPONSE_COLUMNS)?;
         let mut lh: Vec<&str> = logged::COLUMNS.to_vec();
+        lh.push(logged::PICKED);
         if self.with_propensity {
             lh.push(logged::PROPENSITY);
         }

@@ -730,8 +730,26 @@ impl LogBuilder {
                 *f.zero_cost.entry(c).or_insert(0) += 1;
             }
         }
+        // Production's pick: the first call's model (the first attempt's when none
+        // reached a provider), with the propensity the router gave it.
+        let pick = calls.first().copied().copied().unwrap_or(recs[0]);
+        let model = self.column_of(last, o).unwrap_or("").to_string();
+        let picked = self
+            .column_of(pick, o)
+            .filter(|p| *p != model)
+            .map(str::to_string);
+        let propensity = if pick.propensity.is_nan() {
+            // Logged with the request rather than the attempt.
+            recs.iter()
+                .map(|a| a.propensity)
+                .find(|p| !p.is_nan())
+                .unwrap_or(f64::NAN)
+        } else {
+            pick.propensity
+        };
         LoggedRow {
-            model: self.column_of(last, o).unwrap_or("").to_string(),
+            model,
+            picked,
             served: self.served.name(last.served).map(str::to_string),
             status: last.status,
             attempts: (calls.len() as u32 + extra).min(u16::MAX as u32) as u16,
@@ -749,7 +767,7 @@ impl LogBuilder {
             } else {
                 0
             },
-            propensity: last.propensity,
+            propensity,
         }
     }
 
