@@ -1,6 +1,14 @@
 //! Number formatting shared by every writer: fixed decimals, so that tables are
 //! byte-identical across runs and platforms, and empty cells for unknown values.
 
+/// Text escaped for HTML (element content and double-quoted attributes).
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Fixed decimals; NaN/inf as "".
 pub fn f(x: f64, decimals: usize) -> String {
     if x.is_finite() {

@@ -8,17 +8,10 @@
 //! tooltip. Without the script the page reads as before.
 
 use super::build::Analysis;
-use super::fmt::{fh, usd};
+use super::fmt::{esc, fh, usd};
 use super::markdown::{headline, p_text, signed, signed_ms, signed_usd};
 use crate::analysis::PolicySummary;
 use crate::plot::{ChartFile, HotSpot, Shape};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// Markdown bold (`**x**`) to HTML.
 fn md_inline(s: &str) -> String {

@@ -2,7 +2,7 @@
 //! estimator, with the overlap diagnostics), and the sections of `report.md`,
 //! `index.html` and the terminal. Figures come from [`crate::analysis::ope`].
 
-use super::fmt::{f, fh};
+use super::fmt::{esc, f, fh};
 use crate::analysis::offpolicy::{METRICS, OffPolicy, OpeRow};
 use crate::analysis::ope::{Interval, MAX_UNSUPPORTED, MIN_ESS, MIN_MATCHED};
 
@@ -127,13 +127,6 @@ pub fn markdown(o: &OffPolicy) -> String {
     }
     s.push_str("\nIPS and SNIPS, with every diagnostic, are in `ope.csv`.\n\n");
     s
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The section of `index.html`.

@@ -3,7 +3,7 @@
 //! `report.md`, `index.html` and the terminal. Figures come from
 //! [`crate::analysis::routellm`].
 
-use super::fmt::{f, fh, pct};
+use super::fmt::{esc, f, fh, pct};
 use crate::analysis::routellm::{RouteLlm, RouterRow};
 use serde_json::{Value, json};
 
@@ -160,13 +160,6 @@ pub fn markdown(r: &RouteLlm) -> String {
     }
     s.push_str("\nEvery point, with the optimal quality at its share, is in `routellm.json`.\n\n");
     s
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The section of `index.html`.
