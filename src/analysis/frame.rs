@@ -262,7 +262,12 @@ pub fn read_policy(dir: &Path, p: usize) -> Result<(Vec<TraceRow>, Vec<f64>)> {
     let (rule, model, first, served, status, calls) = (
         u("rule")?,
         u("model")?,
-        u("first_model")?,
+        // Reports written before the column existed: no first picks.
+        if df.column("first_model").is_ok() {
+            u("first_model")?
+        } else {
+            vec![None; df.height()]
+        },
         u("served_model")?,
         u("status")?,
         u("calls")?,

@@ -39,8 +39,10 @@ pub enum RouterKind {
     Sweep,
     /// A policy (one point).
     Policy,
-    /// A baseline routesim adds (random, oracle): one point.
+    /// A baseline routesim adds (random, single models): one point.
     Baseline,
+    /// The hindsight oracle baseline: one point (labelled a baseline in tables).
+    Oracle,
     /// Random routing's expected curve (analytic straight line).
     RandomLine,
     /// The optimal curve (hindsight; an upper bound).
@@ -53,7 +55,7 @@ impl RouterKind {
         match self {
             RouterKind::Sweep => "sweep",
             RouterKind::Policy => "policy",
-            RouterKind::Baseline => "baseline",
+            RouterKind::Baseline | RouterKind::Oracle => "baseline",
             RouterKind::RandomLine => "random line",
             RouterKind::Optimal => "optimal",
         }
@@ -335,7 +337,12 @@ pub fn analyze(inp: &Inputs) -> RouteLlm {
         }
         let pt = point(p);
         let curve = anchored(&[(pt.share, pt.quality)], w, s);
-        let kind = if info.kind.is_baseline() {
+        let kind = if matches!(
+            info.kind,
+            crate::policy::PolicyKind::Baseline(crate::policy::Baseline::Oracle)
+        ) {
+            RouterKind::Oracle
+        } else if info.kind.is_baseline() {
             RouterKind::Baseline
         } else {
             RouterKind::Policy

@@ -258,17 +258,7 @@ pub fn synth(o: &SynthOptions) -> Result<()> {
 
 /// `routesim report DIR`: re-render a report folder from its trace (no simulation).
 pub fn report_dir(dir: &Path, by: &[String], baseline: Option<&str>) -> Result<()> {
-    let by = (!by.is_empty()).then(|| {
-        by.iter()
-            .map(|k| {
-                if k.starts_with("meta.") {
-                    k.clone()
-                } else {
-                    format!("meta.{k}")
-                }
-            })
-            .collect()
-    });
+    let by = (!by.is_empty()).then(|| by.iter().map(|k| crate::dataset::meta_key(k)).collect());
     let (written, analysis) = report::rerender(dir, by, baseline.map(String::from))?;
     print!("{}", report::tables::terminal_table(&analysis.summaries));
     println!("report re-rendered in {}", written.display());

@@ -226,26 +226,11 @@ impl RunPlan {
                 None
             }
         };
-        let mut by: Vec<String> =
-            o.by.iter()
-                .map(|k| {
-                    if k.starts_with("meta.") {
-                        k.clone()
-                    } else {
-                        format!("meta.{k}")
-                    }
-                })
-                .collect();
+        let mut by: Vec<String> = o.by.iter().map(|k| crate::dataset::meta_key(k)).collect();
         if by.is_empty() && o.example {
             by.push("meta.task".into());
         }
-        let shard_key = o.shard_key.as_ref().map(|k| {
-            if k.starts_with("meta.") {
-                k.clone()
-            } else {
-                format!("meta.{k}")
-            }
-        });
+        let shard_key = o.shard_key.as_deref().map(crate::dataset::meta_key);
         if shard_key.is_some() && o.shard.is_none() {
             diags.push(Diagnostic::file("--shard-key", "needs --shard i/n"));
         }

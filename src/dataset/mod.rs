@@ -140,6 +140,16 @@ pub struct MetaColumn {
     pub dict_nums: Vec<f64>,
 }
 
+/// A metadata field as the command line names it (`tier` or `meta.tier`), always
+/// with its `meta.` prefix.
+pub fn meta_key(k: &str) -> String {
+    if k.starts_with("meta.") {
+        k.to_string()
+    } else {
+        format!("meta.{k}")
+    }
+}
+
 /// A metadata value as a number (NaN when it is not one).
 pub fn meta_number(s: &str) -> f64 {
     let x = s.trim().parse::<f64>().unwrap_or(f64::NAN);

@@ -5,10 +5,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// Draw `series` (policy, [(hours, cumulative USD)]) and `budgets` (policy, USD per
-/// period, period hours).
+/// period, period hours); `unknown` policies (cost unknown) are named as not shown.
 pub fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Curve],
+    unknown: &[String],
     budgets: &[(String, f64, f64)],
     hot: &mut Hot,
 ) -> DrawResult
@@ -16,6 +17,16 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
+    if !unknown.is_empty() {
+        root.draw(&Text::new(
+            format!(
+                "not shown, cost unknown: {}",
+                short(&unknown.join(", "), 110)
+            ),
+            (40, (super::SIZE.1 - 36) as i32),
+            (FONT, 22),
+        ))?;
+    }
     let xmax = series
         .iter()
         .flat_map(|c| c.points.last().map(|p| p.0))

@@ -202,6 +202,8 @@ pub struct ChartData {
     pub models: Vec<String>,
     /// Cumulative cost over time per policy: (hours since first arrival, USD).
     pub cost_time: Vec<Curve>,
+    /// Policies left off the cost-over-time chart because their cost is unknown.
+    pub cost_time_unknown: Vec<String>,
     /// Global budgets to draw: (policy, USD per period, period hours).
     pub budgets: Vec<(String, f64, f64)>,
     /// Quality by segment.
@@ -232,7 +234,7 @@ pub fn write_all(dir: &Path, d: &ChartData) -> Result<Vec<ChartFile>> {
             dir,
             "cost_over_time",
             "Cumulative cost over time",
-            |root, hot| cost_time::draw(root, &d.cost_time, &d.budgets, hot)
+            |root, hot| cost_time::draw(root, &d.cost_time, &d.cost_time_unknown, &d.budgets, hot)
         ));
     }
     if let Some(r) = &d.routellm {

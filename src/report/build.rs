@@ -445,8 +445,7 @@ fn routellm_chart(r: &crate::analysis::routellm::RouteLlm) -> crate::plot::route
                 kind: match row.kind {
                     RouterKind::Sweep => SeriesKind::Router,
                     RouterKind::Policy => SeriesKind::Point,
-                    // `oracle` is reserved for the hindsight baseline.
-                    RouterKind::Baseline if row.name == "oracle" => SeriesKind::Oracle,
+                    RouterKind::Oracle => SeriesKind::Oracle,
                     RouterKind::Baseline => SeriesKind::Baseline,
                     RouterKind::RandomLine => SeriesKind::Random,
                     RouterKind::Optimal => SeriesKind::Optimal,
@@ -542,6 +541,15 @@ fn chart_data(
         .iter()
         .filter_map(|&p| results[p].cost_curve.clone().map(|c| curve(p, c)))
         .collect();
+    let cost_time_unknown = if o.has_timestamps {
+        shown
+            .iter()
+            .filter(|&&p| results[p].cost_curve.is_none())
+            .map(|&p| policies[p].name.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mix = results
         .iter()
         .zip(policies.iter())
@@ -589,6 +597,7 @@ fn chart_data(
             .cloned()
             .collect(),
         cost_time,
+        cost_time_unknown,
         budgets: o.budgets.clone(),
         segments,
         sweeps: sweep_curves(policies),
