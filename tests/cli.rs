@@ -489,6 +489,54 @@ fn broken_pipes_end_quietly_for_every_command() {
         1,
         "record stored its answer"
     );
+    // The decision, pricing, import and scripting commands.
+    c.write(
+        "other.toml",
+        "name = \"other\"\n[default]\nroute = \"cheap\"\n",
+    );
+    let (policy, other) = (p(&c.path("policy.toml")), p(&c.path("other.toml")));
+    let data = p(c.dir.path());
+    run_quiet(&["diff".as_ref(), &policy, &other, "-d".as_ref(), &data]);
+    run_quiet(&[
+        "explain".as_ref(),
+        "-p".as_ref(),
+        &policy,
+        "-d".as_ref(),
+        &data,
+        "--request".as_ref(),
+        "q1".as_ref(),
+    ]);
+    run_quiet(&["prices".as_ref(), "gpt-4o*".as_ref()]);
+    run_quiet(&["completions".as_ref(), "bash".as_ref()]);
+    let log = p(&common::fixture("gateway/litellm_slp/trace.jsonl"));
+    run_quiet(&[
+        "import".as_ref(),
+        &log,
+        "-o".as_ref(),
+        &p(&c.path("imported")),
+    ]);
+    run_quiet(&[
+        "import-config".as_ref(),
+        "litellm".as_ref(),
+        &p(&common::fixture("config_import/litellm/config.yaml")),
+    ]);
+    c.write(
+        "tuned.toml",
+        "name = \"tuned\"\n[default]\nroute.cheapest = { candidates = [\"cheap\", \"mid\"], min_quality = 0.5 }\n",
+    );
+    run_quiet(&[
+        "tune".as_ref(),
+        "-p".as_ref(),
+        &p(&c.path("tuned.toml")),
+        "-d".as_ref(),
+        &data,
+        "--param".as_ref(),
+        "min_quality=0.2,0.5".as_ref(),
+        "--baseline".as_ref(),
+        "always:mid".as_ref(),
+        "--max-quality-drop".as_ref(),
+        "1".as_ref(),
+    ]);
     // A recording that stops still fails (exit 2) when its report cannot be printed.
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -286,6 +286,93 @@ fn split_weight_sweep_from_a_sweep_table_is_monotone_and_exact() {
     );
 }
 
+/// Acceptance (issue 15, scope 1): the constraints of `cheapest` and `best` sweep
+/// like any number. Three models with one cost and one quality each (A $0.001 / 0.5,
+/// B $0.005 / 0.7, C $0.01 / 0.9 per request, every answer ok), so the cross-fitted
+/// estimates equal those values and each setting's pick is worked out by hand:
+/// `cheapest` with `min_quality` 0.4 / 0.6 / 0.8 picks A / B / C; `best` (most
+/// quality) with `max_cost_usd` 0.002 / 0.006 / 0.02 picks A / B / C.
+#[test]
+fn cheapest_and_best_constraints_sweep_to_the_hand_worked_pick() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let n = 200;
+    let mut req = String::from("id,input\n");
+    let mut resp = String::from("request_id,model,status,input_tokens,output_tokens,quality\n");
+    for i in 0..n {
+        req.push_str(&format!("q{i:03},prompt {i}\n"));
+        for (m, q) in [("A", 0.5), ("B", 0.7), ("C", 0.9)] {
+            resp.push_str(&format!("q{i:03},{m},ok,1000,0,{q}\n"));
+        }
+    }
+    std::fs::write(d.join("requests.csv"), req).unwrap();
+    std::fs::write(d.join("responses.csv"), resp).unwrap();
+    std::fs::write(
+        d.join("pricing.toml"),
+        "[models.A]\ninput_per_mtok = 1\noutput_per_mtok = 1\n[models.B]\ninput_per_mtok = 5\noutput_per_mtok = 5\n[models.C]\ninput_per_mtok = 10\noutput_per_mtok = 10\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("dataset.toml"),
+        "name = \"abc\"\nrequests = \"requests.csv\"\nresponses = [\"responses.csv\"]\npricing = [\"pricing.toml\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("cheap.toml"),
+        "name = \"cheap\"\n[default]\nroute.cheapest = { candidates = [\"A\", \"B\", \"C\"], min_quality = 0.1 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("best.toml"),
+        "name = \"best\"\n[default]\nroute.best = { candidates = [\"A\", \"B\", \"C\"], maximize = \"quality\", max_cost_usd = 1.0 }\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = routesim(&[
+        "run",
+        "-d",
+        d.to_str().unwrap(),
+        "-p",
+        d.join("cheap.toml").to_str().unwrap(),
+        "-p",
+        d.join("best.toml").to_str().unwrap(),
+        "--sweep",
+        "cheap:default.route.cheapest.min_quality=0.4,0.6,0.8",
+        "--sweep",
+        "best:max_cost_usd=0.002,0.006,0.02",
+        "--no-baselines",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = read_csv(&out.join("summary.csv"));
+    let got: Vec<(String, String, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["policy"].clone(),
+                r["model_mix"].clone(),
+                num(r, "cost_total_usd"),
+            )
+        })
+        .collect();
+    let expected = [
+        ("cheap[default.route.cheapest.min_quality=0.4]", "A", 0.001),
+        ("cheap[default.route.cheapest.min_quality=0.6]", "B", 0.005),
+        ("cheap[default.route.cheapest.min_quality=0.8]", "C", 0.01),
+        ("best[max_cost_usd=0.002]", "A", 0.001),
+        ("best[max_cost_usd=0.006]", "B", 0.005),
+        ("best[max_cost_usd=0.02]", "C", 0.01),
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for ((name, mix, cost), (en, em, ec)) in got.iter().zip(expected) {
+        assert_eq!(name, en);
+        assert!(mix.starts_with(&format!("{em}:1")), "{name}: {mix}");
+        assert!((cost - ec * n as f64).abs() < 1e-9, "{name}: {cost}");
+    }
+}
+
 /// Bad sweeps are input errors (exit 1) naming the segment and the valid ones.
 #[test]
 fn bad_sweeps_name_what_is_wrong() {
