@@ -284,3 +284,70 @@ fn fastchat_models_are_file_stems_and_turns_are_averaged() {
     // Router: (7+8)/2, (9+9)/2, (6+4)/2 → (7.5 + 9 + 5) / 3 = 7.1667 → 0.71667.
     assert!(close(router.quality_mean, 21.5 / 30.0));
 }
+
+/// The README's FastChat quick path (arena-bench-v1, 17 models of 2023): without a
+/// price file the run stops naming the 3 models sold at several prices and the 7 no
+/// catalog knows; with `--unpriced` it runs, and exactly the 7 models the catalog
+/// prices have a cost (the others unknown, never $0).
+#[test]
+fn arena_bench_quick_path_names_the_ambiguous_and_unknown_models_then_runs_unpriced() {
+    let Some(dir) = common::shared_data("arena-bench-v1") else {
+        return;
+    };
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_routesim"))
+            .args(["run", "-d", dir.to_str().unwrap(), "--no-report"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for m in [
+        "Llama-2-70b-chat",
+        "Mistral-7B-Instruct-v0.1",
+        "Mixtral-8x7B-Instruct-v0.1",
+    ] {
+        assert!(
+            err.contains(&format!("pricing: \"{m}\" matches ")),
+            "{m}: {err}"
+        );
+    }
+    assert!(
+        err.contains("no price for models \"Starling-LM-7B-alpha\", \"claude-1\", \"claude-instant-1\", \"llama-13b\", \"openchat_3.5\", \"palm-2-chat-bison-001\", \"vicuna-33b-v1.3\""),
+        "{err}"
+    );
+    let o = run(&["--unpriced", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut priced: Vec<&str> = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["cost_total_usd"].as_f64().is_some_and(|c| c > 0.0))
+        .filter_map(|p| p["policy"].as_str()?.strip_prefix("always:"))
+        .collect();
+    priced.sort();
+    assert_eq!(
+        priced,
+        [
+            "claude-2.1",
+            "gpt-3.5-turbo",
+            "gpt-3.5-turbo-1106",
+            "gpt-4-0314",
+            "gpt-4-1106-preview",
+            "vicuna-13b-v1.5",
+            "vicuna-7b-v1.5"
+        ]
+    );
+    let unknown = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["policy"].as_str().unwrap().starts_with("always:") && p["cost_total_usd"].is_null()
+        })
+        .count();
+    assert_eq!(unknown, 10, "the other ten: unknown, not $0");
+}
