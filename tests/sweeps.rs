@@ -99,6 +99,32 @@ fn example() -> Example {
     Example { inputs, cells }
 }
 
+/// A dataset folder in `d`: `n` requests, each answered ok by every model with 1,000
+/// prompt tokens and no completion, the model's quality, and its price ($ per million
+/// tokens, input and output alike): (name, price, quality).
+fn write_models(d: &Path, name: &str, n: usize, models: &[(&str, f64, f64)]) {
+    let mut req = String::from("id,input\n");
+    let mut resp = String::from("request_id,model,status,input_tokens,output_tokens,quality\n");
+    for i in 0..n {
+        req.push_str(&format!("q{i:03},prompt {i}\n"));
+        for (m, _, q) in models {
+            resp.push_str(&format!("q{i:03},{m},ok,1000,0,{q}\n"));
+        }
+    }
+    let prices: String = models
+        .iter()
+        .map(|(m, p, _)| format!("[models.{m}]\ninput_per_mtok = {p}\noutput_per_mtok = {p}\n"))
+        .collect();
+    std::fs::write(d.join("requests.csv"), req).unwrap();
+    std::fs::write(d.join("responses.csv"), resp).unwrap();
+    std::fs::write(d.join("pricing.toml"), prices).unwrap();
+    std::fs::write(
+        d.join("dataset.toml"),
+        format!("name = \"{name}\"\nrequests = \"requests.csv\"\nresponses = [\"responses.csv\"]\npricing = [\"pricing.toml\"]\n"),
+    )
+    .unwrap();
+}
+
 /// Acceptance (issue 15): a sweep of the shipped cost-by-complexity length threshold
 /// gives one row per value, in sweep order, each with the figures the policy has at
 /// that threshold — computed here from the files: a prompt shorter than `lt`
@@ -213,26 +239,7 @@ fn cost_by_complexity_threshold_sweep_gives_one_row_per_value_with_its_figures()
 fn split_weight_sweep_from_a_sweep_table_is_monotone_and_exact() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut req = String::from("id,input\n");
-    let mut resp = String::from("request_id,model,status,input_tokens,output_tokens,quality\n");
-    for i in 0..400 {
-        req.push_str(&format!("q{i:03},prompt {i}\n"));
-        resp.push_str(&format!(
-            "q{i:03},A,ok,1000,0,0.5\nq{i:03},B,ok,1000,0,0.9\n"
-        ));
-    }
-    std::fs::write(d.join("requests.csv"), req).unwrap();
-    std::fs::write(d.join("responses.csv"), resp).unwrap();
-    std::fs::write(
-        d.join("pricing.toml"),
-        "[models.A]\ninput_per_mtok = 1\noutput_per_mtok = 1\n[models.B]\ninput_per_mtok = 10\noutput_per_mtok = 10\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("dataset.toml"),
-        "name = \"ab\"\nrequests = \"requests.csv\"\nresponses = [\"responses.csv\"]\npricing = [\"pricing.toml\"]\n",
-    )
-    .unwrap();
+    write_models(d, "ab", 400, &[("A", 1.0, 0.5), ("B", 10.0, 0.9)]);
     std::fs::write(
         d.join("split.toml"),
         "name = \"split\"\n[default]\nroute.split = { A = 10, B = 10 }\n\n[[sweep]]\nparam = \"route.split.B\"\nvalues = [10, 30, 90]\n",
@@ -297,26 +304,12 @@ fn cheapest_and_best_constraints_sweep_to_the_hand_worked_pick() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let n = 200;
-    let mut req = String::from("id,input\n");
-    let mut resp = String::from("request_id,model,status,input_tokens,output_tokens,quality\n");
-    for i in 0..n {
-        req.push_str(&format!("q{i:03},prompt {i}\n"));
-        for (m, q) in [("A", 0.5), ("B", 0.7), ("C", 0.9)] {
-            resp.push_str(&format!("q{i:03},{m},ok,1000,0,{q}\n"));
-        }
-    }
-    std::fs::write(d.join("requests.csv"), req).unwrap();
-    std::fs::write(d.join("responses.csv"), resp).unwrap();
-    std::fs::write(
-        d.join("pricing.toml"),
-        "[models.A]\ninput_per_mtok = 1\noutput_per_mtok = 1\n[models.B]\ninput_per_mtok = 5\noutput_per_mtok = 5\n[models.C]\ninput_per_mtok = 10\noutput_per_mtok = 10\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("dataset.toml"),
-        "name = \"abc\"\nrequests = \"requests.csv\"\nresponses = [\"responses.csv\"]\npricing = [\"pricing.toml\"]\n",
-    )
-    .unwrap();
+    write_models(
+        d,
+        "abc",
+        n,
+        &[("A", 1.0, 0.5), ("B", 5.0, 0.7), ("C", 10.0, 0.9)],
+    );
     std::fs::write(
         d.join("cheap.toml"),
         "name = \"cheap\"\n[default]\nroute.cheapest = { candidates = [\"A\", \"B\", \"C\"], min_quality = 0.1 }\n",
