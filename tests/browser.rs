@@ -180,8 +180,8 @@ fn base64(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Every chart of the page is interactive: hovering a policy's mark (a point, a
-/// line, a bar, a heatmap cell) shows a tooltip with the policy and its figures —
+/// Every chart of the page is interactive (the RouteLLM chart too): hovering a policy's
+/// mark (a point, a line, a bar, a heatmap cell) shows a tooltip with the policy and its figures —
 /// the same as summary.csv's — and moving away hides it. Done with real mouse
 /// events in headless Chromium; the page still loads nothing from the network.
 #[test]
@@ -194,7 +194,9 @@ fn hovering_any_chart_shows_the_policy_and_its_figures() {
     let report = dir.path().join("report");
     let hand = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hand");
     let st = Command::new(env!("CARGO_BIN_EXE_routesim"))
-        .args(["run", "--bootstrap", "200", "--by", "meta.task", "-d"])
+        .args(["run", "--bootstrap", "200", "--by", "meta.task"])
+        // A two-model family, for the RouteLLM chart.
+        .args(["--strong", "mid", "--weak", "cheap", "-d"])
         .arg(&hand)
         .arg("-p")
         .arg(hand.join("policies"))
@@ -246,6 +248,7 @@ fn hovering_any_chart_shows_the_policy_and_its_figures() {
         ("model_mix", "hybrid"),
         ("cost_over_time", "split"),
         ("quality_by_segment", "task"),
+        ("routellm", "split"),
     ] {
         // A point of the policy's mark that the mark itself receives (not another
         // policy's mark on top), scrolled into view, in viewport pixels.

@@ -452,6 +452,33 @@ mod tests {
         assert_eq!((e.ips.value, e.snips.value, e.dr.value), (1.0, 1.0, 1.0));
     }
 
+    /// Enough matched requests but one weight dominates: refused on the effective
+    /// sample size. 29 matched picks with propensity 1 (weight 1) and one with
+    /// propensity 0.01 (weight 100); 70 requests the target disagrees with (weight 0).
+    /// ESS = (Σw)² / Σw² = 129² / (29 + 100²) = 16641 / 10029 ≈ 1.66.
+    #[test]
+    fn refuses_when_one_weight_dominates_the_effective_sample() {
+        let mut a = vec![0u16; 30];
+        a.extend([1u16; 70]);
+        let mut p = vec![1.0; 29];
+        p.push(0.01);
+        p.extend([0.5; 70]);
+        let s = vec![0u32; 100];
+        let r = vec![1.0; 100];
+        let t = vec![0u16; 100];
+        let e = evaluate(&log(&a, &p, &s), &t, &r);
+        assert_eq!(e.overlap.matched, 30);
+        assert!((e.overlap.ess - 16641.0 / 10029.0).abs() < 1e-12, "{e:?}");
+        assert_eq!(e.overlap.max_weight, 100.0);
+        let msg = e.result.unwrap_err();
+        assert!(msg.contains("effective sample size is 1.7"), "{msg}");
+        // Without the outlier (propensity 1 like the rest) the same log is estimated.
+        p[29] = 1.0;
+        let e = evaluate(&log(&a, &p, &s), &t, &r);
+        assert_eq!(e.overlap.ess, 30.0);
+        assert!(e.result.is_ok(), "{e:?}");
+    }
+
     /// With a reward model that is right (segment means), DR is exact on noiseless
     /// outcomes even where IPS is not.
     #[test]

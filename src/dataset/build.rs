@@ -204,6 +204,9 @@ pub struct DatasetBuilder {
     pub info: DatasetInfo,
     /// Files read.
     pub sources: Vec<SourceFile>,
+    /// Files of `sources` whose hash is still to be taken (index, path): hashed while
+    /// the dataset is packed.
+    pub unhashed: Vec<(usize, std::path::PathBuf)>,
     /// Pricing files named by the dataset.
     pub pricing_files: Vec<std::path::PathBuf>,
     /// Whether responses may introduce requests not declared before.

@@ -26,6 +26,16 @@ fn hash_source(p: &Path) -> Result<SourceFile, InputError> {
     })
 }
 
+/// Name `p` among the dataset's sources; its hash is taken while the dataset is
+/// packed (in [`finish`], on a thread of its own).
+fn hash_later(b: &mut DatasetBuilder, p: &Path) {
+    b.unhashed.push((b.sources.len(), p.to_path_buf()));
+    b.sources.push(SourceFile {
+        path: display_path(p),
+        sha256: String::new(),
+    });
+}
+
 /// Load a dataset from `path`, collecting every problem found. A dataset without any
 /// response is an error (nothing to simulate).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, InputError> {
@@ -48,7 +58,7 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
         if path.join("dataset.toml").is_file() {
             let cfg = config::read(path)?;
             b = DatasetBuilder::new(cfg.requests.is_none());
-            b.sources.push(hash_source(&path.join("dataset.toml"))?);
+            hash_later(&mut b, &path.join("dataset.toml"));
             b.info.name = if cfg.name.is_empty() {
                 dir_name(path)
             } else {
@@ -74,14 +84,12 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
                     if let Some(rq) = &cfg.requests {
                         long::read_requests(rq, &mut b, &mut diags)?;
                         clock.lap("read requests");
-                        b.sources.push(hash_source(rq)?);
-                        clock.lap("hash requests");
+                        hash_later(&mut b, rq);
                     }
                     for f in &cfg.files {
                         long::read_responses(f, &mut b, &mut diags)?;
                         clock.lap("read responses");
-                        b.sources.push(hash_source(f)?);
-                        clock.lap("hash responses");
+                        hash_later(&mut b, f);
                     }
                 }
                 Layout::Wide => {
@@ -90,7 +98,7 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
                         let stem = file_stem(f);
                         let meta = many.then_some(("file", stem.as_str()));
                         wide::read_wide(f, &cfg.wide, &stem, meta, &mut b, &mut diags)?;
-                        b.sources.push(hash_source(f)?);
+                        hash_later(&mut b, f);
                     }
                 }
                 Layout::FastChat => {
@@ -163,7 +171,7 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
             b.info.name = dir_name(path);
             for f in &requests {
                 long::read_requests(f, &mut b, &mut diags)?;
-                b.sources.push(hash_source(f)?);
+                hash_later(&mut b, f);
             }
             let many = files.len() > 1;
             for f in &files {
@@ -174,7 +182,7 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
                     let meta = many.then_some(("file", stem.as_str()));
                     wide::read_wide(f, &WideOptions::default(), &stem, meta, &mut b, &mut diags)?;
                 }
-                b.sources.push(hash_source(f)?);
+                hash_later(&mut b, f);
             }
             b.implicit_requests = false;
             read_store(path, &mut b, &mut diags)?;
@@ -204,7 +212,7 @@ fn load_with(path: &Path, opts: &LoadOptions, prompts_only: bool) -> Result<Data
                 &mut diags,
             )?;
         }
-        b.sources.push(hash_source(path)?);
+        hash_later(&mut b, path);
         b.info.source = display_path(path);
     }
     finish(path, opts, prompts_only, diags, b)
@@ -254,7 +262,7 @@ fn read_logged(
             ));
         }
     }
-    b.sources.push(hash_source(path)?);
+    hash_later(b, path);
     Ok(())
 }
 
@@ -264,10 +272,24 @@ fn finish(
     opts: &LoadOptions,
     prompts_only: bool,
     mut diags: Diagnostics,
-    b: DatasetBuilder,
+    mut b: DatasetBuilder,
 ) -> Result<Dataset, InputError> {
     let clock = crate::util::timing::Timings::start(1);
-    let mut ds = b.build(&mut diags);
+    let unhashed = std::mem::take(&mut b.unhashed);
+    let (mut ds, hashes) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| {
+            unhashed
+                .iter()
+                .map(|(i, p)| hash_source(p).map(|h| (*i, h.sha256)))
+                .collect::<Result<Vec<_>, InputError>>()
+        });
+        let ds = b.build(&mut diags);
+        (ds, hashing.join())
+    });
+    let hashes = hashes.map_err(|_| InputError::file(path, "internal error: hashing failed"))??;
+    for (i, h) in hashes {
+        ds.sources[i].sha256 = h;
+    }
     clock.lap("pack the dataset");
     if ds.n_requests() == 0 && diags.is_empty() {
         diags.push(crate::error::Diagnostic::file(
@@ -304,7 +326,7 @@ fn read_store(
         b.implicit_requests = false;
         long::read_responses(&store, b, diags)?;
         b.implicit_requests = implicit;
-        b.sources.push(hash_source(&store)?);
+        hash_later(b, &store);
         let file = display_path(&store);
         let text = std::fs::read_to_string(&store)
             .map_err(|e| InputError::file(&store, format!("cannot read: {e}")))?;
@@ -329,7 +351,7 @@ fn read_store(
                 b.set_judged_quality(&v.request_id, &v.model, v.sample, q);
             }
         }
-        b.sources.push(hash_source(&judged)?);
+        hash_later(b, &judged);
     }
     Ok(())
 }

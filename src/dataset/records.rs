@@ -618,6 +618,115 @@ fn in_parts<R: Send>(
     ranges.into_par_iter().map(f).collect()
 }
 
+/// Read `path` a block of whole records at a time on a thread of its own (the file
+/// read and the record boundaries found while the caller maps the block before) and
+/// give each block and its record ends (`ends_of`) to `consume`, in file order, until
+/// it returns `false`. A last record without its newline gets one.
+fn blocks(
+    path: &Path,
+    progress: &crate::util::progress::Progress,
+    ends_of: impl Fn(&[u8]) -> Vec<usize> + Send,
+    consume: &mut dyn FnMut(Vec<u8>, Vec<usize>) -> Result<bool, InputError>,
+) -> Result<(), InputError> {
+    use std::io::Read;
+    let mut fh = std::fs::File::open(path)
+        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
+    type Block = Result<(Vec<u8>, Vec<usize>), InputError>;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(1);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut buf: Vec<u8> = Vec::new();
+            let mut chunk = vec![0u8; BLOCK_BYTES];
+            loop {
+                let got = match fh.read(&mut chunk) {
+                    Ok(got) => got,
+                    Err(e) => {
+                        let _ = tx.send(Err(InputError::file(path, format!("cannot read: {e}"))));
+                        return;
+                    }
+                };
+                let eof = got == 0;
+                if eof {
+                    if !buf.is_empty() && buf.last() != Some(&b'\n') {
+                        buf.push(b'\n');
+                    }
+                } else {
+                    buf.extend_from_slice(&chunk[..got]);
+                    progress.inc(got as u64);
+                    if buf.len() < BLOCK_BYTES {
+                        continue;
+                    }
+                }
+                let ends = ends_of(&buf);
+                if let Some(&last) = ends.last() {
+                    let tail = buf[last..].to_vec();
+                    buf.truncate(last);
+                    if tx
+                        .send(Ok((std::mem::replace(&mut buf, tail), ends)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                if eof {
+                    return;
+                }
+            }
+        });
+        for block in rx {
+            let (block, ends) = block?;
+            if !consume(block, ends)? {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One mapped block's parts: rows and the diagnostics of each part, in order.
+type Parts<T> = Vec<(Vec<T>, Diagnostics)>;
+
+/// The block mapped last, waiting for the sink: the sink takes a block's rows while
+/// the next block is mapped (it runs on the caller's thread, serially, in file order).
+struct Pending<T>(Option<Parts<T>>);
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Pending(None)
+    }
+}
+
+impl<T: Send> Pending<T> {
+    /// Map a block with `map` on the thread pool while the block before goes to `sink`.
+    fn map_then_sink(
+        &mut self,
+        diags: &mut Diagnostics,
+        sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics),
+        map: &(dyn Fn() -> Parts<T> + Sync),
+    ) {
+        let mut mapped = None;
+        let before = self.0.take();
+        rayon::in_place_scope(|s| {
+            s.spawn(|_| mapped = Some(map()));
+            if let Some(parts) = before {
+                for (out, d) in parts {
+                    diags.extend(d);
+                    sink(out, diags);
+                }
+            }
+        });
+        self.0 = mapped;
+    }
+
+    /// Give the last mapped block to `sink`.
+    fn flush(&mut self, diags: &mut Diagnostics, sink: &mut dyn FnMut(Vec<T>, &mut Diagnostics)) {
+        for (out, d) in self.0.take().into_iter().flatten() {
+            diags.extend(d);
+            sink(out, diags);
+        }
+    }
+}
+
 /// Record boundaries of CSV bytes: the end (exclusive, after `\n`) of every non-empty
 /// record, with quotes respected (a newline inside a quoted field is not a boundary).
 fn csv_record_ends(buf: &[u8]) -> Vec<usize> {
@@ -739,45 +848,16 @@ where
     F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
 {
     let parts = rayon::current_num_threads().max(1);
-    use std::io::Read;
-    let mut fh = std::fs::File::open(path)
-        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-    let mut buf: Vec<u8> = Vec::new();
     let mut header: Option<Header> = None;
     let mut rows_before = 0usize;
-    let mut eof = false;
-    let mut chunk = vec![0u8; BLOCK_BYTES];
-    while !eof || !buf.is_empty() {
-        if !eof {
-            let got = fh
-                .read(&mut chunk)
-                .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-            if got == 0 {
-                eof = true;
-                if !buf.is_empty() && buf.last() != Some(&b'\n') {
-                    buf.push(b'\n');
-                }
-            } else {
-                buf.extend_from_slice(&chunk[..got]);
-                progress.inc(got as u64);
-                if buf.len() < BLOCK_BYTES && !eof {
-                    continue;
-                }
-            }
-        }
-        let ends = csv_record_ends(&buf);
-        let Some(&last) = ends.last() else {
-            if eof {
-                break;
-            }
-            continue;
-        };
+    let mut pending = Pending::default();
+    blocks(path, progress, csv_record_ends, &mut |block, ends| {
         let mut start = 0usize;
         let mut ends = &ends[..];
         if header.is_none() {
             let mut rdr = csv::ReaderBuilder::new()
                 .has_headers(false)
-                .from_reader(&buf[..ends[0]]);
+                .from_reader(&block[..ends[0]]);
             let mut rec = csv::StringRecord::new();
             let names = match rdr.read_record(&mut rec) {
                 Ok(true) => rec.iter().map(|h| h.trim().to_string()).collect(),
@@ -794,58 +874,55 @@ where
             ends = &ends[1..];
         }
         let h = header.as_ref().expect("read above");
-        let block = &buf[..last];
         let n = ends.len();
-        let results = in_parts(n, parts, &|range| {
-            let mut out = Vec::with_capacity(range.len());
-            let mut d = Diagnostics::new();
-            if range.is_empty() {
-                return (out, d);
-            }
-            let from_of = |k: usize| if k == 0 { start } else { ends[k - 1] };
-            let mut splitter = RecordSplitter::new();
-            for (k, &to) in ends[range.clone()].iter().enumerate() {
-                let number = rows_before + range.start + k + 1;
-                let rec = &block[from_of(range.start + k)..to];
-                splitter.split(rec, &mut |data, bounds| {
-                    if bounds.len() != h.names.len() {
-                        d.push(Diagnostic::row(
-                            file,
-                            number,
-                            format!(
-                                "malformed CSV: expected {} fields (the header's), found {}",
-                                h.names.len(),
-                                bounds.len()
-                            ),
-                        ));
-                        return;
-                    }
-                    let row = CsvRow {
-                        n: number,
-                        header: h,
-                        data,
-                        bounds,
-                    };
-                    if let Some(t) = f(&row, &mut d) {
-                        out.push(t);
-                    }
-                });
-                if d.len() > 200 {
-                    break;
-                }
-            }
-            (out, d)
-        });
+        let first = rows_before;
         rows_before += n;
-        for (out, d) in results {
-            diags.extend(d);
-            sink(out, diags);
-        }
-        buf.drain(..last);
-        if diags.len() > 200 {
-            break;
-        }
-    }
+        let block = &block[..];
+        pending.map_then_sink(diags, sink, &|| {
+            in_parts(n, parts, &|range| {
+                let mut out = Vec::with_capacity(range.len());
+                let mut d = Diagnostics::new();
+                if range.is_empty() {
+                    return (out, d);
+                }
+                let from_of = |k: usize| if k == 0 { start } else { ends[k - 1] };
+                let mut splitter = RecordSplitter::new();
+                for (k, &to) in ends[range.clone()].iter().enumerate() {
+                    let number = first + range.start + k + 1;
+                    let rec = &block[from_of(range.start + k)..to];
+                    splitter.split(rec, &mut |data, bounds| {
+                        if bounds.len() != h.names.len() {
+                            d.push(Diagnostic::row(
+                                file,
+                                number,
+                                format!(
+                                    "malformed CSV: expected {} fields (the header's), found {}",
+                                    h.names.len(),
+                                    bounds.len()
+                                ),
+                            ));
+                            return;
+                        }
+                        let row = CsvRow {
+                            n: number,
+                            header: h,
+                            data,
+                            bounds,
+                        };
+                        if let Some(t) = f(&row, &mut d) {
+                            out.push(t);
+                        }
+                    });
+                    if d.len() > 200 {
+                        break;
+                    }
+                }
+                (out, d)
+            })
+        });
+        Ok(diags.len() <= 200)
+    })?;
+    pending.flush(diags, sink);
     Ok(header.map(|h| h.names).unwrap_or_default())
 }
 
@@ -861,88 +938,76 @@ where
     F: Fn(&dyn Row, &mut Diagnostics) -> Option<T> + Sync + ?Sized,
 {
     let parts = rayon::current_num_threads().max(1);
-    use std::io::Read;
-    let mut fh = std::fs::File::open(path)
-        .map_err(|e| InputError::file(path, format!("cannot open: {e}")))?;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
     let mut lines_before = 0usize;
-    let mut eof = false;
-    let mut chunk = vec![0u8; BLOCK_BYTES];
-    while !eof {
-        let got = fh
-            .read(&mut chunk)
-            .map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
-        if got == 0 {
-            eof = true;
-            if !buf.is_empty() && buf.last() != Some(&b'\n') {
-                buf.push(b'\n');
-            }
-        } else {
-            buf.extend_from_slice(&chunk[..got]);
-            progress.inc(got as u64);
-            if buf.len() < BLOCK_BYTES {
-                continue;
-            }
-        }
-        let ends: Vec<usize> = memchr::memchr_iter(b'\n', &buf).map(|i| i + 1).collect();
-        let Some(&last) = ends.last() else {
-            continue;
-        };
-        let block = &buf[..last];
+    // Column names are collected per part and merged in file order.
+    let seen_parts = std::sync::Mutex::new(Vec::<Vec<String>>::new());
+    let mut pending = Pending::default();
+    let line_ends =
+        |buf: &[u8]| -> Vec<usize> { memchr::memchr_iter(b'\n', buf).map(|i| i + 1).collect() };
+    blocks(path, progress, line_ends, &mut |block, ends| {
         let n = ends.len();
-        let results = in_parts(n, parts, &|range| {
-            let mut out = Vec::new();
-            let mut seen: Vec<String> = Vec::new();
-            let mut d = Diagnostics::new();
-            for k in range {
-                let from = if k == 0 { 0 } else { ends[k - 1] };
-                let raw = &block[from..ends[k]];
-                let number = lines_before + k + 1;
-                let line = match std::str::from_utf8(raw) {
-                    Ok(l) => l.trim(),
-                    Err(_) => {
-                        d.push(Diagnostic::row(file, number, "not valid UTF-8 text"));
+        let first = lines_before;
+        lines_before += n;
+        let (block, ends) = (&block[..], &ends[..]);
+        let seen_parts = &seen_parts;
+        pending.map_then_sink(diags, sink, &|| {
+            let results = in_parts(n, parts, &|range| {
+                let mut out = Vec::new();
+                let mut seen: Vec<String> = Vec::new();
+                let mut d = Diagnostics::new();
+                for k in range {
+                    let from = if k == 0 { 0 } else { ends[k - 1] };
+                    let raw = &block[from..ends[k]];
+                    let number = first + k + 1;
+                    let line = match std::str::from_utf8(raw) {
+                        Ok(l) => l.trim(),
+                        Err(_) => {
+                            d.push(Diagnostic::row(file, number, "not valid UTF-8 text"));
+                            continue;
+                        }
+                    };
+                    if line.is_empty() {
                         continue;
                     }
-                };
-                if line.is_empty() {
-                    continue;
-                }
-                match JsonRow::parse(number, line) {
-                    Ok(row) => {
-                        if seen.len() < 512 {
-                            for (k, _) in &row.fields {
-                                if !seen.iter().any(|s| s == k) {
-                                    seen.push(k.to_string());
+                    match JsonRow::parse(number, line) {
+                        Ok(row) => {
+                            if seen.len() < 512 {
+                                for (k, _) in &row.fields {
+                                    if !seen.iter().any(|s| s == k) {
+                                        seen.push(k.to_string());
+                                    }
                                 }
                             }
+                            if let Some(t) = f(&row, &mut d) {
+                                out.push(t);
+                            }
                         }
-                        if let Some(t) = f(&row, &mut d) {
-                            out.push(t);
-                        }
+                        Err(e) => d.push(Diagnostic::row(file, number, e)),
                     }
-                    Err(e) => d.push(Diagnostic::row(file, number, e)),
+                    if d.len() > 200 {
+                        break;
+                    }
                 }
-                if d.len() > 200 {
-                    break;
-                }
-            }
-            (out, d, seen)
+                (out, d, seen)
+            });
+            let mut parts_seen = seen_parts.lock().unwrap_or_else(|e| e.into_inner());
+            results
+                .into_iter()
+                .map(|(out, d, seen)| {
+                    parts_seen.push(seen);
+                    (out, d)
+                })
+                .collect()
         });
-        lines_before += n;
-        for (out, d, seen) in results {
-            for k in seen {
-                if !keys.contains(&k) {
-                    keys.push(k);
-                }
+        Ok(diags.len() <= 200)
+    })?;
+    pending.flush(diags, sink);
+    let mut keys: Vec<String> = Vec::new();
+    for seen in seen_parts.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        for k in seen {
+            if !keys.contains(&k) {
+                keys.push(k);
             }
-            diags.extend(d);
-            sink(out, diags);
-        }
-        buf.drain(..last);
-        if diags.len() > 200 {
-            break;
         }
     }
     Ok(keys)

@@ -76,9 +76,15 @@ fn finish(
     manifest: &serde_json::Value,
     clock: &crate::util::timing::Timings,
 ) -> Result<(PathBuf, Analysis)> {
-    let mut requests = frame::requests_frame(&ctx.ids, &ctx.meta, &ctx.propensity)?;
-    frame::write_parquet(&mut requests, &staged.path("requests.parquet"))?;
-    write_files(&staged, &analysis)?;
+    let (requests, files) = rayon::join(
+        || -> Result<()> {
+            let mut requests = frame::requests_frame(&ctx.ids, &ctx.meta, &ctx.propensity)?;
+            frame::write_parquet(&mut requests, &staged.path("requests.parquet"))
+        },
+        || write_files(&staged, &analysis),
+    );
+    requests?;
+    files?;
     clock.lap("tables, charts and pages");
     let mut manifest = manifest.clone();
     manifest["report"] = manifest::report_options_json(&analysis.opts);
