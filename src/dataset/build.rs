@@ -593,7 +593,9 @@ impl DatasetBuilder {
         }
         self.responses
             .sort_by_key(|r| (r.req, r.model, r.sample.unwrap_or(u32::MAX)));
-        let mut extra_count = vec![0u32; n_req * n_models];
+        // One slot more: it becomes the offsets (see below).
+        let mut extra_count = Vec::with_capacity(n_req * n_models + 1);
+        extra_count.resize(n_req * n_models, 0u32);
         let mut extra_rows: Vec<(usize, Sample)> = Vec::new();
         let mut extra_outputs: Vec<Option<String>> = Vec::new();
         let mut k = 0;
@@ -662,6 +664,9 @@ impl DatasetBuilder {
             }
             k = end;
         }
+        // Memory: what only the merge needed goes before the finish (10M requests ×
+        // 8 models: ~0.5 GB of origins, plus the unplaced responses).
+        drop(others);
         drop(origin_row);
         drop(origin_file);
         clock.lap("merge");
@@ -739,13 +744,16 @@ impl DatasetBuilder {
         let (extra_offsets, extra) = if extra_rows.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            let mut offsets = Vec::with_capacity(cells.len() + 1);
+            // The counts become the offsets in place (no second per-cell vector):
+            // offsets[i] = extra samples of the cells before i, then the total.
+            let mut offsets = extra_count;
             let mut acc = 0u32;
-            offsets.push(0);
-            for c in &extra_count {
-                acc += c;
-                offsets.push(acc);
+            for c in offsets.iter_mut() {
+                let n = *c;
+                *c = acc;
+                acc += n;
             }
+            offsets.push(acc);
             // Cell order is model-major; the stable sort keeps sample order per cell.
             extra_rows.sort_by_key(|(i, _)| *i);
             (offsets, extra_rows.into_iter().map(|(_, s)| s).collect())

@@ -227,6 +227,14 @@ impl<'a> Cx<'a> {
             .and_then(|r| r.get(name))
             .map(|n| ("litellm_settings", n))
     }
+
+    /// A boolean setting (false when absent; a bad value is reported and counts as false).
+    fn flag(&mut self, name: &str) -> bool {
+        match self.setting(name) {
+            Some((s, n)) => self.doc.boolean(n, &format!("{s}.{name}")).unwrap_or(false),
+            None => false,
+        }
+    }
 }
 
 /// Import a LiteLLM `config.yaml`.
@@ -717,9 +725,9 @@ fn retries_default_on() -> Vec<&'static str> {
     vec!["429", "5xx", "timeout", "error"]
 }
 
-/// The policy.
-fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
-    // Settings read from either section; report the unknown and the overridden.
+/// Settings read from either section: the unknown and the overridden are listed
+/// (router_settings win over litellm_settings).
+fn classify_settings(cx: &mut Cx) {
     let sections: Vec<(&'static str, &Node)> = [
         ("router_settings", cx.router),
         ("litellm_settings", cx.litellm),
@@ -769,6 +777,159 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
             }
         }
     }
+}
+
+/// The cooldown: LiteLLM's legacy `allowed_fails` form, its default (a 429 cools a
+/// deployment of a multi-deployment group down), or none. `None` on a bad value.
+fn cooldown(cx: &mut Cx, groups: &[Group]) -> Option<Option<String>> {
+    let cooldown_s = match cx.setting("cooldown_time") {
+        Some((s, n)) => cx.doc.non_negative(n, &format!("{s}.cooldown_time"))?,
+        None => DEFAULT_COOLDOWN_S,
+    };
+    let disable = cx.flag("disable_cooldowns");
+    let allowed_fails = match cx.setting("allowed_fails") {
+        Some((s, n)) => Some(cx.doc.count(n, &format!("{s}.allowed_fails"))?),
+        None => None,
+    };
+    let policy_set = cx.setting("allowed_fails_policy");
+    let mut cooldown = None;
+    if !disable {
+        let legacy =
+            allowed_fails.is_some_and(|a| a != DEFAULT_ALLOWED_FAILS) || policy_set.is_some();
+        if legacy {
+            let a = allowed_fails.unwrap_or(DEFAULT_ALLOWED_FAILS);
+            cooldown = Some(format!(
+                "{{ allowed_fails = {a}, window_s = 60, cooldown_s = {}, on = [\"429\", \"5xx\", \"timeout\", \"4xx\", \"error\"] }}",
+                num(cooldown_s.max(0.001))
+            ));
+            if let Some((s, n)) = policy_set {
+                cx.push_node(
+                    Kind::Approx,
+                    format!("{s}.allowed_fails_policy"),
+                    n,
+                    format!("allowed failures per error class are not reproduced: every failure counts against allowed_fails = {a}"),
+                );
+            }
+        } else if groups.iter().all(|g| g.deps.len() > 1) {
+            cooldown = Some(format!(
+                "{{ allowed_fails = 0, window_s = 60, cooldown_s = {}, on = [\"429\"] }}",
+                num(cooldown_s.max(0.001))
+            ));
+            cx.push(
+                Kind::Approx,
+                "router_settings.allowed_fails",
+                "",
+                "LiteLLM's default cooldown: a 429 cools a deployment down at once (reproduced); so does a minute with more than 50% failures over 5 or more calls, or a non-retryable error (not reproduced)",
+            );
+        } else {
+            cx.push(
+                Kind::Unmapped,
+                "router_settings.allowed_fails",
+                "",
+                "LiteLLM's default cooldown (a 429 on a group of several deployments, more than 50% failures in a minute, a non-retryable error; single-deployment groups mostly exempt) has no routesim equivalent: no cooldown",
+            );
+        }
+    }
+    Some(cooldown)
+}
+
+/// An exact cache when `cache` is on (and the dataset has request text).
+fn cache(cx: &mut Cx) -> Option<String> {
+    let mut cache = None;
+    if let Some((s, n)) = cx.setting("cache") {
+        let on = cx.doc.boolean(n, &format!("{s}.cache")).unwrap_or(false);
+        if on {
+            let mut ttl = None;
+            if let Some((ps, p)) = cx.setting("cache_params")
+                && let Some(m) = cx.doc.map(p, &format!("{ps}.cache_params"))
+            {
+                for (k, v) in m {
+                    let key = format!("{ps}.cache_params.{}", k.name);
+                    match k.name.as_str() {
+                        "ttl" => ttl = cx.doc.non_negative(v, &key),
+                        "type"
+                        | "host"
+                        | "port"
+                        | "password"
+                        | "namespace"
+                        | "redis_startup_nodes" => {
+                            cx.push_node(Kind::Ignored, key, v, "cache backend, not routing")
+                        }
+                        _ => cx.push_node(
+                            Kind::Unmapped,
+                            key,
+                            v,
+                            "cache setting not reproduced (an exact cache of every call)",
+                        ),
+                    }
+                }
+            }
+            let ttl = match ttl {
+                Some(t) if t > 0.0 => t,
+                _ => {
+                    cx.push(
+                        Kind::Approx,
+                        format!("{s}.cache_params.ttl"),
+                        "",
+                        "no ttl: routesim keeps cached answers for one day",
+                    );
+                    86_400.0
+                }
+            };
+            if cx.o.columns.as_ref().is_some_and(|c| !c.has_text) {
+                cx.push(
+                    Kind::Unmapped,
+                    format!("{s}.cache"),
+                    "true",
+                    "the dataset has no request text, and an exact cache needs it: no cache",
+                );
+            } else {
+                cache = Some(format!("{{ kind = \"exact\", ttl_s = {} }}", num(ttl)));
+            }
+        }
+    }
+    cache
+}
+
+/// `model_group_alias` entries that name a group of model_list.
+fn group_aliases(cx: &mut Cx, groups: &[Group]) -> Vec<(String, String)> {
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    if let Some((s, n)) = cx.setting("model_group_alias") {
+        let what = format!("{s}.model_group_alias");
+        if let Some(m) = cx.doc.map(n, &what) {
+            for (k, v) in m {
+                let target = match &v.value {
+                    Value::Str(t) => Some(t.clone()),
+                    Value::Map(_) => v.get("model").and_then(|x| x.as_str()).map(str::to_string),
+                    _ => None,
+                };
+                match target {
+                    Some(t) if groups.iter().any(|g| g.name == t) => {
+                        aliases.push((k.name.clone(), t))
+                    }
+                    Some(t) => cx.push(
+                        Kind::Unmapped,
+                        format!("{what}.{}", k.name),
+                        &format!("{t:?}"),
+                        "not a model group of model_list: left out",
+                    ),
+                    None => cx.doc.err(
+                        v,
+                        format!(
+                            "{what}.{}: expected a group name or {{model: group}}",
+                            k.name
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+    aliases
+}
+
+/// The policy.
+fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
+    classify_settings(cx);
 
     // Routing strategy.
     let strategy = match cx.setting("routing_strategy") {
@@ -843,13 +1004,7 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
     }
 
     // Pre-call checks and rate limits.
-    let pre_call = match cx.setting("enable_pre_call_checks") {
-        Some((s, n)) => cx
-            .doc
-            .boolean(n, &format!("{s}.enable_pre_call_checks"))
-            .unwrap_or(false),
-        None => false,
-    };
+    let pre_call = cx.flag("enable_pre_call_checks");
     let mut enforce_limits = strategy.starts_with("usage-based");
     if let Some((s, n)) = cx.setting("optional_pre_call_checks") {
         let what = format!("{s}.optional_pre_call_checks");
@@ -1086,149 +1241,11 @@ fn build(cx: &mut Cx, deps: &[Dep], groups: &[Group]) -> Option<PolicyOut> {
         );
     }
 
-    // Cooldown.
-    let cooldown_s = match cx.setting("cooldown_time") {
-        Some((s, n)) => cx.doc.non_negative(n, &format!("{s}.cooldown_time"))?,
-        None => DEFAULT_COOLDOWN_S,
-    };
-    let disable = match cx.setting("disable_cooldowns") {
-        Some((s, n)) => cx
-            .doc
-            .boolean(n, &format!("{s}.disable_cooldowns"))
-            .unwrap_or(false),
-        None => false,
-    };
-    let allowed_fails = match cx.setting("allowed_fails") {
-        Some((s, n)) => Some(cx.doc.count(n, &format!("{s}.allowed_fails"))?),
-        None => None,
-    };
-    let policy_set = cx.setting("allowed_fails_policy");
-    let mut cooldown = None;
-    if !disable {
-        let legacy =
-            allowed_fails.is_some_and(|a| a != DEFAULT_ALLOWED_FAILS) || policy_set.is_some();
-        if legacy {
-            let a = allowed_fails.unwrap_or(DEFAULT_ALLOWED_FAILS);
-            cooldown = Some(format!(
-                "{{ allowed_fails = {a}, window_s = 60, cooldown_s = {}, on = [\"429\", \"5xx\", \"timeout\", \"4xx\", \"error\"] }}",
-                num(cooldown_s.max(0.001))
-            ));
-            if let Some((s, n)) = policy_set {
-                cx.push_node(
-                    Kind::Approx,
-                    format!("{s}.allowed_fails_policy"),
-                    n,
-                    format!("allowed failures per error class are not reproduced: every failure counts against allowed_fails = {a}"),
-                );
-            }
-        } else if groups.iter().all(|g| g.deps.len() > 1) {
-            cooldown = Some(format!(
-                "{{ allowed_fails = 0, window_s = 60, cooldown_s = {}, on = [\"429\"] }}",
-                num(cooldown_s.max(0.001))
-            ));
-            cx.push(
-                Kind::Approx,
-                "router_settings.allowed_fails",
-                "",
-                "LiteLLM's default cooldown: a 429 cools a deployment down at once (reproduced); so does a minute with more than 50% failures over 5 or more calls, or a non-retryable error (not reproduced)",
-            );
-        } else {
-            cx.push(
-                Kind::Unmapped,
-                "router_settings.allowed_fails",
-                "",
-                "LiteLLM's default cooldown (a 429 on a group of several deployments, more than 50% failures in a minute, a non-retryable error; single-deployment groups mostly exempt) has no routesim equivalent: no cooldown",
-            );
-        }
-    }
+    let cooldown = cooldown(cx, groups)?;
 
-    // Cache.
-    let mut cache = None;
-    if let Some((s, n)) = cx.setting("cache") {
-        let on = cx.doc.boolean(n, &format!("{s}.cache")).unwrap_or(false);
-        if on {
-            let mut ttl = None;
-            if let Some((ps, p)) = cx.setting("cache_params")
-                && let Some(m) = cx.doc.map(p, &format!("{ps}.cache_params"))
-            {
-                for (k, v) in m {
-                    let key = format!("{ps}.cache_params.{}", k.name);
-                    match k.name.as_str() {
-                        "ttl" => ttl = cx.doc.non_negative(v, &key),
-                        "type"
-                        | "host"
-                        | "port"
-                        | "password"
-                        | "namespace"
-                        | "redis_startup_nodes" => {
-                            cx.push_node(Kind::Ignored, key, v, "cache backend, not routing")
-                        }
-                        _ => cx.push_node(
-                            Kind::Unmapped,
-                            key,
-                            v,
-                            "cache setting not reproduced (an exact cache of every call)",
-                        ),
-                    }
-                }
-            }
-            let ttl = match ttl {
-                Some(t) if t > 0.0 => t,
-                _ => {
-                    cx.push(
-                        Kind::Approx,
-                        format!("{s}.cache_params.ttl"),
-                        "",
-                        "no ttl: routesim keeps cached answers for one day",
-                    );
-                    86_400.0
-                }
-            };
-            if cx.o.columns.as_ref().is_some_and(|c| !c.has_text) {
-                cx.push(
-                    Kind::Unmapped,
-                    format!("{s}.cache"),
-                    "true",
-                    "the dataset has no request text, and an exact cache needs it: no cache",
-                );
-            } else {
-                cache = Some(format!("{{ kind = \"exact\", ttl_s = {} }}", num(ttl)));
-            }
-        }
-    }
+    let cache = cache(cx);
 
-    // Model group aliases.
-    let mut aliases: Vec<(String, String)> = Vec::new();
-    if let Some((s, n)) = cx.setting("model_group_alias") {
-        let what = format!("{s}.model_group_alias");
-        if let Some(m) = cx.doc.map(n, &what) {
-            for (k, v) in m {
-                let target = match &v.value {
-                    Value::Str(t) => Some(t.clone()),
-                    Value::Map(_) => v.get("model").and_then(|x| x.as_str()).map(str::to_string),
-                    _ => None,
-                };
-                match target {
-                    Some(t) if groups.iter().any(|g| g.name == t) => {
-                        aliases.push((k.name.clone(), t))
-                    }
-                    Some(t) => cx.push(
-                        Kind::Unmapped,
-                        format!("{what}.{}", k.name),
-                        &format!("{t:?}"),
-                        "not a model group of model_list: left out",
-                    ),
-                    None => cx.doc.err(
-                        v,
-                        format!(
-                            "{what}.{}: expected a group name or {{model: group}}",
-                            k.name
-                        ),
-                    ),
-                }
-            }
-        }
-    }
+    let aliases = group_aliases(cx, groups);
 
     // Deployments.
     let mut models = Vec::new();
