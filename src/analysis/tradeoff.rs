@@ -244,8 +244,8 @@ pub fn paired_stats(a: &[Obs], b: &[Obs], resamples: usize, seed: u64) -> Paired
     };
     let ca: Vec<f64> = a.iter().map(|o| o.cost).collect();
     let cb: Vec<f64> = b.iter().map(|o| o.cost).collect();
-    let la: Vec<f64> = a.iter().map(|o| o.latency).collect();
-    let lb: Vec<f64> = b.iter().map(|o| o.latency).collect();
+    let mut la: Vec<f64> = a.iter().map(|o| o.latency).collect();
+    let mut lb: Vec<f64> = b.iter().map(|o| o.latency).collect();
     let mean = |v: &[f64]| {
         if v.is_empty() {
             f64::NAN
@@ -262,7 +262,7 @@ pub fn paired_stats(a: &[Obs], b: &[Obs], resamples: usize, seed: u64) -> Paired
         discordant,
         p_quality,
         cost: paired_mean(&ca, &cb, resamples, 0.95, seed ^ 1),
-        p95: paired_p95(&la, &lb, resamples, 0.95, seed ^ 2),
+        p95: paired_p95(&mut la, &mut lb, resamples, 0.95, seed ^ 2),
     }
 }
 
@@ -330,14 +330,14 @@ pub fn compare_policy(
         let part =
             super::partial::PairedPartial::of(base.p, v.rows, &base.obs, &base.covered, false);
         let mut st = part.stats();
-        let (la, lb): (Vec<f64>, Vec<f64>) = v
+        let (mut la, mut lb): (Vec<f64>, Vec<f64>) = v
             .rows
             .iter()
             .zip(base.obs.iter().zip(&base.covered))
             .filter(|(x, (_, c))| paired(x, **c))
             .map(|(x, (y, _))| (Obs::of(x).latency, y.latency))
             .unzip();
-        st.p95 = paired_p95(&la, &lb, resamples, 0.95, seed ^ 2);
+        st.p95 = paired_p95(&mut la, &mut lb, resamples, 0.95, seed ^ 2);
         st
     };
     let mut stats = stats;

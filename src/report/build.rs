@@ -192,7 +192,8 @@ pub fn analyze(
     // Policies in flight at once: one per thread, or — for very large runs, where a
     // policy's rows and working set are gigabytes — one at a time (its trace file is
     // then written while it is analysed).
-    let group = if ctx.n_requests() > LARGE_RUN {
+    let one_at_a_time = ctx.n_requests() > LARGE_RUN;
+    let group = if one_at_a_time {
         1
     } else {
         rayon::current_num_threads().max(1)
@@ -233,19 +234,17 @@ pub fn analyze(
                     let compare = base
                         .as_ref()
                         .filter(|b| b.p != t.p && !ctx.policies[t.p].kind.is_baseline());
-                    let (written, (result, comparison)) = rayon::join(
-                        || trace.map_or(Ok(()), |dir| write_policy(dir, v)),
-                        || {
-                            rayon::join(
-                                || analyze_policy(ctx, v, &aopts),
-                                || {
-                                    compare.map(|b| {
-                                        compare_policy(ctx, v, b, resamples, opts.seed, imp)
-                                    })
-                                },
-                            )
-                        },
-                    );
+                    let write = || trace.map_or(Ok(()), |dir| write_policy(dir, v));
+                    let analyse = || analyze_policy(ctx, v, &aopts);
+                    let compare =
+                        || compare.map(|b| compare_policy(ctx, v, b, resamples, opts.seed, imp));
+                    // A very large run does the three one after another: their working
+                    // sets (sorted copies, trace pages) never add up.
+                    let (written, (result, comparison)) = if one_at_a_time {
+                        (write(), (analyse(), compare()))
+                    } else {
+                        rayon::join(write, || rayon::join(analyse, compare))
+                    };
                     written?;
                     Ok((t.p, result, comparison))
                 })
